@@ -1,0 +1,3 @@
+from scalectl.cli import main
+
+main()

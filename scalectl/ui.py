@@ -1,0 +1,83 @@
+"""Terminal and machine output: Rich to stderr for people, one JSON document on stdout for CI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from scalectl.errors import ConfigError, Diagnostic
+from scalectl.events import Event
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class Ui:
+    """Where a command's output goes. In JSON mode stdout carries exactly one document."""
+
+    def __init__(self, output: OutputFormat = OutputFormat.text, no_color: bool = False) -> None:
+        self.json = output == OutputFormat.json
+        no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+
+    def say(self, message: str) -> None:
+        """Human output; stderr, so stdout stays clean for pipes and JSON."""
+        self.err.print(message)
+
+    def document(self, doc: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def event(self, event: Event) -> None:
+        if self.json:
+            return
+        style = {"warn": "yellow", "state": "cyan"}.get(event.kind, "")
+        text = escape(event.message)
+        self.err.print(f"  [dim]{event.at:6.1f}s[/dim] " + (f"[{style}]{text}[/{style}]" if style else text))
+
+    def diagnostics(self, diags: list[Diagnostic]) -> None:
+        """Print findings as `file:line:col: field: message` with the offending line."""
+        sources: dict[str, list[str]] = {}
+        for d in diags:
+            color = "red" if d.severity == "error" else "yellow"
+            field = f"{escape(d.field)}: " if d.field else ""
+            self.err.print(
+                f"[bold]{escape(d.where())}[/bold]: [{color}]{d.severity}[/{color}]: {field}{escape(d.message)}"
+            )
+            if d.line and d.file:
+                if d.file not in sources:
+                    sources[d.file] = _source_lines(d.file)
+                lines = sources[d.file]
+                if 0 < d.line <= len(lines):
+                    self.err.print(f"  [dim]{d.line:>4} |[/dim] {escape(lines[d.line - 1].rstrip())}")
+                    self.err.print(f"  [dim]     |[/dim] {' ' * (max(d.column, 1) - 1)}[{color}]^[/{color}]")
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            for d in diags:
+                kind = "error" if d.severity == "error" else "warning"
+                message = f"{d.field}: {d.message}" if d.field else d.message
+                message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+                print(f"::{kind} file={d.file},line={d.line},col={d.column},title=scalectl::{message}", file=sys.stderr)
+
+
+def _source_lines(file: str) -> list[str]:
+    try:
+        raw = Path(file).read_bytes()
+    except OSError:
+        return []
+    if len(raw) > 1024 * 1024:
+        return []
+    return raw.decode("utf-8", errors="replace").splitlines()
+
+
+def config_error_doc(exc: ConfigError) -> dict[str, Any]:
+    return {"ok": False, "error": exc.message, "diagnostics": [d.to_dict() for d in exc.diagnostics]}

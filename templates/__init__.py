@@ -1,0 +1,1 @@
+"""Jinja2 templates, one folder per provider (installed as scalectl.templates)."""
