@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import textwrap
 import urllib.request
 from collections import Counter
@@ -24,6 +25,7 @@ from scalectl.cli import app
 from .sagemaker_sim import SageMakerSimulator
 
 REGION = "us-east-1"
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
 
 

@@ -63,6 +63,7 @@ class Endpoint:
     watch: list[str] = field(default_factory=list)  # alarms that roll the current update back
     deadline: float | None = None
     history: list[str] = field(default_factory=list)  # every status it went through
+    shares: list[int] = field(default_factory=list)  # traffic % on the new fleet, step by step
 
 
 class SageMakerSimulator:
@@ -445,8 +446,12 @@ class SageMakerSimulator:
             ep.deadline = time.time() + policy["MaximumExecutionTimeoutInSeconds"] * self.time_scale
         t = time.time()
 
-        def status(state: str, message: str) -> Callable[[], None]:
+        ep.shares = []
+
+        def status(state: str, message: str, share: int | None = None) -> Callable[[], None]:
             def act() -> None:
+                if share is not None:
+                    ep.shares.append(share)
                 for pv in ep.pending["ProductionVariants"] if ep.pending else []:
                     pv["VariantStatus"] = [{"Status": state, "StatusMessage": message, "StartTime": time.time()}]
 
@@ -497,7 +502,9 @@ class SageMakerSimulator:
             t += self.provision_seconds
             ep.steps.append((t, fleet_up))
             for share in shares:
-                ep.steps.append((t, status("ActivatingTraffic", f"shifting {share}% of traffic to the new fleet")))
+                ep.steps.append(
+                    (t, status("ActivatingTraffic", f"shifting {share}% of traffic to the new fleet", share))
+                )
                 t += 0.02
                 ep.steps.append(
                     (t, status("Baking", f"baking {routing['WaitIntervalInSeconds']}s with {share}% on the new fleet"))
