@@ -116,7 +116,7 @@ def test_broken_image_is_rolled_back_by_sagemaker_and_exits_1(
     assert sim.statuses(ENDPOINT)[-3:] == ["Updating", "RollingBack", "InService"]
     assert scalable_target(autoscaling) is not None
 
-    code, history = project.json("history", state_dir=project.dir / "elsewhere")
+    _, history = project.json("history", state_dir=project.dir / "elsewhere")
     revisions = {r["number"]: r for r in history["targets"]["prod"]}
     assert revisions[1]["status"] == "active"
     assert revisions[2]["status"] == "failed" and "ping health check" in revisions[2]["message"]
