@@ -335,3 +335,30 @@ def test_moto_counts_autoscaling_calls(
 ) -> None:
     assert deploy(project)[0] == 0
     assert moto_server.calls["RegisterScalableTarget"] == 1 and moto_server.calls["PutScalingPolicy"] == 1
+
+
+def test_rollback_across_an_instance_type_change_keeps_autoscaling(
+    sim: SageMakerSimulator, project: Project, autoscaling: Any
+) -> None:
+    assert deploy(project)[0] == 0
+    project.write(instance="ml.g6.xlarge")
+    assert deploy(project)[0] == 0
+    code, doc = project.json("rollback", "--yes")
+    assert code == 0, doc
+    assert sim.endpoints[ENDPOINT].config == "fraud-prod-r1"
+    target = scalable_target(autoscaling)
+    assert target is not None and (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=RID)["ScalingPolicies"]
+    assert [p["PolicyName"] for p in policies] == [f"scalectl-{ENDPOINT}-AllTraffic"]
+
+
+def test_credentials_from_a_named_profile(
+    sim: SageMakerSimulator, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = project.dir / "credentials"
+    credentials.write_text("[deployer]\naws_access_key_id = AKIDEPLOYER\naws_secret_access_key = s3cr3t\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_PROFILE", "deployer")
+    assert deploy(project)[0] == 0
