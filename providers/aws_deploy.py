@@ -61,11 +61,15 @@ def deploy(plan: Plan, events: Events) -> Revision:
     )
     config_arn = config["EndpointConfigArn"]
 
-    if desc is None:
-        _create(c, plan, bodies, config_arn, events)
-        previous = None
-    else:
-        previous = _update(c, plan, bodies, desc, config_arn, events)
+    try:
+        if desc is None:
+            _create(c, plan, bodies, config_arn, events)
+            previous = None
+        else:
+            previous = _update(c, plan, bodies, desc, config_arn, events)
+    except AwsError as exc:  # refused by AWS: record it with the revision, for every machine's history
+        _set_status(c, config_arn, "failed", exc.message)
+        raise
 
     _set_status(c, config_arn, "active")
     if previous is not None:

@@ -101,12 +101,21 @@ class SageMakerSimulator:
             ApiError("InternalFailure", "An internal error occurred", 500) for _ in range(times)
         )
 
+    def refuse(self, operation: str, message: str, times: int = 1) -> None:
+        """The next `times` calls of `operation` get a ValidationException with `message`."""
+        self._faults.setdefault(operation, deque()).extend(validation(message) for _ in range(times))
+
     def set_instance_count(self, endpoint: str, variant: str, count: int) -> None:
         """What Application Auto Scaling does when it scales the variant."""
         with self.lock:
             for v in self.endpoints[endpoint].variants:
                 if v["VariantName"] == variant:
                     v["CurrentInstanceCount"] = v["DesiredInstanceCount"] = count
+
+    def advance(self) -> None:
+        """Apply every state change that is due now (requests do this by themselves)."""
+        with self.lock:
+            self._advance_all()
 
     def statuses(self, endpoint: str) -> list[str]:
         with self.lock:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from .conftest import Project
 
@@ -144,3 +145,27 @@ def test_the_example_validates() -> None:
 
     result = CliRunner().invoke(app, ["validate", "--file", str(example)])
     assert result.exit_code == 0, result.stderr
+
+
+def scaling_policy(project: Project) -> dict[str, Any]:
+    result = project.run("render", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    body = json.loads(json.loads(result.stdout)["targets"]["prod"]["put_scaling_policy.json"])
+    return body["TargetTrackingScalingPolicyConfiguration"]
+
+
+def test_utilisation_targets_are_converted_to_sagemaker_units(project: Project) -> None:
+    project.write(instance="ml.c5.2xlarge", autoscaling="{min: 1, max: 3, metric: cpu, target: 70}")
+    cpu = scaling_policy(project)
+    assert cpu["CustomizedMetricSpecification"]["MetricName"] == "CPUUtilization"
+    assert cpu["TargetValue"] == 560  # 70% of each of 8 vCPUs, as SageMaker sums them
+
+    project.write(instance="ml.g5.12xlarge", autoscaling="{min: 1, max: 3, metric: gpu, target: 60}")
+    gpu = scaling_policy(project)
+    assert gpu["CustomizedMetricSpecification"]["MetricName"] == "GPUUtilization"
+    assert gpu["TargetValue"] == 240  # 4 GPUs
+    dims = {d["Name"]: d["Value"] for d in gpu["CustomizedMetricSpecification"]["Dimensions"]}
+    assert dims == {"EndpointName": "fraud-prod", "VariantName": "AllTraffic"}
+
+    project.write(instance="ml.c5.2xlarge", autoscaling="{min: 1, max: 3, metric: gpu, target: 60}")
+    assert project.run("validate").exit_code == 2

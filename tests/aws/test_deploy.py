@@ -152,6 +152,7 @@ def test_alarm_during_the_canary_bake_rolls_back(sim: SageMakerSimulator, projec
     assert result.exit_code == 1
     assert "SageMaker rolled back revision 2" in result.stderr and "fraud-5xx" in result.stderr
     assert sim.endpoints[ENDPOINT].config == "fraud-prod-r1"
+    assert sim.endpoints[ENDPOINT].shares == [10]  # caught during the canary's bake, before 100%
 
 
 def test_missing_alarm_fails_before_anything_changes(sim: SageMakerSimulator, project: Project) -> None:
@@ -196,7 +197,7 @@ def test_first_deploy_of_a_broken_image_fails_and_cleans_up(sim: SageMakerSimula
     assert result.exit_code == 1
     assert "could not start revision 1" in result.stderr and "ping health check" in result.stderr
     time.sleep(sim.delete_seconds * 2)
-    sim.handle("SageMaker.ListTags", b'{"ResourceArn": "x"}')  # any request advances the simulator's clock
+    sim.advance()
     assert ENDPOINT not in sim.endpoints
     sim.broken_images.clear()
     assert deploy(project)[0] == 0  # and the next deploy starts clean
@@ -362,3 +363,26 @@ def test_credentials_from_a_named_profile(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
     monkeypatch.setenv("AWS_PROFILE", "deployer")
     assert deploy(project)[0] == 0
+
+
+def test_renaming_the_variant_moves_autoscaling_to_the_new_variant(
+    sim: SageMakerSimulator, project: Project, autoscaling: Any
+) -> None:
+    assert deploy(project)[0] == 0
+    project.write(extra="variant: blue\n")
+    code, doc = deploy(project)
+    assert code == 0, doc  # the simulator refuses to drop a variant that is still registered
+    found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in found] == [f"endpoint/{ENDPOINT}/variant/blue"]
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [p["PolicyName"] for p in policies] == [f"scalectl-{ENDPOINT}-blue"]
+
+
+def test_a_request_sagemaker_refuses_is_recorded_as_failed(sim: SageMakerSimulator, project: Project) -> None:
+    assert deploy(project)[0] == 0
+    project.write(image="acme/fraud:2")
+    sim.refuse("UpdateEndpoint", "Endpoint quota exceeded")
+    result = project.run("deploy", "--yes")
+    assert result.exit_code == 1 and "ValidationException: Endpoint quota exceeded" in result.stderr
+    _, history = project.json("history", state_dir=project.dir / "fresh")
+    assert {r["number"]: r["status"] for r in history["targets"]["prod"]} == {1: "active", 2: "failed"}
