@@ -83,7 +83,8 @@ class Engine:
         live = provider.observe(release)
         changes = provider.plan(release, live)
         active = live.active_revision
-        if active is not None and active.digest == release.digest and not any(c.action != "keep" for c in changes):
+        if active is not None and active.digest == release.digest:
+            # same digest = same model and target settings: nothing to roll out
             changes = [Change("keep", f"revision {active.number}", "already running this config")]
         revision = Revision(
             number=next_revision(live, self.journal.revisions(release.app, target)),
