@@ -91,3 +91,11 @@ def test_json_schema_is_strict_and_describes_every_provider() -> None:
     text = json.dumps(schema)
     for kind in ("DockerTarget", "AwsTarget", "GcpTarget", "AzureTarget"):
         assert kind in text
+
+
+def test_the_committed_schema_file_is_current() -> None:
+    """Editors point at scale.schema.json; regenerate with `scalectl schema -o scale.schema.json`."""
+    from pathlib import Path
+
+    committed = json.loads((Path(__file__).parents[2] / "scale.schema.json").read_text())
+    assert committed == json_schema()
