@@ -34,7 +34,7 @@ FileOpt = Annotated[
 ]
 TargetsOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", help="Target name (repeatable); default: all targets."),
+    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", metavar="NAME", help="Target name (repeatable); default: all targets."),
 ]
 OutputOpt = Annotated[
     OutputFormat,
