@@ -970,9 +970,10 @@ def _cost_markdown(
             lines += ["", f"<details><summary>{name}: nearest equivalent hardware, cheapest first</summary>", ""]
             lines += ["| provider | type | region | hardware | expected/mo | saves/mo |", "|---|---|---|---|---|---|"]
             for r in rows:
+                who = r["provider"] + (" (current)" if r["current"] else "")
+                saves = "-" if r["current"] else _signed(r["saves"])
                 lines.append(
-                    f"| {r['provider']} | `{r['type']}` | {r['region']} | {r['hardware']} | "
-                    f"{_usd(r['monthly'])} | {_signed(r['saves'])} |"
+                    f"| {who} | `{r['type']}` | {r['region']} | {r['hardware']} | {_usd(r['monthly'])} | {saves} |"
                 )
             lines += ["", "</details>"]
     lines += ["", f"<sub>730 h/month; {_catalog_line(catalog)}.</sub>", ""]
@@ -1017,15 +1018,23 @@ def catalog_show(
                 }
             )
             return
-        table = Table(title=f"{type_}: {_catalog_line(catalog)}")
-        for col in ("provider", "kind", "type", "region", "accelerator", "$/h", "spot $/h", "source", "date"):
-            table.add_column(col)
+        from rich import box
+
+        table = Table(title=f"{type_}: {_catalog_line(catalog)}", box=box.SIMPLE_HEAD)
+        for col in ("provider", "type", "region", "accelerator", "$/h", "spot $/h", "src", "date"):
+            table.add_column(col, overflow="fold", no_wrap=col in ("region", "date", "$/h", "spot $/h", "accelerator"))
+        sources: list[str] = []
         for r in rows:
+            if r.source not in sources:
+                sources.append(r.source)
             price = _per_hour(r.usable_price) if r.price_status == "ok" else f"[red]{r.price_status}[/red]"
             spot = _per_hour(r.usable_spot) if r.usable_spot is not None else r.spot_status
             accel = f"{r.accelerator_count}x {r.accelerator}" if r.accelerator else "-"
-            table.add_row(r.provider, r.kind, r.type or "-", r.region, accel, price, spot, _escape(r.source), r.date)
+            name = r.type or f"{r.kind}"
+            table.add_row(r.provider, name, r.region, accel, price, spot, f"[{sources.index(r.source) + 1}]", r.date)
         ui.err.print(table)
+        for i, source in enumerate(sources, 1):
+            ui.say(f"  [{i}] {_escape(source)}")
         if type_.startswith("ml.") and not any(r.kind == "hosting" for r in rows):
             ui.say("no SageMaker list price known: cost-estimate uses the EC2 rate above times an estimate ratio")
 
