@@ -1021,17 +1021,20 @@ def catalog_show(
         from rich import box
 
         table = Table(title=f"{type_}: {_catalog_line(catalog)}", box=box.SIMPLE_HEAD)
-        for col in ("provider", "type", "region", "accelerator", "$/h", "spot $/h", "src", "date"):
-            table.add_column(col, overflow="fold", no_wrap=col in ("region", "date", "$/h", "spot $/h", "accelerator"))
+        several = len({r.type or r.kind for r in rows}) > 1  # e.g. ml.* with its EC2 base, or a GPU name
+        for col in ("provider", "type", "region", "accelerator", "$/h", "spot $/h", "src"):
+            if col != "type" or several:
+                table.add_column(col, no_wrap=col != "type", overflow="fold")
         sources: list[str] = []
         for r in rows:
-            if r.source not in sources:
-                sources.append(r.source)
+            source = f"{r.source} ({r.date})"
+            if source not in sources:
+                sources.append(source)
             price = _per_hour(r.usable_price) if r.price_status == "ok" else f"[red]{r.price_status}[/red]"
             spot = _per_hour(r.usable_spot) if r.usable_spot is not None else r.spot_status
             accel = f"{r.accelerator_count}x {r.accelerator}" if r.accelerator else "-"
-            name = r.type or f"{r.kind}"
-            table.add_row(r.provider, name, r.region, accel, price, spot, f"[{sources.index(r.source) + 1}]", r.date)
+            cells = [r.provider, r.type or r.kind, r.region, accel, price, spot, f"[{sources.index(source) + 1}]"]
+            table.add_row(*(cells if several else cells[:1] + cells[2:]))
         ui.err.print(table)
         for i, source in enumerate(sources, 1):
             ui.say(f"  [{i}] {_escape(source)}")
