@@ -207,3 +207,12 @@ def test_no_cloud_sdk_is_imported(scale_file) -> None:  # type: ignore[no-untype
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_json_can_carry_the_markdown_for_a_ci_step(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+    path = scale_file(config())
+    result = cli("cost-estimate", "-f", str(path), "--output", "json", "--format", "markdown", "--budget", "100000")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["markdown"].startswith("### scalectl cost-estimate")
+    assert "within it" in doc["markdown"] and doc["budget"]["over"] == []
