@@ -269,6 +269,17 @@ class Catalog:
     def date(self) -> str:
         return max((r.date for r in self.rows), default="")
 
+    def age_days(self, today: str | None = None) -> int | None:
+        """Days since the newest row's date; None when the rows carry no date."""
+        import datetime as dt
+
+        try:
+            newest = dt.date.fromisoformat(self.date)
+        except ValueError:
+            return None
+        now = dt.date.fromisoformat(today) if today else dt.datetime.now(dt.timezone.utc).date()
+        return (now - newest).days
+
     def dates(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for r in self.rows:
@@ -468,7 +479,7 @@ def _gcp_rate(
     if gpu is None:
         where = sorted(catalog._gpus.get(gpus, {}))
         raise UnknownHardware(
-            "region" if where else "machine",
+            "region" if where else ("accelerator" if accelerator is not None else "machine"),
             f"no price for {gpus[1]}x {gpus[0]} in {region}"
             + (f"; priced in: {', '.join(where)}" if where else "; no region prices that GPU count"),
         )

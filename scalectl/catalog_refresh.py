@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,6 +36,8 @@ AZURE_PRICES_URL = "https://prices.azure.com"
 GCP_BILLING_URL = "https://cloudbilling.googleapis.com"
 GCP_COMPUTE_SERVICE = "6F81-5844-456A"  # Compute Engine in the Cloud Billing Catalog
 HTTP_TIMEOUT = 30.0
+RETRIES = 4
+MAX_RETRY_WAIT = 10.0
 
 
 def refresh(providers: list[str], say: Say = None) -> dict[str, Any]:
@@ -320,21 +323,38 @@ def _gcp_unit_price(sku: dict[str, Any]) -> float | None:
 
 
 def _get_json(url: str, headers: dict[str, str], api: str) -> dict[str, Any]:
+    """GET a JSON document; throttling (429) and 5xx answers are retried a few times, honouring Retry-After."""
     request = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
+    for attempt in range(RETRIES + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+                doc: dict[str, Any] = json.loads(response.read().decode("utf-8"))
+                return doc
+        except urllib.error.HTTPError as exc:
+            if (exc.code == 429 or exc.code >= 500) and attempt < RETRIES:
+                time.sleep(_retry_after(exc, attempt))
+                continue
+            detail = _error_detail(exc)
+            raise ProviderError(f"{api} answered HTTP {exc.code}{detail}; the catalog was not changed") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ProviderError(
+                f"cannot reach {api} ({reason}); offline, cost-estimate keeps using the catalog it has"
+            ) from None
+        except json.JSONDecodeError:
+            raise ProviderError(
+                f"{api} answered with something that is not JSON; the catalog was not changed"
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _retry_after(exc: urllib.error.HTTPError, attempt: int) -> float:
+    """The server's Retry-After (seconds, capped), else a short exponential backoff."""
+    header = exc.headers.get("Retry-After", "") if exc.headers else ""
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
-            doc: dict[str, Any] = json.loads(response.read().decode("utf-8"))
-            return doc
-    except urllib.error.HTTPError as exc:
-        detail = _error_detail(exc)
-        raise ProviderError(f"{api} answered HTTP {exc.code}{detail}; the catalog was not changed") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ProviderError(
-            f"cannot reach {api} ({reason}); offline, cost-estimate keeps using the catalog it has"
-        ) from None
-    except json.JSONDecodeError:
-        raise ProviderError(f"{api} answered with something that is not JSON; the catalog was not changed") from None
+        return min(float(header), MAX_RETRY_WAIT)
+    except ValueError:
+        return min(0.5 * 2**attempt, MAX_RETRY_WAIT)
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:

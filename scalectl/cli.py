@@ -769,7 +769,12 @@ def _cost_doc(
         "file": str(file),
         "currency": "USD",
         "hours_per_month": cost.HOURS_PER_MONTH,
-        "catalog": {"origin": catalog.origin, "date": catalog.date, "dates": catalog.dates()},
+        "catalog": {
+            "origin": catalog.origin,
+            "date": catalog.date,
+            "age_days": catalog.age_days(),
+            "dates": catalog.dates(),
+        },
         "traffic": traffic.model_dump() if traffic else None,
         "targets": {},
         "total_monthly": round(cost.total(estimates), 2),
@@ -823,9 +828,16 @@ def _spot_cell(e: Any) -> str:
     return "n/a"
 
 
+STALE_CATALOG_DAYS = 120
+
+
 def _catalog_line(catalog: Any) -> str:
     where = "the shipped catalog" if catalog.origin == "shipped" else catalog.origin
-    return f"prices from {where}, dated {catalog.date or 'unknown'}"
+    line = f"prices from {where}, dated {catalog.date or 'unknown'}"
+    age = catalog.age_days()
+    if age is not None and age > STALE_CATALOG_DAYS:
+        line += f" ({age} days old: `scalectl catalog refresh` when online)"
+    return line
 
 
 def _print_costs(

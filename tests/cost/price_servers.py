@@ -209,6 +209,9 @@ class _AzureHandler(BaseHTTPRequestHandler):
         self.server.calls.append(self.path)
         if url.path != "/api/retail/prices":
             return self._send(404, {"error": {"code": "NotFound", "message": "no such path"}})
+        if self.server.throttle_once:
+            self.server.throttle_once = False
+            return self._send(429, {"Error": {"Code": "TooManyRequests", "Message": "Rate limit exceeded"}}, 0.2)
         flt = query.get("$filter", [""])[0]
         sku = flt.split("armSkuName eq '")[1].split("'")[0] if "armSkuName eq '" in flt else ""
         items = [i for i in AZURE_ITEMS if not sku or i["armSkuName"] == sku]
@@ -230,9 +233,11 @@ class _AzureHandler(BaseHTTPRequestHandler):
             },
         )
 
-    def _send(self, status: int, doc: dict[str, Any]) -> None:
+    def _send(self, status: int, doc: dict[str, Any], retry_after: float | None = None) -> None:
         raw = json.dumps(doc).encode()
         self.send_response(status)
+        if retry_after is not None:
+            self.send_header("Retry-After", str(retry_after))
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()

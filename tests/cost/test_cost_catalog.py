@@ -146,3 +146,55 @@ def test_user_copy_wins_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SCALECTL_CATALOG", str(user))
     loaded = load_catalog()
     assert loaded.origin == str(user) and loaded.date == "2030-01-01"
+
+
+def test_seeding_marks_each_quirk(tmp_path: Path) -> None:
+    """A tiny SkyPilot-shaped input with every quirk, independent of the shared rows."""
+    aws_head = "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,"
+    aws_head += "AvailabilityZone,Arch"
+    (tmp_path / "aws_vms_v8_subset.csv").write_text(
+        aws_head + "\n"
+        "g5.xlarge,A10G,1.0,4.0,16.0,\"{'MemoryInfo': {'SizeInMiB': 22888}}\",1.0,0.40,us-east-1,a,x86_64\n"
+        "g5.xlarge,A10G,1.0,4.0,16.0,\"{'MemoryInfo': {'SizeInMiB': 22888}}\",1.0,0.50,us-east-1,b,x86_64\n"
+        "g5.xlarge,A10G,1.0,4.0,16.0,\"{'MemoryInfo': {'SizeInMiB': 22888}}\",1.0,1.0,us-east-1,c,x86_64\n"
+        "g5.xlarge,A10G,1.0,4.0,16.0,\"{'MemoryInfo': {'SizeInMiB': 22888}}\",1.0,,us-east-1,d,x86_64\n"
+        "g5.xlarge,A10G,1.0,4.0,16.0,\"{'MemoryInfo': {'SizeInMiB': 22888}}\",1.1,,eu-west-1,e,x86_64\n"
+    )
+    gcp_head = (
+        "InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice"
+    )
+    (tmp_path / "gcp_vms_v8_subset.csv").write_text(
+        gcp_head + "\n"
+        ",,,A100-80GB,1,\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 81920}}]}\",us-central1,us-central1-a,1.8,1.9\n"
+        ",,,tpu-v6e-1,1,tpu-v6e-1,asia-east1,asia-east1-c,700.0,700.0\n"
+        ",,,tpu-v5litepod-4,1,tpu-v5litepod-4,us-central1,us-central1-a,4.8,0.98\n"
+    )
+    az_head = "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region,Generation"
+    (tmp_path / "azure_vms_v8_gpu_subset.csv").write_text(
+        az_head
+        + "\nStandard_NC8ads_A10_v4,,,8.0,100,,,,eastus,V2\nStandard_NC4as_T4_v3,T4,1,4.0,28,T4,0.5,0.5,eastus,V2\n"
+    )
+    rows = cat.Catalog(cat.seed_from_skypilot(tmp_path, "2026-01-02"), "seed")
+    east = rows.row("aws", "vm", "g5.xlarge", "us-east-1")
+    assert east is not None and east.spot_price == pytest.approx(0.45)  # median of the two real zones
+    assert east.accelerator_memory_gib == 22.4 and "median of 2" in east.source
+    assert rows.row("aws", "vm", "g5.xlarge", "eu-west-1").spot_status == "not-offered"  # type: ignore[union-attr]
+    assert rows.gpu("A100-80GB", 1, "us-central1").spot_status == "suspect"  # type: ignore[union-attr]
+    placeholder = rows.row("gcp", "tpu", "tpu-v6e-1", "asia-east1")
+    assert placeholder is not None and placeholder.price_status == "placeholder" and placeholder.spot_price is None
+    v5e = rows.row("gcp", "tpu", "tpu-v5litepod-4", "us-central1")
+    assert v5e is not None and (v5e.accelerator, v5e.accelerator_count, v5e.accelerator_memory_gib) == (
+        "TPU-v5e",
+        4,
+        16.0,
+    )
+    assert rows.row("azure", "vm", "Standard_NC8ads_A10_v4", "eastus") is None  # listed without a price: dropped
+    assert rows.row("azure", "vm", "Standard_NC4as_T4_v3", "eastus").spot_status == "no-data"  # type: ignore[union-attr]
+    assert {r.date for r in rows.rows} == {"2026-01-02"}
+    assert rows.age_days("2026-05-02") == 120
+
+
+def test_unknown_gpu_points_at_the_accelerator(shipped: cat.Catalog) -> None:
+    with pytest.raises(UnknownHardware) as exc:
+        rate_for(shipped, gcp("g2-standard-8", accelerator=("NVIDIA_TESLA_P4", 1)))
+    assert exc.value.field == "accelerator"

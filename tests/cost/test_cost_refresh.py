@@ -42,10 +42,12 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_azure_refresh_writes_the_user_copy_and_cost_estimate_uses_it(cli, scale_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "catalog.csv"
     with serve("azure") as server:
+        server.throttle_once = True  # the Retail Prices API throttles; a 429 with Retry-After is waited out
         env = {"SCALECTL_AZURE_PRICES_URL": server.url, "SCALECTL_CATALOG": str(target)}
         result = cli("catalog", "refresh", "--provider", "azure", "--output", "json", env=env)
         assert result.exit_code == 0, result.output
         assert any("%24skip=2" in c or "$skip=2" in c for c in server.calls)  # followed NextPageLink
+        assert server.calls[0] == server.calls[1]  # the throttled request was repeated
     doc = json.loads(result.stdout)
     assert doc["path"] == str(target) and doc["providers"]["azure"]["updated"] == 2
     row = cat.Catalog(cat.read_rows(target), "t").row("azure", "vm", "Standard_NC4as_T4_v3", "eastus")
