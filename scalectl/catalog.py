@@ -259,6 +259,7 @@ class Catalog:
         self.origin = origin
         self._by_type: dict[tuple[str, str, str], dict[str, Row]] = {}
         self._gpus: dict[tuple[str, int], dict[str, Row]] = {}
+        self._offerings: dict[str, list[Offering]] = {}
         for r in self.rows:
             if r.kind == "gpu":
                 self._gpus.setdefault((r.accelerator, r.accelerator_count), {})[r.region] = r
@@ -586,7 +587,13 @@ def _money(value: float | None) -> str:
 
 
 def offerings(catalog: Catalog, provider: str) -> list[Offering]:
-    """Every priced way to run a replica on a provider's serving service."""
+    """Every priced way to run a replica on a provider's serving service (computed once per catalog)."""
+    if provider not in catalog._offerings:
+        catalog._offerings[provider] = _offerings(catalog, provider)
+    return catalog._offerings[provider]
+
+
+def _offerings(catalog: Catalog, provider: str) -> list[Offering]:
     out: list[Offering] = []
     if provider == "aws":
         names = {("ml." + t) for (p, k, t) in catalog._by_type if p == "aws" and k == "vm"}

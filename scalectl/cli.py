@@ -819,7 +819,7 @@ def _whole(value: float | None) -> str:
 def _replicas(u: Any) -> str:
     if u.peak_replicas is None:
         return f"{u.min_replicas}-{u.max_replicas}"
-    return f"{u.min_replicas}-{u.max_replicas}\n[dim]peak {u.peak_replicas}, off {u.offpeak_replicas}[/dim]"
+    return f"{u.min_replicas}-{u.max_replicas}\n[dim](peak {u.peak_replicas}, off-peak {u.offpeak_replicas})[/dim]"
 
 
 def _spot_cell(e: Any) -> str:
@@ -855,23 +855,38 @@ def _print_costs(
     from scalectl import cost
 
     title = f"{config.spec.name}: USD/month (730 h), {_catalog_line(catalog)}"
-    table = Table(title=_escape(title), box=box.SIMPLE_HEAD)
-    for col in ("target", "type / region", "$/h", "replicas", "min", "expected", "max", "spot exp."):
-        left = col in ("target", "type / region", "replicas")
-        table.add_column(col, justify="left" if left else "right", overflow="fold")
-    for e in estimates:
-        od = e.on_demand
-        table.add_row(
-            f"{e.target}\n[dim]{e.provider}[/dim]",
-            f"{_escape(e.hardware)}\n[dim]{e.region}[/dim]",
-            _per_hour(e.rate.on_demand) if e.rate.on_demand is not None else "[red]unpriced[/red]",
-            _replicas(e.usage),
-            _whole(od.min if od else None),
-            _whole(od.expected if od else None),
-            _whole(od.max if od else None),
-            _whole((e.spot.expected if e.spot.expected is not None else e.spot.max) if e.spot else None),
-        )
-    ui.err.print(table)
+    if ui.err.width < 100:  # a narrow terminal: one block per target reads better than a folded table
+        ui.say(f"[bold]{_escape(title)}[/bold]")
+        for e in estimates:
+            od = e.on_demand
+            rate = _per_hour(e.rate.on_demand) + "/h" if e.rate.on_demand is not None else "[red]unpriced[/red]"
+            rate += " (estimate)" if e.rate.basis == "estimate" else ""
+            ui.say(f"[bold]{e.target}[/bold]  {e.provider} {e.region}  {_escape(e.hardware)}  {rate}")
+            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
+            ui.say(
+                f"  replicas {_replicas(e.usage).replace(chr(10), ' ')}  min {_usd(od.min if od else None)}  "
+                f"expected {_usd(od.expected if od else None)}  max {_usd(od.max if od else None)}  "
+                f"spot {_usd(spot) if spot is not None else 'n/a'}"
+            )
+    else:
+        table = Table(title=_escape(title), box=box.SIMPLE_HEAD)
+        for col in ("target", "type / region", "$/h", "replicas", "min", "expected", "max", "spot exp."):
+            left = col in ("target", "type / region", "replicas")
+            table.add_column(col, justify="left" if left else "right", overflow="fold")
+        for e in estimates:
+            od = e.on_demand
+            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
+            table.add_row(
+                f"{e.target}\n[dim]{e.provider}[/dim]",
+                f"{_escape(e.hardware)}\n[dim]{e.region}[/dim]",
+                _per_hour(e.rate.on_demand) if e.rate.on_demand is not None else "[red]unpriced[/red]",
+                _replicas(e.usage),
+                _whole(od.min if od else None),
+                _whole(od.expected if od else None),
+                _whole(od.max if od else None),
+                _whole(spot),
+            )
+        ui.err.print(table)
     for e in estimates:
         dated = f" ({e.rate.date})" if e.rate.date else ""
         ui.say(f"[bold]{e.target}[/bold] ({e.rate.basis} rate): {_escape(e.rate.source)}{dated}")
@@ -893,9 +908,18 @@ def _print_costs(
         if not rows:
             ui.say(f"{name}: nothing to compare (no accelerator known for its hardware, or no price)")
             continue
-        t = Table(
-            title=f"{name}: same workload, nearest equivalent hardware, on-demand, cheapest first", box=box.SIMPLE_HEAD
-        )
+        heading = f"{name}: same workload, nearest equivalent hardware, on-demand, cheapest first"
+        if ui.err.width < 100:
+            ui.say(f"[bold]{heading}[/bold]")
+            for r in rows:
+                est = " (estimate)" if r["rate"]["basis"] == "estimate" else ""
+                saves = "current" if r["current"] else f"saves {_signed(r['saves'])}"
+                ui.say(
+                    f"  {r['provider']:<5} {_escape(r['type'])} {r['region']}  {_escape(r['hardware'])}  "
+                    f"{_per_hour(r['rate']['on_demand'])}/h{est}  {_usd(r['monthly'])}/mo  {saves}"
+                )
+            continue
+        t = Table(title=heading, box=box.SIMPLE_HEAD)
         for col in ("provider", "type / region", "hardware", "$/h", "expected", "spot exp.", "saves"):
             t.add_column(
                 col, overflow="fold", justify="right" if col in ("$/h", "expected", "spot exp.", "saves") else "left"
