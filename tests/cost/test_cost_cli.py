@@ -216,3 +216,18 @@ def test_json_can_carry_the_markdown_for_a_ci_step(cli, scale_file) -> None:  # 
     doc = json.loads(result.stdout)
     assert doc["markdown"].startswith("### scalectl cost-estimate")
     assert "within it" in doc["markdown"] and doc["budget"]["over"] == []
+
+
+@pytest.mark.parametrize("columns", ["80", "140"])
+def test_text_output_for_people(cli, scale_file, columns: str) -> None:  # type: ignore[no-untyped-def]
+    path = scale_file(config())
+    result = cli("cost-estimate", "-f", str(path), "--no-color", "--compare", env={"COLUMNS": columns})
+    assert result.exit_code == 0
+    err = result.stderr
+    assert result.stdout == ""  # people's output goes to stderr; stdout stays clean for pipes
+    assert "Standard_NC4as_T4_v3" in err and "a2-highgpu-1g" in err
+    assert "prod-gcp (vm-rate rate)" in err and "a2-highgpu-1g host $0.7395 + A100 x1 $2.9339" in err
+    assert "billed at the spot rate (spot: true)" in err
+    assert "spot: not offered for Azure ML managed online endpoints" in err
+    assert "nearest equivalent hardware" in err
+    assert ("expected" in err) and ("min" in err)

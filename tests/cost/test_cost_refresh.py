@@ -135,3 +135,24 @@ def test_offline_refresh_fails_clearly_and_keeps_the_catalog(cli, tmp_path) -> N
     assert result.exit_code == 1
     assert "cannot reach Azure Retail Prices" in result.stderr
     assert not target.exists()
+
+
+def test_refresh_without_provider_asks_all_three(cli, tmp_path, aws_env) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "catalog.csv"
+    with serve("aws") as aws, serve("azure") as azure, serve("gcp") as gcp:
+        env = {
+            "AWS_ENDPOINT_URL_PRICING": aws.url,
+            "SCALECTL_AZURE_PRICES_URL": azure.url,
+            "SCALECTL_GCP_BILLING_URL": gcp.url,
+            "SCALECTL_GCP_TOKEN": "test-token",
+            "SCALECTL_CATALOG": str(target),
+        }
+        result = cli("catalog", "refresh", "--output", "json", env=env)
+        assert result.exit_code == 0, result.output
+        assert aws.calls and azure.calls and gcp.calls
+    doc = json.loads(result.stdout)
+    assert set(doc["providers"]) == {"aws", "gcp", "azure"}
+    assert all(info["updated"] > 0 for info in doc["providers"].values())
+    shown = cli("catalog", "show", "ml.g5.xlarge", "--output", "json", env={"SCALECTL_CATALOG": str(target)})
+    rows = json.loads(shown.stdout)["rows"]
+    assert any(r["kind"] == "hosting" and r["price"] == 1.408 for r in rows)
