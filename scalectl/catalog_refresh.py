@@ -206,6 +206,7 @@ def fetch_azure(current: Catalog, today: str) -> list[Row]:
 
 _GCP_PART = re.compile(r"^(?:Spot Preemptible )?(\w+) (?:Predefined )?Instance (Core|Ram) running in ")
 _GCP_GPU = re.compile(r"^(?:Spot Preemptible )?Nvidia (?:Tesla )?(.+?) GPU running in ")
+_GCP_SKIP = ("Sole Tenancy", "Reserved", "Premium", "Custom", "suspended", "Commitment")
 _GCP_GPU_NAMES = {"A100": "A100", "A100 80GB": "A100-80GB", "L4": "L4", "T4": "T4", "V100": "V100", "H100 80GB": "H100"}
 
 
@@ -240,6 +241,8 @@ def fetch_gcp(current: Catalog, today: str) -> list[Row]:
             if price is None:
                 continue
             desc = sku.get("description", "")
+            if any(word in desc for word in _GCP_SKIP):
+                continue  # sole-tenant, reserved, custom shapes: not what a Vertex node is billed
             m = _GCP_PART.match(desc)
             g = _GCP_GPU.match(desc)
             for region in sku.get("serviceRegions", []):

@@ -714,11 +714,10 @@ def _baseline_figures(ref: str, file: Path, names: list[str], catalog: Any) -> d
     import tempfile
 
     from scalectl.catalog import UnknownHardware
-    from scalectl.config import load_config
 
     path = Path(ref)
     if path.is_file():
-        base_config = load_config(path, check_providers=False)
+        base_config = _load_baseline(path, ref)
     else:
         try:
             shown = subprocess.run(
@@ -738,7 +737,7 @@ def _baseline_figures(ref: str, file: Path, names: list[str], catalog: Any) -> d
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / file.name
             copy.write_bytes(shown.stdout)
-            base_config = load_config(copy, check_providers=False)
+            base_config = _load_baseline(copy, f"{ref}:{file.name}")
     out: dict[str, float | None] = {}
     wanted = [n for n in base_config.spec.targets if n in names] if names else list(base_config.spec.targets)
     for name in wanted:
@@ -747,6 +746,18 @@ def _baseline_figures(ref: str, file: Path, names: list[str], catalog: Any) -> d
         except UnknownHardware:
             out[name] = None  # the old file named hardware we cannot price; its delta is unknown
     return out
+
+
+def _load_baseline(path: Path, name: str) -> Any:
+    """The previous config; if it does not validate, say so about the baseline, not a temp file."""
+    from scalectl.config import load_config
+
+    try:
+        return load_config(path, check_providers=False)
+    except ConfigError as exc:
+        first = next((d for d in exc.diagnostics if d.severity == "error"), exc.diagnostics[0])
+        where = f"{name}:{first.line}:{first.column}" if first.line else name
+        raise UsageError(f"--baseline {where}: {first.field or 'file'}: {first.message}") from None
 
 
 def _cost_doc(

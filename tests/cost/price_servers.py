@@ -295,6 +295,7 @@ GCP_SKUS = [
     gcp_sku("Nvidia L4 GPU running in Americas", "OnDemand", ["us-central1", "us-east4"], 0.5),
     gcp_sku("Spot Preemptible Nvidia L4 GPU running in Americas", "Preemptible", ["us-central1"], 0.2),
     gcp_sku("Commitment v1: G2 Cpu in Americas for 1 Year", "Commit1Yr", ["us-central1"], 0.015),
+    gcp_sku("Nvidia L4 GPU attached to Sole Tenancy VMs running in Americas", "OnDemand", ["us-central1"], 0.9),
     gcp_sku("Network Internet Egress from Americas to Americas", "OnDemand", ["us-central1"], 0.12, "GiBy"),
 ]
 

@@ -231,3 +231,11 @@ def test_text_output_for_people(cli, scale_file, columns: str) -> None:  # type:
     assert "spot: not offered for Azure ML managed online endpoints" in err
     assert "nearest equivalent hardware" in err
     assert ("expected" in err) and ("min" in err)
+
+
+def test_invalid_baseline_is_named_as_the_baseline(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+    before = scale_file(config().replace("replicas: 2", "replicas: two"), "before.yaml")
+    path = scale_file(config())
+    result = cli("cost-estimate", "-f", str(path), "--baseline", str(before))
+    assert result.exit_code == 2
+    assert f"--baseline {before}:" in result.stderr and "targets.local.replicas" in result.stderr

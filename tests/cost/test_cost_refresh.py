@@ -76,7 +76,7 @@ def test_gcp_refresh_sums_core_and_ram_skus_per_machine(cli, tmp_path) -> None: 
         }
         result = cli("catalog", "refresh", "--provider", "gcp", env=env)
         assert result.exit_code == 0, result.output
-        assert len(server.calls) == 3  # 8 SKUs, 3 per page
+        assert len(server.calls) == 3  # 9 SKUs, 3 per page
     rows = cat.Catalog(cat.read_rows(target), "t")
     g2 = rows.row("gcp", "vm", "g2-standard-8", "us-central1")
     assert g2 is not None
