@@ -260,6 +260,7 @@ class Catalog:
         self._by_type: dict[tuple[str, str, str], dict[str, Row]] = {}
         self._gpus: dict[tuple[str, int], dict[str, Row]] = {}
         self._offerings: dict[str, list[Offering]] = {}
+        self.shipped_date = ""  # set when a user copy is in use
         for r in self.rows:
             if r.kind == "gpu":
                 self._gpus.setdefault((r.accelerator, r.accelerator_count), {})[r.region] = r
@@ -343,7 +344,19 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
         raise UsageError(f"price catalog {path} is not a scalectl catalog ({exc}); delete it or refresh it") from None
     origin = "shipped" if path == shipped_path() else str(path)
-    return Catalog(rows, origin)
+    catalog = Catalog(rows, origin)
+    if origin != "shipped":
+        catalog.shipped_date = _shipped_date()
+    return catalog
+
+
+def _shipped_date() -> str:
+    """Newest date in the shipped catalog (to notice a user copy older than an upgraded package)."""
+    try:
+        with shipped_path().open(newline="") as fh:
+            return max((r.get("date", "") for r in csv.DictReader(fh)), default="")
+    except OSError:
+        return ""
 
 
 # ---------------------------------------------------------------- rates for targets

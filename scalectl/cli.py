@@ -848,6 +848,10 @@ def _catalog_line(catalog: Any) -> str:
     age = catalog.age_days()
     if age is not None and age > STALE_CATALOG_DAYS:
         line += f" ({age} days old: `scalectl catalog refresh` when online)"
+    if catalog.shipped_date and catalog.shipped_date > catalog.date:
+        line += (
+            f"; the catalog shipped with this scalectl is newer ({catalog.shipped_date}): refresh or delete the copy"
+        )
     return line
 
 

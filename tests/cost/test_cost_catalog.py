@@ -198,3 +198,16 @@ def test_unknown_gpu_points_at_the_accelerator(shipped: cat.Catalog) -> None:
     with pytest.raises(UnknownHardware) as exc:
         rate_for(shipped, gcp("g2-standard-8", accelerator=("NVIDIA_TESLA_P4", 1)))
     assert exc.value.field == "accelerator"
+
+
+def test_a_user_copy_older_than_the_shipped_catalog_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = tmp_path / "old.csv"
+    cat.write_rows(user, [cat.Row("azure", "vm", "eastus", "Standard_X", price=1.0, source="s", date="2020-01-01")])
+    monkeypatch.setenv("SCALECTL_CATALOG", str(user))
+    loaded = load_catalog()
+    assert loaded.date == "2020-01-01" and loaded.shipped_date > loaded.date
+
+    from scalectl.cli import _catalog_line
+
+    line = _catalog_line(loaded)
+    assert "days old" in line and "shipped with this scalectl is newer" in line
