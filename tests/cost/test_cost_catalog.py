@@ -211,3 +211,14 @@ def test_a_user_copy_older_than_the_shipped_catalog_is_noticed(tmp_path: Path, m
 
     line = _catalog_line(loaded)
     assert "days old" in line and "shipped with this scalectl is newer" in line
+
+
+def test_a_sourced_vertex_prediction_row_wins_over_the_compute_engine_sum(shipped: cat.Catalog) -> None:
+    listed = cat.Row(
+        "gcp", "prediction", "us-central1", "g2-standard-8", "L4", 1, 24.0, price=1.05, spot_price=0.42,
+        source="Vertex AI pricing page, copied by the platform team", date="2026-10-01",
+    )  # fmt: skip
+    rate, hw, _, _ = rate_for(cat.Catalog([*shipped.rows, listed], "test"), gcp("g2-standard-8"))
+    assert (rate.on_demand, rate.spot, rate.basis) == (1.05, 0.42, "list")
+    assert rate.source.startswith("Vertex AI pricing page") and rate.date == "2026-10-01"
+    assert hw == Hardware("L4", 1, 24.0)
