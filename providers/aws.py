@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from scalectl.config import AwsTarget, ScaleFile
-from scalectl.errors import DeployFailed, Diagnostic, ProviderError
+from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
-from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.provider import Change, ChangeAction, Live, Plan, Release, Revision
 from scalectl.render import pretty
-from scalectl.wait import WaitTimeout
 
 from . import aws_requests as req
 from .aws_checks import check as check_target
@@ -60,7 +59,7 @@ class AwsProvider:
         if active is not None and active.digest == release.digest:
             return [Change("keep", f"endpoint {endpoint}", f"revision {active.number} runs this config")]
         count = live.details.get("variants", {}).get(target.variant, {}).get("desired_instances")
-        count_note = f"{count} (the autoscaler's current count)" if count else str(req.initial_count(target))
+        count_note = f"{count}, the autoscaler's current count" if count else str(req.initial_count(target))
         changes = [
             Change("create", f"model {req.name_base(release)}-r<next>", release.model.image),
             Change("create", f"endpoint config {req.name_base(release)}-r<next>", f"{target.instance} x {count_note}"),
@@ -72,13 +71,15 @@ class AwsProvider:
         auto = target.autoscaling
         scaling = live.details.get("autoscaling", {}).get(req.resource_id(endpoint, target.variant))
         want = f"min {max(auto.min, 1)}, max {auto.max}, {_metric_text(release)}"
-        changes.append(
-            Change(
-                "create" if scaling is None else "update",
-                f"autoscaling {req.resource_id(endpoint, target.variant)}",
-                want,
-            )
-        )
+        if scaling is None:
+            action: ChangeAction = "create"
+        elif (scaling["min"], scaling["max"]) == (max(auto.min, 1), auto.max):
+            action = "keep"
+        else:
+            action = "update"
+            bounds = f"min {scaling['min']} -> {max(auto.min, 1)}, max {scaling['max']} -> {auto.max}"
+            want = f"{bounds}, {_metric_text(release)}"
+        changes.append(Change(action, f"autoscaling {req.resource_id(endpoint, target.variant)}", want))
         return changes
 
     # ------------------------------------------------------------------ changing
@@ -215,12 +216,5 @@ def _revision(
         message=tags.get(f"{req.TAG}message", ""),
     )
 
-
-def observe_with(c: Any, release: Release) -> Live:
-    """`observe` with existing clients (used by deploy, rollback and destroy)."""
-    return _observe(c, release)
-
-
-__all__ = ["PROVIDER_CLASS", "AwsProvider", "DeployFailed", "WaitTimeout", "observe_with"]
 
 PROVIDER_CLASS = AwsProvider

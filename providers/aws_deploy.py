@@ -54,7 +54,7 @@ def deploy(plan: Plan, events: Events) -> Revision:
     events.step(f"creating model {name} ({release.model.image})")
     call(c.sagemaker.create_model, f"creating model {name}", **bodies.create_model)
     count = bodies.create_endpoint_config["ProductionVariants"][0]["InitialInstanceCount"]
-    kept = " (kept from the autoscaler)" if current else ""
+    kept = ", the autoscaler's current count" if current else ""
     events.step(f"creating endpoint config {name} ({target.instance} x {count}{kept})")
     config = call(
         c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", **bodies.create_endpoint_config
@@ -85,7 +85,7 @@ def _create(c: Clients, plan: Plan, bodies: req.Bodies, config_arn: str, events:
     final = _wait(c, endpoint, events, plan.timeout, "create")
     assert final is not None
     if final["EndpointStatus"] != "InService":
-        reason = final.get("FailureReason") or final["EndpointStatus"]
+        reason = str(final.get("FailureReason") or final["EndpointStatus"]).rstrip(".")
         _set_status(c, config_arn, "failed", reason)
         events.step(f"deleting failed endpoint {endpoint}")
         call(c.sagemaker.delete_endpoint, f"deleting failed endpoint {endpoint}", EndpointName=endpoint)
@@ -126,7 +126,7 @@ def _update(
     if final.get("EndpointConfigName") != bodies.update_endpoint["EndpointConfigName"] or final[
         "EndpointStatus"
     ] not in ("InService",):
-        reason = final.get("FailureReason") or f"endpoint is {final['EndpointStatus']}"
+        reason = str(final.get("FailureReason") or f"endpoint is {final['EndpointStatus']}").rstrip(".")
         _set_status(c, config_arn, "failed", reason)
         _restore_scaling(c, detached, events)
         if final["EndpointStatus"] == "InService":
@@ -263,7 +263,7 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
     final = _wait(c, endpoint, events, target.rollout.timeout, "update")
     if final is None or final.get("EndpointConfigName") != name or final["EndpointStatus"] != "InService":
         _restore_scaling(c, detached, events)
-        reason = (final or {}).get("FailureReason") or "the update did not complete"
+        reason = str((final or {}).get("FailureReason") or "the update did not complete").rstrip(".")
         raise DeployFailed(
             f"rollback to revision {to.number} failed: {reason}; {desc['EndpointConfigName']} still serves"
         )

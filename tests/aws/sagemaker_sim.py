@@ -248,6 +248,10 @@ class SageMakerSimulator:
         ep.failure = reason
         for v in ep.variants:
             v["CurrentWeight"] = v["DesiredWeight"]
+        for pv in (ep.pending or {}).get("ProductionVariants", []):
+            pv["VariantStatus"] = [
+                {"Status": "Deleting", "StatusMessage": "removing the new fleet", "StartTime": time.time()}
+            ]
 
         def done() -> None:
             ep.pending = None
