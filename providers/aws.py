@@ -67,7 +67,11 @@ class AwsProvider:
         if not live.exists:
             changes.append(Change("create", f"endpoint {endpoint}", "new endpoint"))
         else:
-            changes.append(Change("update", f"endpoint {endpoint}", _strategy_text(target)))
+            old_variants = set(live.details.get("variants", {}))
+            how = _strategy_text(target)
+            if old_variants and old_variants != {target.variant}:
+                how = "all at once: SageMaker's guardrails need the same variant name"
+            changes.append(Change("update", f"endpoint {endpoint}", how))
         auto = target.autoscaling
         scaling = live.details.get("autoscaling", {}).get(req.resource_id(endpoint, target.variant))
         want = f"min {max(auto.min, 1)}, max {auto.max}, {_metric_text(release)}"

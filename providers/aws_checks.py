@@ -161,6 +161,16 @@ def _rollout(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
         f.error((*where, "bake"), "SageMaker bakes each traffic step at most 1h (WaitIntervalInSeconds)")
     if rollout.timeout > 28800:
         f.error((*where, "timeout"), "SageMaker limits a deployment to 8h (MaximumExecutionTimeoutInSeconds)")
+    if target.rolling_batch is None and rollout.strategy == "canary" and rollout.percent > 50:
+        f.error((*where, "percent"), f"a SageMaker canary is at most 50% of the new fleet, got {rollout.percent}%")
+    if target.rolling_batch is None and rollout.strategy == "linear" and not 10 <= rollout.percent <= 50:
+        f.error((*where, "percent"), f"SageMaker linear steps are 10-50% of the new fleet, got {rollout.percent}%")
+    if target.instance.startswith("ml.inf1.") and (rollout.strategy != "all_at_once" or target.rolling_batch):
+        f.warning(
+            (*where, "strategy"),
+            "SageMaker does not apply deployment guardrails to Inf1 endpoints: updates switch all at once "
+            "without baking; use ml.inf2 for canary/linear rollouts",
+        )
     if len(rollout.alarms) > 10:
         f.error((*where, "alarms"), f"SageMaker watches at most 10 alarms per deployment, got {len(rollout.alarms)}")
     if rollout.alarms and not rollout.auto_rollback:

@@ -115,9 +115,17 @@ def _update(
             saved = _detach_scaling(c, endpoint, variant, events)
             if saved is not None:
                 detached.append(saved)
-    events.step(f"updating endpoint {endpoint} to {bodies.update_endpoint['EndpointConfigName']}")
+    body = bodies.update_endpoint
+    if set(old_types) != {target.variant}:
+        # SageMaker's guardrails need the same variant name in both configs.
+        body = {k: v for k, v in body.items() if k != "DeploymentConfig"}
+        events.warn(
+            f"the variant changes ({', '.join(old_types)} -> {target.variant}): SageMaker cannot use deployment "
+            "guardrails for this update, so it switches all at once without baking or alarms"
+        )
+    events.step(f"updating endpoint {endpoint} to {body['EndpointConfigName']}")
     try:
-        call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **bodies.update_endpoint)
+        call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
     except AwsError:
         _restore_scaling(c, detached, events)
         raise

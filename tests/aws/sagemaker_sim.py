@@ -429,10 +429,20 @@ class SageMakerSimulator:
                         f"The variant {variant} of endpoint {ep.name} is registered with Application Auto Scaling; "
                         "deregister it before changing its instance type or removing it."
                     )
+        deployment = req.get("DeploymentConfig") or {}
+        if deployment and set(old_types) != set(new_types):
+            raise validation(
+                "The new endpoint configuration must have the same variant names as the current one "
+                "to use a DeploymentConfig."
+            )
+        routing = deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
+        for key, low, high in (("CanarySize", 1, 50), ("LinearStepSize", 10, 50)):
+            size = routing.get(key)
+            if size and size["Type"] == "CAPACITY_PERCENT" and not low <= size["Value"] <= high:
+                raise validation(f"{key} must be between {low}% and {high}% of the variant's capacity.")
         current = {v["VariantName"]: v["DesiredInstanceCount"] for v in ep.variants}
         counts = current if req.get("RetainAllVariantProperties") else None
         green = self._fleet(new, {k: v for k, v in (counts or {}).items() if k in new_types})
-        deployment = req.get("DeploymentConfig") or {}
         ep.failure = None
         ep.pending = {
             "EndpointConfigName": new,

@@ -372,6 +372,9 @@ def test_renaming_the_variant_moves_autoscaling_to_the_new_variant(
     project.write(extra="variant: blue\n")
     code, doc = deploy(project)
     assert code == 0, doc  # the simulator refuses to drop a variant that is still registered
+    warnings = [e["message"] for e in doc["targets"]["prod"]["events"] if e["kind"] == "warn"]
+    assert any("cannot use deployment guardrails" in w for w in warnings)
+    assert sim.endpoints[ENDPOINT].last_deployment is None  # the update was sent without DeploymentConfig
     found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert [t["ResourceId"] for t in found] == [f"endpoint/{ENDPOINT}/variant/blue"]
     policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
