@@ -248,7 +248,8 @@ def update_body(
         bake=0 if fast else rollout.bake,
         termination_wait=0 if fast else target.termination_wait,
         max_execution=max_execution(timeout),
-        alarms=rollout.alarms if rollout.auto_rollback else [],
+        # A rollback must not watch the alarms: they are usually firing, which is why it runs.
+        alarms=rollout.alarms if rollout.auto_rollback and not fast else [],
     )
 
 

@@ -93,8 +93,8 @@ def sim(
     autoscaling = boto3.client("application-autoscaling", region_name=REGION, endpoint_url=moto_server.url)
 
     def firing(names: list[str]) -> list[str]:
-        alarms = cloudwatch.describe_alarms(AlarmNames=names, StateValue="ALARM")["MetricAlarms"]
-        return [a["AlarmName"] for a in alarms]
+        alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        return [a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM"]
 
     def registered(resource_id: str) -> bool:
         found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource_id])
@@ -104,6 +104,7 @@ def sim(
     simulator.autoscaled = registered
     yield simulator
     simulator.stop()
+    assert simulator.errors == [], "the simulator itself failed"
 
 
 @dataclass

@@ -23,6 +23,7 @@ import json
 import math
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
@@ -75,6 +76,7 @@ class SageMakerSimulator:
         self.endpoints: dict[str, Endpoint] = {}
         self.tags: dict[str, dict[str, str]] = {}
         self.calls: Counter[str] = Counter()
+        self.errors: list[str] = []  # unexpected exceptions inside the simulator (tests assert none)
         self.provision_seconds = 0.3  # D: time for a fleet to come up
         self.rollback_seconds = 0.1
         self.delete_seconds = 0.1
@@ -179,6 +181,10 @@ class SageMakerSimulator:
                 return 200, handler(json.loads(body or b"{}"))
             except ApiError as exc:
                 return exc.status, {"__type": exc.code, "message": exc.message}
+            except Exception as exc:  # a simulator bug: answer like AWS does, and keep it visible
+                self.errors.append(repr(exc))
+                traceback.print_exc()
+                return 500, {"__type": "InternalFailure", "message": repr(exc)}
 
     # ------------------------------------------------------------------ helpers
 
@@ -191,16 +197,20 @@ class SageMakerSimulator:
             self._advance(ep, now)
 
     def _advance(self, ep: Endpoint, now: float) -> None:
+        self._check_alarms(ep)
         while ep.steps and ep.steps[0][0] <= now:
             _, action = ep.steps.popleft()
             action()
+            self._check_alarms(ep)  # SageMaker watches the alarms at every step, however short
+        if ep.status == "Updating" and ep.deadline is not None and now > ep.deadline:
+            self._roll_back(ep, "Deployment exceeded MaximumExecutionTimeoutInSeconds and was rolled back")
+
+    def _check_alarms(self, ep: Endpoint) -> None:
         watching = ep.status == "Updating" and ep.watch and (ep.pending or {}).get("_fleet_up")
         if watching and self.alarm_source is not None:
             firing = self.alarm_source(ep.watch)
             if firing:
                 self._roll_back(ep, f"Deployment rolled back: CloudWatch alarm(s) {', '.join(firing)} in ALARM state")
-        if ep.status == "Updating" and ep.deadline is not None and now > ep.deadline:
-            self._roll_back(ep, "Deployment exceeded MaximumExecutionTimeoutInSeconds and was rolled back")
 
     def _set_status(self, ep: Endpoint, status: str) -> None:
         ep.status = status

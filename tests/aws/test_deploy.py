@@ -389,3 +389,27 @@ def test_a_request_sagemaker_refuses_is_recorded_as_failed(sim: SageMakerSimulat
     assert result.exit_code == 1 and "ValidationException: Endpoint quota exceeded" in result.stderr
     _, history = project.json("history", state_dir=project.dir / "fresh")
     assert {r["number"]: r["status"] for r in history["targets"]["prod"]} == {1: "active", 2: "failed"}
+
+
+def test_rollback_goes_through_while_the_alarm_still_fires(
+    sim: SageMakerSimulator, project: Project, cloudwatch: Any
+) -> None:
+    cloudwatch.put_metric_alarm(
+        AlarmName="fraud-latency",
+        MetricName="ModelLatency",
+        Namespace="AWS/SageMaker",
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=500000,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    project.write(rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}")
+    assert deploy(project)[0] == 0
+    project.write(image="acme/fraud:2", rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}")
+    code, doc = deploy(project)
+    assert code == 0, doc
+    cloudwatch.set_alarm_state(AlarmName="fraud-latency", StateValue="ALARM", StateReason="slow after the bake")
+    code, doc = project.json("rollback", "--yes")
+    assert code == 0, doc
+    assert sim.endpoints[ENDPOINT].config == "fraud-prod-r1"
