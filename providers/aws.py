@@ -64,7 +64,7 @@ class AwsProvider:
             Change("create", f"model {req.name_base(release)}-r<next>", release.model.image),
             Change("create", f"endpoint config {req.name_base(release)}-r<next>", f"{target.instance} x {count_note}"),
         ]
-        if not live.exists:
+        if live.details.get("status", "absent") == "absent":
             changes.append(Change("create", f"endpoint {endpoint}", "new endpoint"))
         else:
             old_variants = set(live.details.get("variants", {}))
@@ -160,8 +160,11 @@ def _observe(c: Any, release: Release) -> Live:
         revisions.append(_revision(name, summary, tags, current, pending))
     revisions.sort(key=lambda r: r.number)
     active = next((r.number for r in revisions if r.status == "active"), None)
-    live = Live(exists=desc is not None, revisions=revisions, active=active)
+    # `exists` also when only retained revisions are left (a first deploy that failed), so that
+    # `destroy` cleans them up; details["status"] says whether there is an endpoint.
+    live = Live(exists=desc is not None or bool(revisions), revisions=revisions, active=active)
     if desc is None:
+        live.details = {"endpoint": endpoint, "status": "absent", "retained_revisions": len(revisions)}
         return live
     live.url = req.runtime_url(target.region, endpoint)
     live.traffic = {active: 100} if active is not None else {}

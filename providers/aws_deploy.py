@@ -148,7 +148,19 @@ def _update(
             "Check the endpoint in the SageMaker console; `scalectl rollback` needs it InService."
         )
     _attach_scaling(c, bodies, events)
+    _carry_over_policies(c, detached, bodies, events)
     return str(old["EndpointConfigArn"])
+
+
+def _carry_over_policies(c: Clients, detached: list[dict[str, Any]], bodies: req.Bodies, events: Events) -> None:
+    """Scaling policies someone else added to the old variant move to the new one with it."""
+    ours = bodies.put_scaling_policy["PolicyName"]
+    rid = bodies.register_scalable_target["ResourceId"]
+    for saved in detached:
+        others = [p for p in saved["policies"] if p["PolicyName"] != ours]
+        if others:
+            events.step(f"moving {', '.join(p['PolicyName'] for p in others)} to {rid}")
+            _put_policies(c, rid, others)
 
 
 def _wait(c: Clients, endpoint: str, events: Events, timeout: int, what: str) -> dict[str, Any] | None:
@@ -224,11 +236,17 @@ def _restore_scaling(c: Clients, detached: list[dict[str, Any]], events: Events)
             MaxCapacity=t["MaxCapacity"],
             **SCALABLE,
         )
-        for p in saved["policies"]:
-            params = {"PolicyName": p["PolicyName"], "ResourceId": t["ResourceId"], "PolicyType": p["PolicyType"]}
-            if "TargetTrackingScalingPolicyConfiguration" in p:
-                params["TargetTrackingScalingPolicyConfiguration"] = p["TargetTrackingScalingPolicyConfiguration"]
-            call(c.autoscaling.put_scaling_policy, f"restoring policy {p['PolicyName']}", **params, **SCALABLE)
+        _put_policies(c, t["ResourceId"], saved["policies"])
+
+
+def _put_policies(c: Clients, rid: str, policies: list[dict[str, Any]]) -> None:
+    """Put policies read with DescribeScalingPolicies back onto `rid`, as they were."""
+    for p in policies:
+        params = {"PolicyName": p["PolicyName"], "ResourceId": rid, "PolicyType": p["PolicyType"]}
+        for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"):
+            if key in p:
+                params[key] = p[key]
+        call(c.autoscaling.put_scaling_policy, f"restoring policy {p['PolicyName']}", **params, **SCALABLE)
 
 
 # ---------------------------------------------------------------------- rollback

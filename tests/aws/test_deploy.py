@@ -191,6 +191,37 @@ def test_changing_the_instance_type_detaches_and_reattaches_autoscaling(
     assert len(policies) == 1
 
 
+def test_a_policy_someone_else_added_survives_an_instance_type_change(
+    sim: SageMakerSimulator, project: Project, autoscaling: Any
+) -> None:
+    assert deploy(project)[0] == 0
+    autoscaling.put_scaling_policy(
+        PolicyName="team-cpu-guard",
+        ServiceNamespace="sagemaker",
+        ResourceId=RID,
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 300.0,
+            "CustomizedMetricSpecification": {
+                "MetricName": "CPUUtilization",
+                "Namespace": "/aws/sagemaker/Endpoints",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": ENDPOINT},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+                "Statistic": "Average",
+            },
+        },
+    )
+    project.write(autoscaling="{min: 2, max: 5, target: 5}", instance="ml.g6.xlarge")
+    assert deploy(project)[0] == 0
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=RID)["ScalingPolicies"]
+    assert sorted(p["PolicyName"] for p in policies) == ["scalectl-fraud-prod-AllTraffic", "team-cpu-guard"]
+    target = scalable_target(autoscaling)
+    assert target is not None and (target["MinCapacity"], target["MaxCapacity"]) == (2, 5)
+
+
 def test_first_deploy_of_a_broken_image_fails_and_cleans_up(sim: SageMakerSimulator, project: Project) -> None:
     sim.broken_images.add("acme/fraud:1")
     result = project.run("deploy", "--yes")
@@ -200,7 +231,20 @@ def test_first_deploy_of_a_broken_image_fails_and_cleans_up(sim: SageMakerSimula
     sim.advance()
     assert ENDPOINT not in sim.endpoints
     sim.broken_images.clear()
-    assert deploy(project)[0] == 0  # and the next deploy starts clean
+    code, doc = deploy(project)  # the next deploy starts clean, as revision 2
+    assert code == 0 and doc["targets"]["prod"]["revision"]["number"] == 2
+
+
+def test_destroy_after_a_failed_first_deploy_removes_the_retained_revision(
+    sim: SageMakerSimulator, project: Project
+) -> None:
+    sim.broken_images.add("acme/fraud:1")
+    assert project.run("deploy", "--yes").exit_code == 1
+    code, status = project.json("status")
+    assert status["targets"]["prod"]["details"]["status"] == "absent"
+    code, doc = project.json("destroy", "--yes")
+    assert code == 0 and doc["targets"]["prod"] == ["endpoint config fraud-prod-r1", "model fraud-prod-r1"]
+    assert sim.configs == {} and sim.models == {}
 
 
 def test_rollback_from_a_machine_that_never_deployed(sim: SageMakerSimulator, project: Project) -> None:
