@@ -154,10 +154,10 @@ def _update(
 
 def _carry_over_policies(c: Clients, detached: list[dict[str, Any]], bodies: req.Bodies, events: Events) -> None:
     """Scaling policies someone else added to the old variant move to the new one with it."""
-    ours = bodies.put_scaling_policy["PolicyName"]
+    ours = req.policy_name(bodies.create_endpoint["EndpointName"], "")  # scalectl's, for any variant
     rid = bodies.register_scalable_target["ResourceId"]
     for saved in detached:
-        others = [p for p in saved["policies"] if p["PolicyName"] != ours]
+        others = [p for p in saved["policies"] if not p["PolicyName"].startswith(ours)]
         if others:
             events.step(f"moving {', '.join(p['PolicyName'] for p in others)} to {rid}")
             _put_policies(c, rid, others)
