@@ -4,7 +4,9 @@ Runs the real CLI (boto3 unmodified) against the SageMaker simulator from tests/
 with the simulator set to take D seconds to provision a fleet:
 
 1. scalectl deploy wall time minus D (detection latency + scalectl's own overhead), for a first
-   deploy (CreateEndpoint) and an update (UpdateEndpoint, blue/green all-at-once, no bake).
+   deploy (CreateEndpoint) and an update (UpdateEndpoint, blue/green all-at-once, no bake), and
+   the detection latency alone: from the simulator's InService transition to the first
+   DescribeEndpoint answer that shows it.
 2. boto3's `endpoint_in_service` waiter (30 s fixed delay) on the same simulator, run for real
    once (it costs ~30 s), and the expected latency of both waiters at realistic D computed from
    their poll schedules: the waiter and the SageMaker Python SDK's `wait_for_endpoint`
@@ -130,8 +132,11 @@ def main() -> None:
         run_deploy(Path(tmp), "0")
         sim.stop()
     print("# scalectl on SageMaker (simulated): detection latency and API calls per deploy\n")
-    print("| D (s) | deploy | wall (s) | wall - D (s) | SageMaker calls | autoscaling/CloudWatch calls |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| D (s) | deploy | wall (s) | wall - D (s) | of which detection latency (s) | SageMaker calls "
+        "| autoscaling/CloudWatch calls |"
+    )
+    print("|---|---|---|---|---|---|---|")
     calls: dict[str, Counter[str]] = {}
     for d in args.d:
         with tempfile.TemporaryDirectory() as tmp:
@@ -146,8 +151,9 @@ def main() -> None:
                 sm_calls = Counter(sim.calls) - before_sim
                 as_calls = Counter(moto.calls) - before_moto
                 calls[f"{kind} (D={d:g})"] = sm_calls + as_calls
+                detect = sim.detection_latency("bench-prod")
                 print(
-                    f"| {d:g} | {kind} | {wall:.2f} | {wall - d:.2f} | {sum(sm_calls.values())} | "
+                    f"| {d:g} | {kind} | {wall:.2f} | {wall - d:.2f} | {detect:.2f} | {sum(sm_calls.values())} | "
                     f"{sum(as_calls.values())} |"
                 )
             sim.stop()

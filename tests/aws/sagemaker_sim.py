@@ -65,6 +65,8 @@ class Endpoint:
     deadline: float | None = None
     history: list[str] = field(default_factory=list)  # every status it went through
     shares: list[int] = field(default_factory=list)  # traffic % on the new fleet, step by step
+    transitions: list[tuple[str, float]] = field(default_factory=list)  # (status, when it became so)
+    reported: list[tuple[str, float]] = field(default_factory=list)  # (status, first DescribeEndpoint showing it)
 
 
 class SageMakerSimulator:
@@ -88,6 +90,7 @@ class SageMakerSimulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tokens = itertools.count(1)
+        self._due: float | None = None
 
     # ------------------------------------------------------------------ test controls
 
@@ -118,6 +121,14 @@ class SageMakerSimulator:
         """Apply every state change that is due now (requests do this by themselves)."""
         with self.lock:
             self._advance_all()
+
+    def detection_latency(self, endpoint: str, status: str = "InService") -> float:
+        """Seconds between the endpoint's last change to `status` and the first DescribeEndpoint showing it."""
+        with self.lock:
+            ep = self.endpoints[endpoint]
+            became = [t for s, t in ep.transitions if s == status][-1]
+            seen = next(t for s, t in ep.reported if s == status and t >= became)
+            return seen - became
 
     def statuses(self, endpoint: str) -> list[str]:
         with self.lock:
@@ -199,8 +210,10 @@ class SageMakerSimulator:
     def _advance(self, ep: Endpoint, now: float) -> None:
         self._check_alarms(ep)
         while ep.steps and ep.steps[0][0] <= now:
-            _, action = ep.steps.popleft()
+            due, action = ep.steps.popleft()
+            self._due = due  # a transition happens when it was due, however late a request notices it
             action()
+            self._due = None
             self._check_alarms(ep)  # SageMaker watches the alarms at every step, however short
         if ep.status == "Updating" and ep.deadline is not None and now > ep.deadline:
             self._roll_back(ep, "Deployment exceeded MaximumExecutionTimeoutInSeconds and was rolled back")
@@ -214,9 +227,10 @@ class SageMakerSimulator:
 
     def _set_status(self, ep: Endpoint, status: str) -> None:
         ep.status = status
-        ep.modified = time.time()
+        ep.modified = self._due or time.time()
         if not ep.history or ep.history[-1] != status:
             ep.history.append(status)
+            ep.transitions.append((status, ep.modified))
 
     def _fleet(self, config_name: str, counts: dict[str, int] | None = None) -> list[dict[str, Any]]:
         config = self.configs[config_name]
@@ -390,6 +404,8 @@ class SageMakerSimulator:
 
     def op_DescribeEndpoint(self, req: dict[str, Any]) -> dict[str, Any]:
         ep = self._endpoint(req["EndpointName"])
+        if len(ep.reported) < len(ep.transitions) and ep.transitions[-1][0] == ep.status:
+            ep.reported.append((ep.status, time.time()))
         out: dict[str, Any] = {
             "EndpointName": ep.name,
             "EndpointArn": ep.arn,

@@ -457,3 +457,11 @@ def test_rollback_goes_through_while_the_alarm_still_fires(
     code, doc = project.json("rollback", "--yes")
     assert code == 0, doc
     assert sim.endpoints[ENDPOINT].config == "fraud-prod-r1"
+
+
+def test_waiting_is_adaptive_quick_to_notice_and_light_on_calls(sim: SageMakerSimulator, project: Project) -> None:
+    sim.provision_seconds = 2.0
+    assert deploy(project)[0] == 0
+    # polls at about 0.25, 0.6, 1.2, 2.0, 3.3 s: readiness at 2.0 s is seen within one short interval
+    assert sim.detection_latency(ENDPOINT) < 1.5
+    assert sim.calls["DescribeEndpoint"] <= 7  # plan + deploy's check + a handful of polls, not a busy loop
