@@ -152,7 +152,7 @@ def _observe(c: Any, release: Release) -> Live:
     prefix = f"{req.name_base(release)}-r"
     for summary in list_named(c.sagemaker.list_endpoint_configs, "EndpointConfigs", prefix, "listing endpoint configs"):
         name = summary["EndpointConfigName"]
-        if not name.startswith(prefix) or not _REV.search(name):
+        if not re.fullmatch(re.escape(prefix) + r"\d+", name):
             continue
         tags = tags_of(c.sagemaker, summary["EndpointConfigArn"])
         if tags.get(f"{req.TAG}managed-by") != req.MANAGED_BY or tags.get(f"{req.TAG}endpoint") != endpoint:
