@@ -499,3 +499,12 @@ def test_the_rendered_iam_policy_allows_every_call_scalectl_made(
     made |= {f"cloudwatch:{op}" for op in moto_server.calls if "Alarm" in op}
     assert "cloudwatch:DescribeAlarms" in made and "application-autoscaling:DeregisterScalableTarget" in made
     assert made <= allowed, made - allowed
+
+
+def test_a_deploy_while_another_holds_the_target_exits_5(sim: SageMakerSimulator, project: Project) -> None:
+    from scalectl.state import Journal
+
+    with Journal.open(project.state_dir).lock("fraud", "prod"):
+        result = project.run("deploy", "--yes")
+    assert result.exit_code == 5 and "locked" in result.stderr
+    assert sim.calls["CreateModel"] == 0
