@@ -167,6 +167,9 @@ class AzureProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         t: AzureTarget = release.target  # type: ignore[assignment]
         name = endpoint_name(release)
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            return [Change("keep", f"deployment rev-{active.number}", "already running this config")]
         new = "rev-<next>"
         changes = [
             Change("keep", f"endpoint {name}", "exists")

@@ -262,8 +262,8 @@ def _plain(value: Any) -> dict[str, Any]:
         return {}
     if isinstance(value, dict):
         return value
-    if hasattr(value, "as_dict") and not hasattr(value, "keys"):
-        return dict(value.as_dict(keep_readonly=True))
+    if hasattr(value, "serialize") and not hasattr(value, "keys"):  # msrest model: its wire (REST) shape
+        return dict(value.serialize(keep_readonly=True))
     if hasattr(value, "keys"):
         return json.loads(json.dumps(value, default=_default))
     return {}

@@ -77,3 +77,24 @@ def scale_file(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+@pytest.fixture
+def cli():  # type: ignore[no-untyped-def]
+    """Run `scalectl ARGS...` in-process; returns click's Result (exit_code, stdout, output)."""
+    from typer.testing import CliRunner
+
+    from scalectl.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, [str(a) for a in args])
+
+    return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # azure-ai-ml's schemas warn about marshmallow 4 on import; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::Warning:azure")
+    config.addinivalue_line("filterwarnings", "ignore::Warning:marshmallow")
