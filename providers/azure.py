@@ -232,7 +232,9 @@ class AzureProvider:
             reason = exc.message if isinstance(exc, WaitTimeout | ProviderError) else str(exc)
             if isinstance(exc, WaitTimeout):
                 reason = f"{reason} (timeout {plan.timeout}s)"
-            raise self._abort(arm, b, old, traffic, outcomes, autoscaled, reason, t.rollout.auto_rollback, events)
+            raise self._abort(
+                arm, b, old, traffic, outcomes, autoscaled, reason, t.rollout.auto_rollback, events
+            ) from None
 
         self._retire(arm, release, b, obs, events)
         return Revision(**{**rev.to_dict(), "status": "active"})
@@ -466,9 +468,9 @@ def _revisions(obs: Observed) -> list[Revision]:
     for number, env in obs.environments.items():
         identities[number] = dict(_props(env).get("tags") or {})
     for name, dep in obs.deployments.items():
-        number = revision_of(name)
-        if number is not None:
-            identities.setdefault(number, dict(dep.get("tags") or {}))
+        found = revision_of(name)
+        if found is not None:
+            identities.setdefault(found, dict(dep.get("tags") or {}))
     active = revision_of(obs.active) if obs.active else None
     out = []
     for number in sorted(identities):

@@ -120,12 +120,12 @@ class Arm:
     # -- deployments
 
     def list_deployments(self, endpoint: str) -> list[dict[str, Any]]:
-        return self._list(f"list deployments of {endpoint}", self.ml.online_deployments.list, self.rg, self.ws, endpoint)
+        return self._list(
+            f"list deployments of {endpoint}", self.ml.online_deployments.list, self.rg, self.ws, endpoint
+        )
 
     def get_deployment(self, endpoint: str, name: str) -> dict[str, Any] | None:
-        return self._find(
-            f"read deployment {name}", self.ml.online_deployments.get, self.rg, self.ws, endpoint, name
-        )
+        return self._find(f"read deployment {name}", self.ml.online_deployments.get, self.rg, self.ws, endpoint, name)
 
     def put_deployment(self, endpoint: str, name: str, body: dict[str, Any]) -> None:
         self._call(

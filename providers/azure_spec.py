@@ -295,7 +295,9 @@ class Bodies:
 
     # -- bodies
 
-    def endpoint_body(self, traffic: dict[str, int], mirror: dict[str, int], outcomes: dict[str, str]) -> dict[str, Any]:
+    def endpoint_body(
+        self, traffic: dict[str, int], mirror: dict[str, int], outcomes: dict[str, str]
+    ) -> dict[str, Any]:
         """PUT replaces the endpoint: traffic, mirror and the outcome tags travel together."""
         return render_json(
             "azure/endpoint.json.j2",

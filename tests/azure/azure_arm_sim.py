@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (Azure error messages are quoted whole)
 """A small Azure Resource Manager simulator for the calls scalectl makes.
 
 It speaks ARM's wire protocol over real HTTP on 127.0.0.1, so azure-ai-ml's ARM client and
@@ -121,7 +122,9 @@ class ArmSimulator:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, body, headers = sim.handle(self.command, self.path, raw, self.headers.get("Authorization"), self)
+                status, body, headers = sim.handle(
+                    self.command, self.path, raw, self.headers.get("Authorization"), self
+                )
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -174,6 +177,17 @@ class ArmSimulator:
         """Bodies of requests `method` to paths ending in `suffix`, oldest first."""
         return [c.body for c in self.calls if c.method == method and c.path.endswith(suffix)]
 
+    def wait_deleted(self, endpoint: str, deployment: str, timeout: float = 5.0) -> bool:
+        """True once a deleting deployment has disappeared."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._reap(time.monotonic())
+                if (endpoint, deployment) not in self.deployments:
+                    return True
+            time.sleep(0.05)
+        return False
+
     def traffic(self, endpoint: str) -> dict[str, int]:
         return dict(self.endpoints[endpoint].body["properties"]["traffic"])
 
@@ -198,9 +212,15 @@ class ArmSimulator:
                         {"Retry-After": "1"},
                     )
                 if not auth or not auth.startswith("Bearer "):
-                    raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+                    raise ArmError(
+                        401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
+                    )
                 if "api-version" not in query:
-                    raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+                    raise ArmError(
+                        400,
+                        "MissingApiVersionParameter",
+                        "The api-version query parameter (?api-version=) is required for all requests.",
+                    )
                 host = f"http://{handler.headers.get('Host')}"
                 status, out, headers = self.route(method, path, body, host)
             except ArmError as exc:
@@ -211,7 +231,11 @@ class ArmSimulator:
     def route(self, method: str, path: str, body: Any, host: str) -> tuple[int, Any, dict[str, str]]:
         now = time.monotonic()
         self._reap(now)
-        m = re.fullmatch(r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+/mfeOperations(Status|Results)/(?P<id>[^/]+)", path, re.IGNORECASE)
+        m = re.fullmatch(
+            r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+/mfeOperations(Status|Results)/(?P<id>[^/]+)",
+            path,
+            re.IGNORECASE,
+        )
         if m and method == "GET":
             op = self.operations.get(m.group("id"))
             if op is None:
@@ -235,11 +259,15 @@ class ArmSimulator:
         m = re.fullmatch(AS + r"(?:/(?P<name>[^/]+))?", path, re.IGNORECASE)
         if m:
             return self._autoscale(method, m, body, path)
-        raise ArmError(404, "NoRegisteredProviderFound" if method != "GET" else "ResourceNotFound", f"no route for {method} {path}")
+        raise ArmError(
+            404, "NoRegisteredProviderFound" if method != "GET" else "ResourceNotFound", f"no route for {method} {path}"
+        )
 
     # -- endpoints
 
-    def _endpoint(self, method: str, m: re.Match[str], body: Any, host: str, now: float) -> tuple[int, Any, dict[str, str]]:
+    def _endpoint(
+        self, method: str, m: re.Match[str], body: Any, host: str, now: float
+    ) -> tuple[int, Any, dict[str, str]]:
         name = m.group("ep")
         ep = self.endpoints.get(name)
         rid = m.group(0)
@@ -249,7 +277,11 @@ class ArmSimulator:
             return 200, self._view(ep, rid, name, now), {}
         if method == "PUT":
             if ep is not None and ep.state(now) in ("Creating", "Updating", "Deleting"):
-                raise ArmError(409, "Conflict", f"Endpoint {name} has an operation in progress ({ep.state(now)}); retry when it finishes.")
+                raise ArmError(
+                    409,
+                    "Conflict",
+                    f"Endpoint {name} has an operation in progress ({ep.state(now)}); retry when it finishes.",
+                )
             props = (body or {}).get("properties") or {}
             if not body or "location" not in body:
                 raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
@@ -280,9 +312,17 @@ class ArmSimulator:
         for name, pct in {**traffic, **mirror}.items():
             dep = self.deployments.get((endpoint, name))
             if dep is None or ("deployment", endpoint, name) in self.gone:
-                raise ArmError(400, "BadArgument", f"Traffic can only be set for existing deployments; deployment '{name}' was not found under endpoint '{endpoint}'.")
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Traffic can only be set for existing deployments; deployment '{name}' was not found under endpoint '{endpoint}'.",
+                )
             if dep.state(now) != "Succeeded":
-                raise ArmError(400, "BadArgument", f"Deployment '{name}' is in state {dep.state(now)}; traffic can only go to a succeeded deployment.")
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' is in state {dep.state(now)}; traffic can only go to a succeeded deployment.",
+                )
             if not isinstance(pct, int) or not 0 <= pct <= 100:
                 raise ArmError(400, "BadArgument", f"Traffic for '{name}' must be an integer between 0 and 100.")
         total = sum(traffic.values())
@@ -292,13 +332,19 @@ class ArmSimulator:
             if pct > 50:
                 raise ArmError(400, "BadArgument", f"Mirror traffic for '{name}' cannot exceed 50%.")
             if traffic.get(name, 0) > 0:
-                raise ArmError(400, "BadArgument", f"Deployment '{name}' takes live traffic; mirror traffic can only go to a deployment with 0% live traffic.")
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' takes live traffic; mirror traffic can only go to a deployment with 0% live traffic.",
+                )
         if sum(mirror.values()) > 50:
             raise ArmError(400, "BadArgument", "Mirror traffic across deployments cannot exceed 50%.")
 
     # -- deployments
 
-    def _deployments(self, method: str, m: re.Match[str], body: Any, host: str, now: float) -> tuple[int, Any, dict[str, str]]:
+    def _deployments(
+        self, method: str, m: re.Match[str], body: Any, host: str, now: float
+    ) -> tuple[int, Any, dict[str, str]]:
         ep_name, name = m.group("ep"), m.group("dep")
         ep = self.endpoints.get(ep_name)
         if ep is None or ("endpoint", ep_name) in self.gone:
@@ -323,7 +369,11 @@ class ArmSimulator:
             live = (ep.body["properties"].get("traffic") or {}).get(name, 0)
             mirrored = (ep.body["properties"].get("mirrorTraffic") or {}).get(name, 0)
             if live or mirrored:
-                raise ArmError(400, "BadArgument", f"Deployment '{name}' takes {live or mirrored}% of traffic; set its traffic to 0 before deleting it.")
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' takes {live or mirrored}% of traffic; set its traffic to 0 before deleting it.",
+                )
             op = self._operation(now, self.delete_seconds, "Gone")
             dep.op, dep.busy_state = op, "Deleting"
             self.gone[("deployment", ep_name, name)] = op.done_at
@@ -331,7 +381,15 @@ class ArmSimulator:
         raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
 
     def _put_deployment(
-        self, ep_name: str, name: str, dep: Resource | None, body: Any, host: str, m: re.Match[str], rid: str, now: float
+        self,
+        ep_name: str,
+        name: str,
+        dep: Resource | None,
+        body: Any,
+        host: str,
+        m: re.Match[str],
+        rid: str,
+        now: float,
     ) -> tuple[int, Any, dict[str, str]]:
         if dep is not None and dep.state(now) in ("Creating", "Updating", "Deleting"):
             raise ArmError(409, "Conflict", f"Deployment {name} has an operation in progress.")
@@ -340,7 +398,11 @@ class ArmSimulator:
             raise ArmError(400, "BadArgument", "endpointComputeType must be Managed for a managed online endpoint.")
         scale = (props.get("scaleSettings") or {}).get("scaleType", "Default")
         if scale != "Default":
-            raise ArmError(400, "BadArgument", f"Scale type {scale} is not supported for managed online deployments; only Default is. Use Azure Monitor autoscale.")
+            raise ArmError(
+                400,
+                "BadArgument",
+                f"Scale type {scale} is not supported for managed online deployments; only Default is. Use Azure Monitor autoscale.",
+            )
         if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,30}[a-zA-Z0-9]", name):
             raise ArmError(400, "BadArgument", f"Deployment name '{name}' is not valid.")
         env_id = props.get("environmentId") or ""
@@ -350,7 +412,9 @@ class ArmSimulator:
             raise ArmError(400, "UserError", f"Environment {env_id} not found; register it before deploying.")
         capacity = (body.get("sku") or {}).get("capacity")
         if not isinstance(capacity, int) or capacity < 1:
-            raise ArmError(400, "BadArgument", "sku.capacity (instance count) must be at least 1 for a managed online deployment.")
+            raise ArmError(
+                400, "BadArgument", "sku.capacity (instance count) must be at least 1 for a managed online deployment."
+            )
         image = env["properties"]["image"]
         fails = image in self.failing_images
         op = self._operation(now, self.deploy_seconds, "Failed" if fails else "Succeeded")
@@ -374,7 +438,7 @@ class ArmSimulator:
         if image in self.failing_images or image in self.crash_after_traffic:
             return (
                 "Booting worker with pid: 7\n"
-                "Traceback (most recent call last):\n  File \"/app/serve.py\", line 12, in load\n"
+                'Traceback (most recent call last):\n  File "/app/serve.py", line 12, in load\n'
                 "FileNotFoundError: /var/azureml-app/model/weights.bin\n"
                 "Readiness probe failed: HTTP probe failed with statuscode: 503"
             )
@@ -405,7 +469,11 @@ class ArmSimulator:
                 raise ArmError(400, "UserError", "An environment needs an image or a build context.")
             existing = self.environments.get(key)
             if existing is not None and existing["properties"]["image"] != props["image"]:
-                raise ArmError(409, "UserError", f"Environment {name}:{ver} already exists with a different image; versions are immutable.")
+                raise ArmError(
+                    409,
+                    "UserError",
+                    f"Environment {name}:{ver} already exists with a different image; versions are immutable.",
+                )
             stored = json.loads(json.dumps(body))
             stored["properties"]["provisioningState"] = "Succeeded"
             self.environments[key] = stored
@@ -450,7 +518,11 @@ class ArmSimulator:
                 trig, action = rule["metricTrigger"], rule["scaleAction"]
                 known = DEPLOYMENT_METRICS if trig["metricResourceUri"] == target else ENDPOINT_METRICS
                 if trig["metricName"] not in known:
-                    raise ArmError(400, "BadRequest", f"Metric {trig['metricName']} is not supported for {trig['metricResourceUri']}.")
+                    raise ArmError(
+                        400,
+                        "BadRequest",
+                        f"Metric {trig['metricName']} is not supported for {trig['metricResourceUri']}.",
+                    )
                 if action["cooldown"] in ("PT0S",) or re.fullmatch(r"PT\d+S", action["cooldown"]):
                     raise ArmError(400, "BadRequest", "The cooldown must be between 1 minute and 1 week.")
 
@@ -474,9 +546,9 @@ class ArmSimulator:
             out["type"] = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
             props.setdefault("scaleSettings", {"scaleType": "Default"})
             ep = self.endpoints.get(rid.split("/onlineEndpoints/")[1].split("/")[0])
-            if ep is not None and self._image(res) in self.crash_after_traffic:
-                if (ep.body["properties"].get("traffic") or {}).get(name, 0) > 0:
-                    props["provisioningState"] = "Failed"
+            crashes = ep is not None and self._image(res) in self.crash_after_traffic
+            if crashes and (ep.body["properties"].get("traffic") or {}).get(name, 0) > 0:
+                props["provisioningState"] = "Failed"
         else:
             out["type"] = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
             region = out.get("location", self.location)
@@ -502,4 +574,6 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 
 def _not_found(kind: str, name: str) -> ArmError:
-    return ArmError(404, "ResourceNotFound" if kind != "deployments" else "NotFound", f"The {kind} resource '{name}' was not found.")
+    return ArmError(
+        404, "ResourceNotFound" if kind != "deployments" else "NotFound", f"The {kind} resource '{name}' was not found."
+    )

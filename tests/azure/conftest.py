@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure_arm_sim import ArmSimulator
 
 from scalectl import provider as registry
-from azure_arm_sim import ArmSimulator
 
 SCALE = """\
 version: 1

@@ -6,7 +6,6 @@ Each test reads as a user session: write scale.yaml, run scalectl, look at what 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from azure_arm_sim import ArmSimulator
@@ -21,17 +20,6 @@ def deploy(cli, path: Path, *extra: str):  # type: ignore[no-untyped-def]
 def traffic_puts(sim: ArmSimulator) -> list[dict[str, int]]:
     """Every traffic split scalectl asked the endpoint for, in order."""
     return [b["properties"]["traffic"] for b in sim.sent("PUT", f"/onlineEndpoints/{EP}")]
-
-
-def wait_gone(sim: ArmSimulator, deployment: str) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        with sim._lock:
-            sim._reap(time.monotonic())
-            if (EP, deployment) not in sim.deployments:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"{deployment} was not deleted")
 
 
 def test_first_deploy_creates_endpoint_deployment_and_autoscale(sim, scale_file, cli) -> None:
@@ -98,9 +86,9 @@ def test_requests_per_replica_scales_on_the_endpoint_metric_per_instance(sim, sc
     path = scale_file()
     path.write_text(path.read_text().replace("metric: cpu, target: 70", "metric: requests_per_replica, target: 5"))
     assert deploy(cli, path).exit_code == 0
-    trigger = sim.sent("PUT", "/autoscalesettings/fraud-prod-rev-1-autoscale")[0]["properties"]["profiles"][0][
-        "rules"
-    ][0]["metricTrigger"]
+    trigger = sim.sent("PUT", "/autoscalesettings/fraud-prod-rev-1-autoscale")[0]["properties"]["profiles"][0]["rules"][
+        0
+    ]["metricTrigger"]
     assert trigger["metricName"] == "RequestsPerMinute"
     assert trigger["metricResourceUri"].endswith("/onlineEndpoints/fraud-prod")
     assert trigger["dividePerInstance"] is True
@@ -150,7 +138,7 @@ def test_failed_probe_rolls_back_and_exits_1(sim, scale_file, cli) -> None:
     assert "weights.bin" in result.output  # the container's own words
     assert "revision 1 (rev-1) still serves 100% of traffic" in result.output
     assert sim.traffic(EP) == {"rev-1": 100}
-    wait_gone(sim, "rev-2")
+    assert sim.wait_deleted(EP, "rev-2")
     assert "fraud-prod-rev-2-autoscale" not in sim.autoscale
 
     history = json.loads(cli("history", "-f", scale_file(), "--output", "json").stdout)
@@ -207,7 +195,7 @@ def test_unchanged_config_deploys_nothing(sim, scale_file, cli) -> None:
 def test_old_deployments_beyond_keep_revisions_are_deleted(sim, scale_file, cli) -> None:
     for n in range(1, 5):
         assert deploy(cli, scale_file(image=f"acr.example.io/fraud:{n}", keep=2)).exit_code == 0
-    wait_gone(sim, "rev-1")
+    assert sim.wait_deleted(EP, "rev-1")
     assert {d for (_, d) in sim.deployments} == {"rev-2", "rev-3", "rev-4"}
     assert "fraud-prod-rev-1-autoscale" not in sim.autoscale
     assert ("scalectl-fraud-prod", "1") in sim.environments  # history and recreate config stay
