@@ -92,7 +92,7 @@ class ArmSimulator:
     """State plus knobs; `start()` serves it on 127.0.0.1."""
 
     location: str = "eastus"
-    deploy_seconds: float = 0.6  # how long a deployment takes to provision
+    deploy_seconds: float = 0.5  # how long a deployment takes to provision
     endpoint_seconds: float = 0.15  # endpoint create/traffic update
     delete_seconds: float = 0.2
     failing_images: set[str] = field(default_factory=set)
