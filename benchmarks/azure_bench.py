@@ -58,8 +58,9 @@ def subprocess_seconds(code: str) -> float:
 def main() -> None:
     sim = ArmSimulator(deploy_seconds=DEPLOY_SECONDS, endpoint_seconds=ENDPOINT_SECONDS)
     os.environ["SCALECTL_AZURE_ARM_ENDPOINT"] = sim.start()
-    from scalectl import provider as registry
     from scalectl.providers.azure import AzureProvider
+
+    from scalectl import provider as registry
 
     registry.register("azure", lambda: AzureProvider(credential=FakeCredential()))
     import azure.ai.ml  # noqa: F401 - warm the SDK import so the first deploy measures deploying
