@@ -55,6 +55,7 @@ METRICS: dict[str, tuple[str, str, str]] = {
 SCALE_IN_RATIO = 0.5  # scale in below half the target: hysteresis, so the two rules never flap
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 MODEL_REF = re.compile(r"^azureml:([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$")
+KV_REF = re.compile(r"^azure-kv://([A-Za-z0-9-]{3,24})/([A-Za-z0-9-]{1,127})(?:/([A-Za-z0-9]{32}))?$")
 
 
 def endpoint_name(release: Release) -> str:
@@ -130,7 +131,7 @@ def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) 
         )
     out += _check_autoscaling(t, at)
     out += _check_rollout(t, at)
-    out += _check_model(model)
+    out += _check_model(t, model, at)
     return out
 
 
@@ -196,27 +197,61 @@ def _check_rollout(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
     return out
 
 
-def _check_model(model: ModelSpec) -> list[Diagnostic]:
+def _check_model(t: AzureTarget, model: ModelSpec, at: tuple[str, ...]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
-    art = model.artifact
-    if art and not (MODEL_REF.match(art) or art.startswith("azureml://registries/")):
+    if t.model_asset is not None and not _azure_model(t.model_asset):
         out.append(
             Diagnostic(
-                f"on Azure, `artifact` must be a registered model: `azureml:<name>:<version>` or "
-                f"`azureml://registries/<registry>/models/<name>/versions/<version>`, not `{art}`; register it first "
-                "with `az ml model create --name <name> --version <v> --path <path>`",
+                f"`model_asset` must be a registered Azure ML model: `azureml:<name>:<version>` or "
+                f"`azureml://registries/<registry>/models/<name>/versions/<version>`, not `{t.model_asset}`",
+                loc=(*at, "model_asset"),
+            )
+        )
+    art = model.artifact
+    if t.model_asset is None and art and not _azure_model(art):
+        out.append(
+            Diagnostic(
+                f"Azure ML cannot load `{art}`: an azure target needs a registered model. Register it "
+                "(`az ml model create --name <name> --version <v> --path <files>`) and set this target's "
+                "`model_asset: azureml:<name>:<version>`, or use that reference as `model.artifact`",
                 loc=("model", "artifact"),
             )
         )
-    for name, ref in model.secrets.items():
-        if not ref.startswith("azure-kv://"):
+    for name, ref in t.secrets.items():
+        if not KV_REF.match(ref):
             out.append(
                 Diagnostic(
-                    f"secret {name}: an Azure deployment can only reference Key Vault secrets (azure-kv://vault/name), "
-                    f"not `{ref.split('://', 1)[0]}://`",
+                    f"secret {name}: an azure target reads secrets from Key Vault: azure-kv://<vault>/<secret>[/<version>]",
+                    loc=(*at, "secrets", name),
+                )
+            )
+    for name, ref in model.secrets.items():
+        if name not in t.secrets and not KV_REF.match(ref):
+            out.append(
+                Diagnostic(
+                    f"secret {name}: an Azure deployment cannot read `{ref.split('://', 1)[0]}://` references; "
+                    f"put the secret in Key Vault and set this target's `secrets: {{{name}: azure-kv://<vault>/<secret>}}`",
                     loc=("model", "secrets", name),
                 )
             )
+    return out
+
+
+def _azure_model(ref: str) -> bool:
+    return bool(MODEL_REF.match(ref)) or ref.startswith("azureml://registries/")
+
+
+def secret_env(t: AzureTarget, model: ModelSpec) -> dict[str, str]:
+    """NAME -> Azure ML secret injection reference: the platform reads Key Vault with the endpoint's
+    identity and injects the value into the container; scalectl never sees it."""
+    refs = {**model.secrets, **t.secrets}
+    out = {}
+    for name, ref in sorted(refs.items()):
+        m = KV_REF.match(ref)
+        if m:
+            vault, secret, version = m.group(1), m.group(2), m.group(3)
+            uri = f"https://{vault}.vault.azure.net/secrets/{secret}" + (f"/{version}" if version else "")
+            out[name] = f"${{{{keyvault:{uri}}}}}"
     return out
 
 
@@ -312,8 +347,7 @@ class Bodies:
     def deployment_body(self) -> dict[str, Any]:
         t = self.target
         model = self.release.model
-        env = dict(model.env)
-        env.update({f"{name}_SECRET_REF": ref for name, ref in sorted(model.secrets.items())})
+        env = {**model.env, **secret_env(t, model)}
         return render_json(
             "azure/deployment.json.j2",
             location=t.region,
@@ -330,7 +364,7 @@ class Bodies:
         )
 
     def model_id(self) -> str | None:
-        art = self.release.model.artifact
+        art = self.target.model_asset or self.release.model.artifact
         if not art:
             return None
         m = MODEL_REF.match(art)

@@ -241,6 +241,14 @@ class AzureTarget(TargetBase):
     request_timeout: Duration = Field(5, ge=1, le=180, description="scoring request timeout (Azure allows 1-180 s)")
     max_concurrent_requests: int = Field(1, ge=1, le=1000, description="concurrent requests per instance")
     startup_delay: Duration = Field(10, le=3600, description="wait before the first liveness/readiness probe")
+    model_asset: str | None = Field(
+        None,
+        description="registered Azure ML model for this target (azureml:<name>:<version>); overrides model.artifact",
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="NAME: azure-kv://vault/secret[/version] for this target; overrides model.secrets of that NAME",
+    )
 
 
 TargetConfig = DockerTarget | AwsTarget | GcpTarget | AzureTarget

@@ -48,7 +48,7 @@ def test_unknown_instance_type_suggests_the_close_ones(scale_file, cli) -> None:
         ("metric: cpu, target: 70", "targets.prod.autoscaling.metric", "use `metric: gpu` (GpuUtilizationPercentage)"),
         ("min: 1, max: 4", "targets.prod.autoscaling.min", "cannot scale to zero"),
         ("scale_out_cooldown: 1m", "targets.prod.autoscaling.scale_out_cooldown", "at least 1 minute"),
-        ("azureml:fraud-model:3", "model.artifact", "must be a registered model"),
+        ("azureml:fraud-model:3", "model.artifact", "an azure target needs a registered model"),
     ],
 )
 def test_what_azure_cannot_do_is_an_error_that_says_what_to_use(scale_file, cli, change, field, says) -> None:
@@ -104,14 +104,37 @@ def test_fixed_capacity_needs_no_autoscale_setting(scale_file, cli) -> None:
     assert json.loads(files["deployment.json"])["sku"]["capacity"] == 2
 
 
-def test_secrets_are_references_in_what_is_sent(scale_file, cli) -> None:
+def test_key_vault_secrets_are_injected_by_reference(scale_file, cli) -> None:
     path = scale_file()
     path.write_text(
         path.read_text().replace("env: {LOG_LEVEL: info}", "secrets: {API_TOKEN: azure-kv://fraud-kv/token}")
     )
-    files = json.loads(cli("render", "-f", path, "--output", "json").stdout)["targets"]["prod"]
+    result = cli("render", "-f", path, "--output", "json")
+    files = json.loads(result.stdout)["targets"]["prod"]
     env = json.loads(files["deployment.json"])["properties"]["environmentVariables"]
-    assert env == {"API_TOKEN_SECRET_REF": "azure-kv://fraud-kv/token"}
+    assert env == {"API_TOKEN": "${{keyvault:https://fraud-kv.vault.azure.net/secrets/token}}"}
+
+
+def test_a_multi_cloud_model_gets_azure_overrides(scale_file, cli) -> None:
+    """s3:// artifacts and AWS secrets cannot be read by Azure ML: the target names its own."""
+    path = scale_file()
+    text = path.read_text().replace("azureml:fraud-model:3", "s3://models/fraud.tar.gz")
+    text = text.replace("env: {LOG_LEVEL: info}", "secrets: {API_TOKEN: aws-sm://prod/fraud/token}")
+    path.write_text(text)
+    found = errors(validate(cli, path))
+    assert [e["field"] for e in found] == ["model.artifact", "model.secrets.API_TOKEN"]
+    assert "set this target's `model_asset: azureml:<name>:<version>`" in found[0]["message"]
+    assert "`secrets: {API_TOKEN: azure-kv://<vault>/<secret>}`" in found[1]["message"]
+
+    path.write_text(
+        text + "    model_asset: azureml:fraud-model:3\n    secrets: {API_TOKEN: azure-kv://fraud-kv/token}\n"
+    )
+    assert validate(cli, path).exit_code == 0
+    files = json.loads(cli("render", "-f", path, "--output", "json").stdout)["targets"]["prod"]
+    props = json.loads(files["deployment.json"])["properties"]
+    assert props["model"].endswith("/models/fraud-model/versions/3")
+    assert props["environmentVariables"]["API_TOKEN"].startswith("${{keyvault:https://fraud-kv.vault.azure.net")
+    assert "aws-sm" not in json.dumps(files)
 
 
 def test_validate_and_render_do_not_import_the_azure_sdk(scale_file) -> None:
