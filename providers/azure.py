@@ -227,7 +227,7 @@ class AzureProvider:
                 events.step(f"autoscale setting {b.autoscale}: {t.autoscaling.min}-{t.autoscaling.max} instances")
                 arm.put_autoscale(b.autoscale, scale)
                 autoscaled = True
-            traffic = self._shift(arm, b, old, traffic, outcomes, events, deadline)
+            self._shift(arm, b, old, traffic, outcomes, events, deadline)
         except (_RolloutFailed, WaitTimeout, ProviderError) as exc:
             reason = exc.message if isinstance(exc, WaitTimeout | ProviderError) else str(exc)
             if isinstance(exc, WaitTimeout):
@@ -244,31 +244,28 @@ class AzureProvider:
         arm: Arm,
         b: Bodies,
         old: str | None,
-        traffic: dict[str, int],
+        current: dict[str, int],
         outcomes: dict[str, str],
         events: Events,
         deadline: float,
-    ) -> dict[str, int]:
-        """Move traffic per the strategy, baking after each step; returns the final split."""
+    ) -> None:
+        """Move traffic per the strategy, baking after each step; `current` follows every accepted split."""
         t = b.target
         r = t.rollout
         new = b.deployment
         if old is None:
-            split = {new: 100}
             events.step(f"traffic: {new} 100%")
-            self._set_traffic(arm, b, split, {}, outcomes, events, deadline)
-            return split
+            self._set_traffic(arm, b, {new: 100}, {}, outcomes, events, deadline, current)
+            return
         if t.mirror:
             events.step(f"mirroring {t.mirror}% of traffic to {new} (responses discarded)")
-            self._set_traffic(arm, b, {old: 100}, {new: t.mirror}, outcomes, events, deadline)
+            self._set_traffic(arm, b, {old: 100}, {new: t.mirror}, outcomes, events, deadline, current)
             self._bake(arm, b, r.bake, events, deadline)
-        split = traffic
         for pct in _steps(r.strategy, r.percent):
             split = {new: pct, old: 100 - pct} if pct < 100 else {new: 100}
             events.step(f"traffic: {new} {pct}%" + (f", {old} {100 - pct}%" if pct < 100 else ""))
-            self._set_traffic(arm, b, split, {}, outcomes, events, deadline)
+            self._set_traffic(arm, b, split, {}, outcomes, events, deadline, current)
             self._bake(arm, b, r.bake, events, deadline)
-        return split
 
     def _set_traffic(
         self,
@@ -279,8 +276,13 @@ class AzureProvider:
         outcomes: dict[str, str],
         events: Events,
         deadline: float,
+        current: dict[str, int] | None = None,
     ) -> None:
+        """PUT the endpoint with this split and wait; `current` is updated once Azure accepted it."""
         arm.put_endpoint(b.endpoint, b.endpoint_body(traffic, mirror, outcomes))
+        if current is not None:
+            current.clear()
+            current.update(traffic)
         if self._wait_endpoint(arm, b.endpoint, events, deadline) != "Succeeded":
             raise _RolloutFailed(f"endpoint {b.endpoint} failed to apply traffic {traffic}")
 

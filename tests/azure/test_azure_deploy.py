@@ -34,6 +34,7 @@ def test_first_deploy_creates_endpoint_deployment_and_autoscale(sim, scale_file,
     assert dep["properties"]["instanceType"] == "Standard_NC4as_T4_v3"
     assert dep["properties"]["scaleSettings"] == {"scaleType": "Default"}
     assert dep["properties"]["model"].endswith("/workspaces/prod/models/fraud-model/versions/3")
+    assert dep["properties"]["modelMountPath"] == "/opt/ml/model"  # the one container contract
     assert dep["tags"]["scalectl.revision"] == "1"
     assert dep["tags"]["scalectl.app"] == "fraud"
     env = sim.environments[("scalectl-fraud-prod", "1")]["properties"]
@@ -229,3 +230,41 @@ def test_an_endpoint_scalectl_did_not_create_is_left_alone(sim, scale_file, cli)
     assert "was not created by scalectl" in result.output
     assert cli("destroy", "-f", scale_file(), "--yes").exit_code == 1
     assert EP in sim.endpoints
+
+
+def test_json_output_is_one_document_on_stdout(sim, scale_file, cli) -> None:
+    ok = deploy(cli, scale_file(image="acr.example.io/fraud:1"), "--output", "json")
+    assert ok.exit_code == 0
+    doc = json.loads(ok.stdout)
+    assert doc["ok"] is True
+    assert doc["targets"]["prod"]["revision"]["number"] == 1
+
+    sim.failing_images.add("acr.example.io/fraud:broken")
+    failed = deploy(cli, scale_file(image="acr.example.io/fraud:broken"), "--output", "json")
+    assert failed.exit_code == 1
+    doc = json.loads(failed.stdout)
+    assert doc["ok"] is False
+    assert "still serves 100% of traffic" in doc["error"]
+
+
+def test_plan_exit_codes(sim, scale_file, cli) -> None:
+    path = scale_file()
+    planned = cli("plan", "-f", path, "--detailed-exitcode", "--output", "json")
+    assert planned.exit_code == 3
+    actions = [(c["action"], c["resource"]) for c in json.loads(planned.stdout)["targets"]["prod"]["changes"]]
+    assert ("create", "endpoint fraud-prod") in actions
+    assert not sim.writes()  # plan changes nothing
+
+    assert deploy(cli, path).exit_code == 0
+    assert cli("plan", "-f", path, "--detailed-exitcode").exit_code == 0
+
+
+def test_without_auto_rollback_the_split_is_left_and_said(sim, scale_file, cli) -> None:
+    assert deploy(cli, scale_file(image="acr.example.io/fraud:1")).exit_code == 0
+    sim.crash_after_traffic.add("acr.example.io/fraud:flaky")
+    path = scale_file(image="acr.example.io/fraud:flaky", bake="2s")
+    path.write_text(path.read_text().replace("timeout: 60}", "timeout: 60, auto_rollback: false}"))
+    result = deploy(cli, path)
+    assert result.exit_code == 1
+    assert "auto_rollback is off, so traffic is left as is (rev-2 20%, rev-1 80%)" in result.output
+    assert sim.traffic(EP) == {"rev-2": 20, "rev-1": 80}
