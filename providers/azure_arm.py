@@ -64,14 +64,24 @@ class Arm:
 
     # -- error handling
 
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    def _call(self, what: str, fn: Callable[..., T], *args: Any, missing: Any = ..., **kwargs: Any) -> T:
         """Run one SDK call; Azure's error JSON becomes a ProviderError saying what was refused.
 
-        Throttling (429 with Retry-After) is retried by the SDK's own retry policy first."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+        A 404 returns `missing` when one is given. Throttling (429 with Retry-After) and 5xx are
+        retried by the SDK's own retry policy before anything reaches here."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+            ServiceRequestError,
+        )
 
         try:
             return fn(*args, **kwargs, **self.opts)
+        except ResourceNotFoundError as exc:
+            if missing is not ...:
+                return missing
+            raise ProviderError(f"Azure could not find what it needs to {what}: {_arm_error(exc)}") from None
         except ClientAuthenticationError as exc:
             raise ProviderError(
                 f"Azure authentication failed while trying to {what}: {_short(exc)}; sign in with `az login` or set "
@@ -84,18 +94,13 @@ class Arm:
 
     def _find(self, what: str, fn: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
         """GET that answers None when the resource is not there (404)."""
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return _plain(fn(*args, **self.opts))
-        except ResourceNotFoundError:
-            return None
-        except Exception:
-            return _plain(self._call(what, fn, *args))
+        found = self._call(what, fn, *args, missing=None)
+        return None if found is None else _plain(found)
 
     def _list(self, what: str, fn: Callable[..., Any], *args: Any) -> list[dict[str, Any]]:
-        """A paged list, read to the end (pages are fetched while iterating, so errors surface here)."""
-        return self._call(what, lambda *a, **kw: [_plain(x) for x in fn(*a, **kw)], *args)
+        """A paged list, read to the end (pages are fetched while iterating, so errors surface here);
+        a list under a parent that does not exist yet is empty."""
+        return self._call(what, lambda *a, **kw: [_plain(x) for x in fn(*a, **kw)], *args, missing=[])
 
     # -- endpoint
 
@@ -181,14 +186,7 @@ class Arm:
         )
 
     def list_environments(self, name: str) -> list[dict[str, Any]]:
-        from azure.core.exceptions import ResourceNotFoundError
-
-        try:
-            return [_plain(v) for v in self.ml.environment_versions.list(self.rg, self.ws, name, **self.opts)]
-        except ResourceNotFoundError:
-            return []
-        except Exception:
-            return self._list(f"list environment {name}", self.ml.environment_versions.list, self.rg, self.ws, name)
+        return self._list(f"list environment {name}", self.ml.environment_versions.list, self.rg, self.ws, name)
 
     def get_environment(self, name: str, version: str) -> dict[str, Any] | None:
         return self._find(

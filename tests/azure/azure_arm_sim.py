@@ -92,9 +92,9 @@ class ArmSimulator:
     """State plus knobs; `start()` serves it on 127.0.0.1."""
 
     location: str = "eastus"
-    deploy_seconds: float = 0.5  # how long a deployment takes to provision
-    endpoint_seconds: float = 0.15  # endpoint create/traffic update
-    delete_seconds: float = 0.2
+    deploy_seconds: float = 0.3  # how long a deployment takes to provision
+    endpoint_seconds: float = 0.1  # endpoint create/traffic update
+    delete_seconds: float = 0.15
     failing_images: set[str] = field(default_factory=set)
     crash_after_traffic: set[str] = field(default_factory=set)  # images whose probe fails once they take traffic
     calls: list[Call] = field(default_factory=list)
@@ -115,6 +115,7 @@ class ArmSimulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def log_message(self, *args: Any) -> None:
                 pass

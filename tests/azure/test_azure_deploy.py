@@ -44,26 +44,33 @@ def test_first_deploy_creates_endpoint_deployment_and_autoscale(sim, scale_file,
     assert list(sim.autoscale) == ["fraud-prod-rev-1-autoscale"]
 
 
-def test_what_is_sent_is_what_render_shows(sim, scale_file, cli, tmp_path: Path) -> None:
+def test_what_is_sent_is_exactly_what_render_shows(sim, scale_file, cli) -> None:
+    """render and deploy use the same templates; deploy only fills in the revision's identity."""
+    from scalectl.providers.azure_spec import PLACEHOLDER, Bodies, Identity
+
+    from scalectl.config import load_config
+    from scalectl.engine import release_for
+    from scalectl.provider import Revision
+
     path = scale_file()
     assert deploy(cli, path).exit_code == 0
-    out = tmp_path / "rendered"
-    assert cli("render", "-f", path, "-o", out).exit_code == 0
-
-    rendered = json.loads((out / "prod" / "deployment.json").read_text())
-    sent = sim.sent("PUT", "/deployments/rev-1")[0]
-    # render shows a placeholder revision; everything else is byte-for-byte the same body
-    for key in ("scalectl.revision", "scalectl.digest", "scalectl.image", "scalectl.created_at", "scalectl.created_by"):
-        rendered["tags"].pop(key), sent["tags"].pop(key)
-    rendered["properties"].pop("environmentId"), sent["properties"].pop("environmentId")
-    rendered["properties"].pop("description"), sent["properties"].pop("description")
-    assert sent == rendered
-
-    autoscale = json.loads((out / "prod" / "autoscale.json").read_text())
-    sent_scale = sim.sent("PUT", "/autoscalesettings/fraud-prod-rev-1-autoscale")[0]
-    assert sent_scale["properties"]["profiles"] == json.loads(
-        json.dumps(autoscale["properties"]["profiles"]).replace("rev-N", "rev-1")
+    release = release_for(load_config(path), "prod")
+    tags = sim.deployments[(EP, "rev-1")].body["tags"]
+    revision = Revision(
+        1, tags["scalectl.digest"], tags["scalectl.image"], tags["scalectl.created_at"], tags["scalectl.created_by"]
     )
+    sent, shown = Bodies(release, Identity.of(revision)), Bodies(release, PLACEHOLDER)
+
+    assert sim.sent("PUT", "/environments/scalectl-fraud-prod/versions/1") == [sent.environment_body()]
+    assert sim.sent("PUT", "/deployments/rev-1") == [sent.deployment_body()]
+    assert sim.sent("PUT", "/autoscalesettings/fraud-prod-rev-1-autoscale") == [sent.autoscale_body()]
+    assert sim.sent("PUT", f"/onlineEndpoints/{EP}")[-1] == sent.endpoint_body({"rev-1": 100}, {}, {})
+
+    rendered = json.loads(cli("render", "-f", path, "--output", "json").stdout)["targets"]["prod"]
+    assert json.loads(rendered["deployment.json"]) == shown.deployment_body()
+    assert json.loads(rendered["autoscale.json"]) == shown.autoscale_body()
+    assert json.loads(rendered["environment.json"]) == shown.environment_body()
+    assert json.loads(rendered["endpoint.json"]) == shown.endpoint_body({"rev-N": 100}, {}, {})
 
 
 def test_autoscale_setting_as_sent(sim, scale_file, cli) -> None:
