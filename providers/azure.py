@@ -213,6 +213,9 @@ class AzureProvider:
             arm.put_endpoint(b.endpoint, b.endpoint_body({}, {}, outcomes))
             if self._wait_endpoint(arm, b.endpoint, events, deadline) != "Succeeded":
                 raise DeployFailed(f"endpoint {b.endpoint} could not be created; nothing was deployed")
+        elif _props(obs.endpoint).get("provisioningState") in ("Creating", "Updating"):
+            events.step(f"waiting for endpoint {b.endpoint} to finish its current operation")
+            self._wait_endpoint(arm, b.endpoint, events, deadline)
         events.step(f"registering environment {b.environment}:{rev.number} ({release.model.image})")
         arm.put_environment(b.environment, str(rev.number), b.environment_body())
 

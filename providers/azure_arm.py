@@ -49,8 +49,13 @@ class Arm:
     """The calls the provider makes, as small functions returning plain dicts."""
 
     def __init__(self, target: AzureTarget, credential: TokenCredential | None = None) -> None:
-        from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
-        from azure.mgmt.monitor import MonitorManagementClient
+        try:
+            from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
+            from azure.mgmt.monitor import MonitorManagementClient
+        except ModuleNotFoundError as exc:
+            raise ProviderError(
+                f"the azure target needs the Azure SDKs ({exc.name} is missing): pip install 'scalectl[azure]'"
+            ) from None
 
         self.t = target
         base = arm_endpoint()

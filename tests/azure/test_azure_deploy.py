@@ -275,3 +275,21 @@ def test_without_auto_rollback_the_split_is_left_and_said(sim, scale_file, cli) 
     assert result.exit_code == 1
     assert "auto_rollback is off, so traffic is left as is (rev-2 20%, rev-1 80%)" in result.output
     assert sim.traffic(EP) == {"rev-2": 20, "rev-1": 80}
+
+
+def test_no_azure_credentials_is_a_clear_error(sim, scale_file, cli) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+    from scalectl.providers.azure import AzureProvider
+
+    from scalectl import provider as registry
+
+    class NoCredential:
+        def get_token(self, *scopes: str, **kwargs: object) -> object:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    registry.register("azure", lambda: AzureProvider(credential=NoCredential()))  # type: ignore[arg-type]
+    result = deploy(cli, scale_file())
+    assert result.exit_code == 1
+    assert "Azure authentication failed while trying to read endpoint fraud-prod" in result.output
+    assert "az login" in result.output
+    assert not sim.calls  # nothing was sent without a token
