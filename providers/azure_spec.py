@@ -211,7 +211,7 @@ def _check_model(t: AzureTarget, model: ModelSpec, at: tuple[str, ...]) -> list[
     if t.model_asset is None and art and not _azure_model(art):
         out.append(
             Diagnostic(
-                f"Azure ML cannot load `{art}`: an azure target needs a registered model. Register it "
+                f"target {at[1]} (azure): Azure ML cannot load `{art}`; it needs a registered model. Register it "
                 "(`az ml model create --name <name> --version <v> --path <files>`) and set this target's "
                 "`model_asset: azureml:<name>:<version>`, or use that reference as `model.artifact`",
                 loc=("model", "artifact"),
@@ -229,7 +229,8 @@ def _check_model(t: AzureTarget, model: ModelSpec, at: tuple[str, ...]) -> list[
         if name not in t.secrets and not KV_REF.match(ref):
             out.append(
                 Diagnostic(
-                    f"secret {name}: an Azure deployment cannot read `{ref.split('://', 1)[0]}://` references; "
+                    f"target {at[1]} (azure): secret {name}: an Azure deployment cannot read "
+                    f"`{ref.split('://', 1)[0]}://` references; "
                     f"put the secret in Key Vault and set this target's `secrets: {{{name}: azure-kv://<vault>/<secret>}}`",
                     loc=("model", "secrets", name),
                 )

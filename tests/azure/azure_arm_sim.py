@@ -440,7 +440,7 @@ class ArmSimulator:
             return (
                 "Booting worker with pid: 7\n"
                 'Traceback (most recent call last):\n  File "/app/serve.py", line 12, in load\n'
-                "FileNotFoundError: /var/azureml-app/model/weights.bin\n"
+                "FileNotFoundError: /opt/ml/model/weights.bin\n"
                 "Readiness probe failed: HTTP probe failed with statuscode: 503"
             )
         return "Listening at: http://0.0.0.0:8080"

@@ -48,7 +48,7 @@ def test_unknown_instance_type_suggests_the_close_ones(scale_file, cli) -> None:
         ("metric: cpu, target: 70", "targets.prod.autoscaling.metric", "use `metric: gpu` (GpuUtilizationPercentage)"),
         ("min: 1, max: 4", "targets.prod.autoscaling.min", "cannot scale to zero"),
         ("scale_out_cooldown: 1m", "targets.prod.autoscaling.scale_out_cooldown", "at least 1 minute"),
-        ("azureml:fraud-model:3", "model.artifact", "an azure target needs a registered model"),
+        ("azureml:fraud-model:3", "model.artifact", "target prod (azure): Azure ML cannot load"),
     ],
 )
 def test_what_azure_cannot_do_is_an_error_that_says_what_to_use(scale_file, cli, change, field, says) -> None:
