@@ -97,6 +97,7 @@ class ArmSimulator:
     delete_seconds: float = 0.15
     failing_images: set[str] = field(default_factory=set)
     crash_after_traffic: set[str] = field(default_factory=set)  # images whose probe fails once they take traffic
+    quota: dict[str, int] = field(default_factory=dict)  # instance type -> instances the subscription may run
     calls: list[Call] = field(default_factory=list)
     endpoints: dict[str, Resource] = field(default_factory=dict)
     deployments: dict[tuple[str, str], Resource] = field(default_factory=dict)
@@ -416,6 +417,20 @@ class ArmSimulator:
             raise ArmError(
                 400, "BadArgument", "sku.capacity (instance count) must be at least 1 for a managed online deployment."
             )
+        sku = props.get("instanceType", "")
+        if sku in self.quota:
+            used = sum(
+                (d.body.get("sku") or {}).get("capacity", 0)
+                for k, d in self.deployments.items()
+                if d.body["properties"].get("instanceType") == sku and k != (ep_name, name)
+            )
+            if used + capacity > self.quota[sku]:
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Not enough quota available for {sku} in SubscriptionId {m.group('sub')}. Current usage/limit: "
+                    f"{used}/{self.quota[sku]}. Additional needed: {capacity}. Please request a quota increase.",
+                )
         image = env["properties"]["image"]
         fails = image in self.failing_images
         op = self._operation(now, self.deploy_seconds, "Failed" if fails else "Succeeded")

@@ -293,3 +293,13 @@ def test_no_azure_credentials_is_a_clear_error(sim, scale_file, cli) -> None:
     assert "Azure authentication failed while trying to read endpoint fraud-prod" in result.output
     assert "az login" in result.output
     assert not sim.calls  # nothing was sent without a token
+
+
+def test_a_refused_deployment_leaves_the_old_one_serving(sim, scale_file, cli) -> None:
+    assert deploy(cli, scale_file(image="acr.example.io/fraud:1")).exit_code == 0
+    sim.quota["Standard_NC4as_T4_v3"] = 1  # rev-1 uses it all
+    result = deploy(cli, scale_file(image="acr.example.io/fraud:2"))
+    assert result.exit_code == 1
+    assert "Azure refused to create deployment rev-2: BadArgument: Not enough quota available" in result.output
+    assert "revision 1 (rev-1) still serves 100% of traffic" in result.output
+    assert sim.traffic(EP) == {"rev-1": 100}
