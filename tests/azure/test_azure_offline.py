@@ -185,3 +185,67 @@ def test_the_deployment_body_is_what_azure_ai_ml_would_send() -> None:
             assert props[key] == value, key
     assert body["sku"] == expected["sku"]
     assert body["tags"] == expected["tags"]
+
+
+def _example_bodies():  # type: ignore[no-untyped-def]
+    from scalectl.providers.azure_spec import PLACEHOLDER, Bodies
+
+    from scalectl.config import load_config
+    from scalectl.engine import release_for
+
+    return Bodies(release_for(load_config(ROOT / "examples" / "azure" / "scale.yaml"), "prod"), PLACEHOLDER)
+
+
+def test_the_endpoint_body_is_what_azure_ai_ml_would_send() -> None:
+    from azure.ai.ml.entities import ManagedOnlineEndpoint
+
+    b = _example_bodies()
+    body = b.endpoint_body({"rev-1": 90, "rev-N": 10}, {}, {})
+    entity = ManagedOnlineEndpoint(
+        name=b.endpoint,
+        auth_mode="key",
+        traffic={"rev-1": 90, "rev-N": 10},
+        mirror_traffic={},
+        description=body["properties"]["description"],
+        tags=body["tags"],
+        public_network_access="Enabled",
+    )
+    expected = entity._to_rest_online_endpoint(location="eastus").as_dict()
+    expected["properties"].pop("properties", None)
+    assert body == expected
+
+
+def test_the_environment_body_is_what_azure_ai_ml_would_send() -> None:
+    from azure.ai.ml.entities import Environment
+
+    b = _example_bodies()
+    body = b.environment_body()
+    props = body["properties"]
+    routes = {"path": "/ping", "port": 8080}
+    entity = Environment(
+        name=b.environment,
+        version="N",
+        image=props["image"],
+        inference_config={
+            "liveness_route": routes,
+            "readiness_route": routes,
+            "scoring_route": {"path": "/invocations", "port": 8080},
+        },
+        description=props["description"],
+        tags=props["tags"],
+        properties=props["properties"],
+    )
+    expected = entity._to_rest_object().as_dict()["properties"]
+    for key, value in expected.items():
+        if key not in ("isAnonymous", "isArchived"):
+            assert props[key] == value, key
+    assert props["osType"] == "Linux"
+
+
+def test_the_autoscale_body_round_trips_through_azure_mgmt_monitor() -> None:
+    """Every key scalectl sends is one the Monitor SDK's AutoscaleSettingResource model knows."""
+    from azure.mgmt.monitor.models import AutoscaleSettingResource
+
+    body = _example_bodies().autoscale_body()
+    assert body is not None
+    assert AutoscaleSettingResource.deserialize(body).serialize() == body
