@@ -44,6 +44,8 @@ INSTANCE_TYPES: dict[str, bool] = {
     "Standard_ND96isr_H100_v5": True,
 }
 
+SMALL_INSTANCE_TYPES = ("Standard_DS1_v2", "Standard_DS2_v2")  # azure-ai-ml warns about these too
+
 # scale.yaml metric -> (Azure Monitor metric, namespace, scope). Scope "deployment" metrics are
 # emitted per deployment; RequestsPerMinute is an endpoint metric split by its `deployment` dimension.
 METRICS: dict[str, tuple[str, str, str]] = {
@@ -117,6 +119,15 @@ def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) 
                 f"`{t.instance}` is not a managed online endpoint instance type{hint}; see "
                 "https://learn.microsoft.com/azure/machine-learning/reference-managed-online-endpoints-vm-sku-list",
                 loc=(*at, "instance"),
+            )
+        )
+    elif t.instance in SMALL_INSTANCE_TYPES:
+        out.append(
+            Diagnostic(
+                f"`{t.instance}` may be too small: Azure reserves part of each instance for the platform; "
+                "Standard_DS3_v2 is the smallest recommended for managed online endpoints",
+                loc=(*at, "instance"),
+                severity="warning",
             )
         )
     name = t.endpoint_name or f"{app}-{target}"

@@ -249,3 +249,13 @@ def test_the_autoscale_body_round_trips_through_azure_mgmt_monitor() -> None:
     body = _example_bodies().autoscale_body()
     assert body is not None
     assert AutoscaleSettingResource.deserialize(body).serialize() == body
+
+
+def test_a_small_instance_type_is_a_warning(scale_file, cli) -> None:
+    path = scale_file()
+    path.write_text(path.read_text().replace("Standard_NC4as_T4_v3", "Standard_DS2_v2"))
+    result = validate(cli, path)
+    assert result.exit_code == 0
+    (warning,) = json.loads(result.stdout)["diagnostics"]
+    assert warning["severity"] == "warning"
+    assert "Standard_DS3_v2 is the smallest recommended" in warning["message"]
