@@ -234,7 +234,7 @@ class ArmSimulator:
         now = time.monotonic()
         self._reap(now)
         m = re.fullmatch(
-            r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+/mfeOperations(Status|Results)/(?P<id>[^/]+)",
+            r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+/(?P<kind>mfeOperationsStatus|mfeOperationResults)/(?P<id>[^/]+)",
             path,
             re.IGNORECASE,
         )
@@ -242,10 +242,20 @@ class ArmSimulator:
             op = self.operations.get(m.group("id"))
             if op is None:
                 raise ArmError(404, "NotFound", "operation not found")
-            out: dict[str, Any] = {"id": path, "name": op.id, "status": op.status(now)}
-            if out["status"] == "Failed":
+            status = op.status(now)
+            # Location protocol (mfeOperationResults): 202 until done, then 200 or the error
+            if m.group("kind").lower() == "mfeoperationresults":
+                if status == "InProgress":
+                    return 202, None, {"Location": f"{host}{path}?api-version=2025-12-01", "Retry-After": "1"}
+                if status == "Failed":
+                    raise ArmError(
+                        400, op.error["code"] if op.error else "Failed", op.error["message"] if op.error else "failed"
+                    )
+                return 200, None, {}
+            out: dict[str, Any] = {"id": path, "name": op.id, "status": status, "startTime": _iso(op.started)}
+            if status == "Failed":
                 out["error"] = op.error
-            return 200, out, {}
+            return 200, out, ({"Retry-After": "1"} if status == "InProgress" else {})
         m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<dep>[^/]+)/getLogs", path, re.IGNORECASE)
         if m and method == "POST":
             return 200, {"content": self._logs(m.group("ep"), m.group("dep"))}, {}
@@ -583,6 +593,11 @@ class ArmSimulator:
                     ep = self.endpoints.get(key[1])
                     if ep is not None:
                         ep.body["properties"].get("traffic", {}).pop(key[2], None)
+
+
+def _iso(monotonic: float) -> str:
+    wall = time.time() - (time.monotonic() - monotonic)
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

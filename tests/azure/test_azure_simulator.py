@@ -120,3 +120,27 @@ def test_quota_errors_arrive_in_azure_words(sim: ArmSimulator, blue) -> None:  #
     sim.quota["Standard_DS3_v2"] = 2
     with pytest.raises(ProviderError, match=r"BadArgument: Not enough quota available for Standard_DS3_v2.*1/2"):
         blue.put_deployment(EP, "green", deployment(capacity=2))
+
+
+def test_the_sdk_own_pollers_follow_the_simulated_operations(sim: ArmSimulator, arm) -> None:  # type: ignore[no-untyped-def]
+    """Azure-AsyncOperation (PUT) and Location (DELETE) behave as azure-core's ARM pollers expect."""
+    sim.endpoint_seconds = sim.delete_seconds = 0.2
+    ml = arm.ml.online_endpoints
+    created = ml.begin_create_or_update("ml", "prod", EP, endpoint({}), polling_interval=0.05, **arm.opts).result()
+    assert created["properties"]["provisioningState"] == "Succeeded"
+    ml.begin_delete("ml", "prod", EP, polling_interval=0.05, **arm.opts).result()
+    assert arm.get_endpoint(EP) is None
+
+
+def test_a_failed_deployment_fails_the_sdk_poller_with_azure_error(sim: ArmSimulator, blue) -> None:  # type: ignore[no-untyped-def]
+    from azure.core.exceptions import HttpResponseError
+
+    sim.failing_images.add("shop:2")
+    blue.put_environment("e", "2", {"properties": {"image": "shop:2"}})
+    body = deployment()
+    body["properties"]["environmentId"] = body["properties"]["environmentId"].replace("/versions/1", "/versions/2")  # type: ignore[index]
+    poller = blue.ml.online_deployments.begin_create_or_update(
+        "ml", "prod", EP, "green", body, polling_interval=0.05, **blue.opts
+    )
+    with pytest.raises(HttpResponseError, match="ResourceNotReady"):
+        poller.result()
