@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,16 @@ from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.render import pretty
 from scalectl.wait import WaitTimeout, backoff, poll_until
 
+from .azure_history import (
+    OUTCOME,
+    Observed,
+    autoscale_summary,
+    deployment_summary,
+    properties_of,
+    read_revisions,
+    to_int,
+    trim,
+)
 from .azure_spec import (
     PLACEHOLDER,
     TAG,
@@ -45,43 +54,9 @@ if TYPE_CHECKING:
 
     from .azure_arm import Arm
 
-OUTCOME = f"{TAG}.outcome."  # endpoint tag per revision: "failed: <why>" | "rolled_back"
-KEEP_OUTCOMES = 30  # Azure allows 50 tags per resource
-
 
 class _RolloutFailed(Exception):
     """Internal: a step of the rollout failed; `apply` turns it into DeployFailed after rolling back."""
-
-
-@dataclass
-class Observed:
-    """The raw picture `observe` builds; apply/rollback/destroy reuse it instead of asking again."""
-
-    endpoint: dict[str, Any] | None = None
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> resource
-    environments: dict[int, dict[str, Any]] = field(default_factory=dict)  # revision -> environment version
-    autoscale: dict[str, dict[str, Any]] = field(default_factory=dict)  # deployment -> setting
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return dict((self.endpoint or {}).get("tags") or {})
-
-    @property
-    def outcomes(self) -> dict[str, str]:
-        return {k: v for k, v in self.tags.items() if k.startswith(OUTCOME)}
-
-    @property
-    def traffic(self) -> dict[str, int]:
-        return dict(_props(self.endpoint or {}).get("traffic") or {})
-
-    @property
-    def mirror(self) -> dict[str, int]:
-        return dict(_props(self.endpoint or {}).get("mirrorTraffic") or {})
-
-    @property
-    def active(self) -> str | None:
-        live = {k: v for k, v in self.traffic.items() if v > 0}
-        return max(live, key=lambda k: live[k]) if live else None
 
 
 class AzureProvider:
@@ -130,7 +105,7 @@ class AzureProvider:
         name = endpoint_name(release)
         obs = Observed(endpoint=arm.get_endpoint(name))
         for env in arm.list_environments(environment_name(name)):
-            number = _int(_props(env).get("tags", {}).get(f"{TAG}.revision"))
+            number = to_int(properties_of(env).get("tags", {}).get(f"{TAG}.revision"))
             if number is not None:
                 obs.environments[number] = env
         if obs.endpoint is not None:
@@ -146,21 +121,21 @@ class AzureProvider:
 
     def observe(self, release: Release) -> Live:
         obs = self._read(release)
-        revisions = _revisions(obs)
+        revisions = read_revisions(obs)
         live = Live(exists=obs.endpoint is not None, revisions=revisions)
         if obs.endpoint is None:
             return live
         active = obs.active
         live.active = revision_of(active) if active else None
         live.traffic = {n: p for d, p in obs.traffic.items() if (n := revision_of(d)) is not None and p > 0}
-        live.url = _props(obs.endpoint).get("scoringUri")
+        live.url = properties_of(obs.endpoint).get("scoringUri")
         live.details = {
             "endpoint": endpoint_name(release),
-            "state": _props(obs.endpoint).get("provisioningState"),
-            "auth_mode": _props(obs.endpoint).get("authMode"),
+            "state": properties_of(obs.endpoint).get("provisioningState"),
+            "auth_mode": properties_of(obs.endpoint).get("authMode"),
             "mirror": {d: p for d, p in obs.mirror.items() if p > 0},
-            "deployments": [_deployment_summary(d, obs.traffic) for d in obs.deployments.values()],
-            "autoscale": {d: _autoscale_summary(s) for d, s in obs.autoscale.items()},
+            "deployments": [deployment_summary(d, obs.traffic) for d in obs.deployments.values()],
+            "autoscale": {d: autoscale_summary(s) for d, s in obs.autoscale.items()},
         }
         return live
 
@@ -213,7 +188,7 @@ class AzureProvider:
             arm.put_endpoint(b.endpoint, b.endpoint_body({}, {}, outcomes))
             if self._wait_endpoint(arm, b.endpoint, events, deadline) != "Succeeded":
                 raise DeployFailed(f"endpoint {b.endpoint} could not be created; nothing was deployed")
-        elif _props(obs.endpoint).get("provisioningState") in ("Creating", "Updating"):
+        elif properties_of(obs.endpoint).get("provisioningState") in ("Creating", "Updating"):
             events.step(f"waiting for endpoint {b.endpoint} to finish its current operation")
             self._wait_endpoint(arm, b.endpoint, events, deadline)
         events.step(f"registering environment {b.environment}:{rev.number} ({release.model.image})")
@@ -299,7 +274,7 @@ class AzureProvider:
 
         def state() -> str:
             dep = arm.get_deployment(b.endpoint, b.deployment)
-            return "Gone" if dep is None else str(_props(dep).get("provisioningState"))
+            return "Gone" if dep is None else str(properties_of(dep).get("provisioningState"))
 
         try:
             found = poll_until(state, lambda s: s != "Succeeded", timeout=seconds, what="bake", delay=_BAKE_DELAY)
@@ -334,7 +309,7 @@ class AzureProvider:
     ) -> DeployFailed:
         """Put traffic back on `old`, delete the new deployment, and say so."""
         n = b.identity.number
-        outcomes = _trim({**outcomes, f"{OUTCOME}{n}": f"failed: {reason}"[:256]})
+        outcomes = trim({**outcomes, f"{OUTCOME}{n}": f"failed: {reason}"[:256]})
         if not auto_rollback:
             split = ", ".join(f"{d} {p}%" for d, p in traffic.items()) or "none"
             return DeployFailed(
@@ -387,11 +362,11 @@ class AzureProvider:
         outcomes.pop(f"{OUTCOME}{to.number}", None)
 
         existing = obs.deployments.get(b.deployment)
-        if existing is None or _props(existing).get("provisioningState") != "Succeeded":
+        if existing is None or properties_of(existing).get("provisioningState") != "Succeeded":
             self._recreate(arm, b, obs, to, events, deadline)
         events.step(f"traffic: {b.deployment} 100%")
         try:
-            self._set_traffic(arm, b, {b.deployment: 100}, {}, _trim(outcomes), events, deadline)
+            self._set_traffic(arm, b, {b.deployment: 100}, {}, trim(outcomes), events, deadline)
         except _RolloutFailed as exc:
             raise ProviderError(f"rollback to revision {to.number} failed: {exc}") from None
         return Revision(**{**to.to_dict(), "status": "active"})
@@ -399,7 +374,7 @@ class AzureProvider:
     def _recreate(self, arm: Arm, b: Bodies, obs: Observed, to: Revision, events: Events, deadline: float) -> None:
         """The deployment is gone: bring it back from the bodies its environment version retained."""
         env = obs.environments.get(to.number) or arm.get_environment(b.environment, str(to.number))
-        retained = _props(env or {}).get("properties") or {}
+        retained = properties_of(env or {}).get("properties") or {}
         if not retained.get(f"{TAG}.deployment"):
             raise ProviderError(
                 f"revision {to.number} can no longer be recreated: its deployment and its environment version "
@@ -446,18 +421,6 @@ _BAKE_DELAY = backoff(initial=0.25, factor=1.6, maximum=10.0)
 # ---------------------------------------------------------------- helpers
 
 
-def _props(resource: dict[str, Any]) -> dict[str, Any]:
-    props = resource.get("properties")
-    return props if isinstance(props, dict) else {}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def _ensure_ours(release: Release, endpoint: dict[str, Any]) -> None:
     tags = endpoint.get("tags") or {}
     if tags.get(f"{TAG}.app") != release.app or tags.get(f"{TAG}.target") != release.target_name:
@@ -465,82 +428,6 @@ def _ensure_ours(release: Release, endpoint: dict[str, Any]) -> None:
             f"endpoint {endpoint.get('name')} exists but was not created by scalectl for {release.app}/"
             f"{release.target_name}; scalectl will not touch it. Set `endpoint_name` to a new name"
         )
-
-
-def _revisions(obs: Observed) -> list[Revision]:
-    """Every revision Azure knows of (environment versions, deployments), with its status."""
-    identities: dict[int, dict[str, str]] = {}
-    for number, env in obs.environments.items():
-        identities[number] = dict(_props(env).get("tags") or {})
-    for name, dep in obs.deployments.items():
-        found = revision_of(name)
-        if found is not None:
-            identities.setdefault(found, dict(dep.get("tags") or {}))
-    active = revision_of(obs.active) if obs.active else None
-    out = []
-    for number in sorted(identities):
-        tags = identities[number]
-        status, message = _status(obs, number, active)
-        out.append(
-            Revision(
-                number=number,
-                digest=tags.get(f"{TAG}.digest", ""),
-                image=tags.get(f"{TAG}.image", ""),
-                created_at=tags.get(f"{TAG}.created_at", ""),
-                created_by=tags.get(f"{TAG}.created_by", ""),
-                status=status,  # type: ignore[arg-type]
-                message=message,
-            )
-        )
-    return out
-
-
-def _status(obs: Observed, number: int, active: int | None) -> tuple[str, str]:
-    outcome = obs.outcomes.get(f"{OUTCOME}{number}", "")
-    dep = obs.deployments.get(deployment_name(number))
-    state = _props(dep).get("provisioningState") if dep else None
-    if number == active:
-        return "active", ""
-    if outcome.startswith("failed"):
-        return "failed", outcome.removeprefix("failed: ")
-    if state in ("Creating", "Updating"):
-        return "pending", f"deployment {state}"
-    if state == "Failed":
-        return "failed", "deployment Failed"
-    if outcome == "rolled_back":
-        return "rolled_back", ""
-    if dep is None and active is not None and number > active:
-        return "failed", "never took traffic (interrupted deploy?)"
-    return "superseded", "" if dep else "deployment deleted (can be recreated)"
-
-
-def _deployment_summary(dep: dict[str, Any], traffic: dict[str, int]) -> dict[str, Any]:
-    props = _props(dep)
-    name = str(dep.get("name"))
-    return {
-        "name": name,
-        "revision": revision_of(name),
-        "state": props.get("provisioningState"),
-        "traffic": traffic.get(name, 0),
-        "instance_type": props.get("instanceType"),
-        "instance_count": (dep.get("sku") or {}).get("capacity"),
-    }
-
-
-def _autoscale_summary(setting: dict[str, Any]) -> dict[str, Any]:
-    props = _props(setting)
-    profiles = props.get("profiles") or []
-    cap = profiles[0].get("capacity", {}) if profiles else {}
-    rules = profiles[0].get("rules", []) if profiles else []
-    metric = rules[0].get("metricTrigger", rules[0].get("metric_trigger", {})) if rules else {}
-    return {
-        "name": setting.get("name"),
-        "min": _int(cap.get("minimum")),
-        "max": _int(cap.get("maximum")),
-        "default": _int(cap.get("default")),
-        "metric": metric.get("metricName") or metric.get("metric_name"),
-        "enabled": props.get("enabled"),
-    }
 
 
 def _names(live: Live) -> set[str]:
@@ -561,12 +448,6 @@ def _describe(strategy: str, percent: int) -> str:
         "linear": f"linear steps of {percent}%",
         "all_at_once": "all at once",
     }[strategy]
-
-
-def _trim(outcomes: dict[str, str]) -> dict[str, str]:
-    """Keep the newest outcome tags (Azure allows 50 tags per resource)."""
-    ordered = sorted(outcomes, key=lambda k: _int(k.removeprefix(OUTCOME)) or 0)
-    return {k: outcomes[k] for k in ordered[-KEEP_OUTCOMES:]}
 
 
 def _tail(logs: str) -> str:
