@@ -323,10 +323,10 @@ class Bodies:
 
     def base_tags(self) -> dict[str, str]:
         return {
+            **{k: str(v)[:256] for k, v in self.target.tags.items()},  # the user's tags; scalectl's own win
             f"{TAG}.app": self.release.app,
             f"{TAG}.target": self.release.target_name,
             f"{TAG}.managed": "true",
-            **{k: str(v) for k, v in self.target.tags.items()},
         }
 
     def revision_tags(self) -> dict[str, str]:
