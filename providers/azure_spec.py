@@ -140,6 +140,15 @@ def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) 
                 loc=where,
             )
         )
+    for key, value in t.tags.items():
+        if set(key) & set("<>%&\\?/") or len(key) > 512 or len(str(value)) > 256:
+            out.append(
+                Diagnostic(
+                    f"tag `{key}`: Azure tag names cannot contain < > % & \\ ? / (at most 512 characters) and "
+                    "values hold at most 256 characters",
+                    loc=(*at, "tags", key),
+                )
+            )
     out += _check_autoscaling(t, at)
     out += _check_rollout(t, at)
     out += _check_model(t, model, at)

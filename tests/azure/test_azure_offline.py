@@ -259,3 +259,9 @@ def test_a_small_instance_type_is_a_warning(scale_file, cli) -> None:
     (warning,) = json.loads(result.stdout)["diagnostics"]
     assert warning["severity"] == "warning"
     assert "Standard_DS3_v2 is the smallest recommended" in warning["message"]
+
+
+def test_tags_azure_refuses_are_found_offline(scale_file, cli) -> None:
+    (err,) = errors(validate(cli, scale_file(extra="    tags: {cost/center: ml}\n")))
+    assert err["field"] == "targets.prod.tags.cost/center"
+    assert "cannot contain" in err["message"]
