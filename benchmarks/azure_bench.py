@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "azure"))
 
 from azure_arm_sim import ArmSimulator  # noqa: E402
-from conftest import SCALE, FakeCredential  # noqa: E402
+from azure_testkit import SCALE, FakeCredential  # noqa: E402
 
 DEPLOY_SECONDS = 3.0  # simulated deployment provisioning
 ENDPOINT_SECONDS = 0.5  # simulated endpoint create / traffic update

@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure_arm_sim import ArmSimulator
+from azure_testkit import SCALE, FakeCredential
 
 from scalectl import provider as registry
-
-SCALE = """\
-version: 1
-name: fraud
-model:
-  image: {image}
-  artifact: azureml:fraud-model:3
-  port: 8080
-  health: /ping
-  predict: /invocations
-  env: {{LOG_LEVEL: info}}
-targets:
-  prod:
-    provider: azure
-    subscription: 00000000-0000-0000-0000-000000000001
-    resource_group: ml
-    workspace: prod
-    region: eastus
-    instance: Standard_NC4as_T4_v3
-    keep_revisions: {keep}
-    autoscaling: {{min: 1, max: 4, metric: cpu, target: 70, scale_in_cooldown: 5m, scale_out_cooldown: 1m}}
-    rollout: {{strategy: {strategy}, percent: 20, bake: {bake}, timeout: 60}}
-{extra}"""
-
-
-class FakeCredential:
-    """A TokenCredential test double: ARM only needs a bearer token on every request."""
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken("sim-token", int(time.time()) + 3600)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from azure_arm_sim import ArmSimulator
-from conftest import FakeCredential
+from azure_testkit import FakeCredential
 
 from scalectl.config import AzureTarget
 from scalectl.errors import ProviderError
