@@ -206,8 +206,13 @@ class AzureProvider:
                 arm.put_autoscale(b.autoscale, scale)
                 autoscaled = True
             self._shift(arm, b, old, traffic, outcomes, events, deadline)
-        except (_RolloutFailed, WaitTimeout, ProviderError) as exc:
-            reason = exc.message if isinstance(exc, WaitTimeout | ProviderError) else str(exc)
+        except (_RolloutFailed, WaitTimeout, ProviderError, KeyboardInterrupt) as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                reason = "interrupted"  # Ctrl-C or a cancelled CI job: put the old revision back first
+            elif isinstance(exc, WaitTimeout | ProviderError):
+                reason = exc.message
+            else:
+                reason = str(exc)
             if isinstance(exc, WaitTimeout):
                 reason = f"{reason} (timeout {plan.timeout}s)"
             raise self._abort(

@@ -303,3 +303,19 @@ def test_a_refused_deployment_leaves_the_old_one_serving(sim, scale_file, cli) -
     assert "Azure refused to create deployment rev-2: BadArgument: Not enough quota available" in result.output
     assert "revision 1 (rev-1) still serves 100% of traffic" in result.output
     assert sim.traffic(EP) == {"rev-1": 100}
+
+
+def test_an_interrupted_rollout_puts_the_old_revision_back(sim, scale_file, cli, monkeypatch) -> None:
+    from scalectl.providers.azure_arm import Arm
+
+    assert deploy(cli, scale_file(image="acr.example.io/fraud:1")).exit_code == 0
+
+    def interrupted(self, name, body):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Arm, "put_autoscale", interrupted)  # Ctrl-C while the new deployment is up
+    result = deploy(cli, scale_file(image="acr.example.io/fraud:2"))
+    assert result.exit_code == 1
+    assert "revision 2 failed: interrupted. Rolled back: revision 1 (rev-1) still serves 100%" in result.output
+    assert sim.traffic(EP) == {"rev-1": 100}
+    assert sim.wait_deleted(EP, "rev-2")
