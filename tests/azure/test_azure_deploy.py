@@ -201,8 +201,15 @@ def test_unchanged_config_deploys_nothing(sim, scale_file, cli) -> None:
 
 
 def test_old_deployments_beyond_keep_revisions_are_deleted(sim, scale_file, cli) -> None:
-    for n in range(1, 5):
+    for n in range(1, 4):
         assert deploy(cli, scale_file(image=f"acr.example.io/fraud:{n}", keep=2)).exit_code == 0
+    planned = json.loads(
+        cli("plan", "-f", scale_file(image="acr.example.io/fraud:4", keep=2), "--output", "json").stdout
+    )
+    deletes = [c["resource"] for c in planned["targets"]["prod"]["changes"] if c["action"] == "delete"]
+    assert deletes == ["deployment rev-1"]
+
+    assert deploy(cli, scale_file(image="acr.example.io/fraud:4", keep=2)).exit_code == 0
     assert sim.wait_deleted(EP, "rev-1")
     assert {d for (_, d) in sim.deployments} == {"rev-2", "rev-3", "rev-4"}
     assert "fraud-prod-rev-1-autoscale" not in sim.autoscale
