@@ -34,7 +34,7 @@ FileOpt = Annotated[
 ]
 TargetsOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", help="Target name (repeatable); default: all targets."),
+    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", metavar="NAME", help="Target name (repeatable); default: all targets."),
 ]
 OutputOpt = Annotated[
     OutputFormat,
@@ -353,18 +353,18 @@ def deploy(
         config, names = _load(file, target)
         engine = _engine(config, state_dir)
         for name in names:
-            plan = engine.plan(name, timeout)
-            if not ui.json:
-                _print_plan(ui, plan)
-            if not plan.has_changes:
-                results[name] = {"changed": False, "revision": plan.live.active}
-                ui.say(f"{name}: already up to date (revision {plan.live.active})")
-                continue
-            _confirm(ui, yes, f"Deploy revision {plan.revision.number} to {name}?")
+
+            def confirm(plan: Any, name: str = name) -> None:
+                if not ui.json:
+                    _print_plan(ui, plan)
+                _confirm(ui, yes, f"Deploy revision {plan.revision.number} to {name}?")
+
             events = Events(ui.event)
             try:
-                revision = engine.deploy(plan, events)
+                plan, revision = engine.deploy(name, events, timeout=timeout, confirm=confirm)
             except ScalectlError as exc:
+                if isinstance(exc, UsageError):
+                    raise
                 results[name] = {"changed": False, "error": exc.message, "events": events.to_list()}
                 if ui.json:
                     ui.document(
@@ -378,6 +378,10 @@ def deploy(
                     )
                 ui.say(f"[red]deploy to {name} failed:[/red] {_escape(exc.message)}")
                 _exit(exc.exit_code)
+            if revision is None:
+                results[name] = {"changed": False, "revision": plan.live.active}
+                ui.say(f"{name}: already up to date (revision {plan.live.active})")
+                continue
             results[name] = {"changed": True, "revision": revision.to_dict(), "events": events.to_list()}
             took = events.items[-1].at if events.items else 0.0
             ui.say(f"[green]{name}: revision {revision.number} is live[/green] ({took:.1f}s)")
