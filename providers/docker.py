@@ -237,7 +237,7 @@ def traffic_steps(target: DockerTarget, has_previous: bool) -> list[int]:
 
 
 def split_text(traffic: dict[int, int]) -> str:
-    return ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items(), key=lambda kv: -kv[1])) or "no traffic"
+    return ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items(), key=lambda kv: (-kv[1], kv[0]))) or "no traffic"
 
 
 # ---------------------------------------------------------------- engine session
@@ -339,6 +339,14 @@ class Session:
         except APIError as exc:
             raise ProviderError(f"could not create network {name}: {eng.api_error(exc)}") from None
 
+    def remove_network(self) -> None:
+        from docker.errors import APIError, NotFound
+
+        try:
+            self.client.networks.get(prefix(self.release)).remove()
+        except (NotFound, APIError):
+            pass
+
     def ensure_gateway(self, events: Events) -> None:
         """The gateway runs with the current config; recreated when port, host or image changed."""
         t = self.target
@@ -435,8 +443,22 @@ class Session:
         self.state["traffic"] = {str(k): v for k, v in traffic.items() if v > 0}
         self.state["generation"] = int(self.state.get("generation", 0)) + 1
         self.write_config()
+        old_workers = eng.accepting_workers(self.gateway)
         self.gateway.kill(signal="SIGHUP")
         self.wait_generation(int(self.state["generation"]), events)
+        # Old workers accept a few more connections until they handle the master's QUIT: wait for
+        # them, so "traffic moved" means no new request reaches the previous split.
+        gateway = self.gateway
+        try:
+            poll_until(
+                lambda: eng.accepting_workers(gateway) & old_workers,
+                lambda left: not left,
+                timeout=10,
+                what="the gateway's previous workers to stop accepting",
+                delay=lambda n: 0.02,
+            )
+        except WaitTimeout as exc:
+            events.warn(exc.message)
         events.state("traffic", split_text(traffic))
 
     # -- replicas
@@ -798,8 +820,14 @@ class DockerProvider:
             image_id = session.build_image(events)
         else:
             image_id = session.require_image(release.model.image, "model.image", events)
-        session.ensure_network(events)
-        session.ensure_gateway(events)
+        fresh = session.gateway is None and not session.replicas
+        try:
+            session.ensure_network(events)
+            session.ensure_gateway(events)
+        except ScalectlError:
+            if fresh:  # leave nothing behind when a first deploy could not even start its gateway
+                session.remove_network()
+            raise
 
         number = plan.revision.number
         previous = session.active()

@@ -246,6 +246,15 @@ def gateway_generation(host: str, port: int, timeout: float = 1.0) -> int | None
         return None
 
 
+def accepting_workers(container: Container) -> set[str]:
+    """PIDs of nginx workers that still accept connections (not "worker process is shutting down")."""
+    try:
+        processes = container.top().get("Processes") or []
+    except Exception:
+        return set()
+    return {str(p[1]) for p in processes if p and str(p[-1]).strip() == "nginx: worker process"}
+
+
 def gateway_errors(container: Container, since: float, revision: int) -> tuple[int, int]:
     """(requests, failed attempts) the gateway logged for `revision` since `since` (epoch seconds).
 

@@ -8,6 +8,7 @@ model/v2.json (v2 trains five times longer with a little L2 regularisation).
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
@@ -72,9 +73,12 @@ def accuracy(model: dict[str, object], rows: list[tuple[list[float], int]]) -> f
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "model", help="where to write the weights")
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
     data = make_data(3000, seed=7)
     train_rows, test_rows = data[:2400], data[2400:]
-    out = Path(__file__).parent / "model"
     for version, epochs, l2 in (("v1", 60, 0.0), ("v2", 300, 0.001)):
         model = train(train_rows, epochs=epochs, lr=0.5, l2=l2)
         model["version"] = version
