@@ -13,6 +13,7 @@ or a fresh `--state-dir` sees the same history and can roll back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -121,7 +122,7 @@ def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | No
     model = release.model
     if env is None:
         env = [f"{k}={v}" for k, v in model.env.items()]
-        env += [secret_placeholder(k, ref) for k, ref in model.secrets.items()]
+        env += [secret_placeholder(k, ref) for k, ref in model.secrets.items() if k != t.api_key]
     labels = {
         **base_labels(release, "replica"),
         f"{eng.LABEL}.revision": str(stamp.revision),
@@ -237,7 +238,9 @@ def traffic_steps(target: DockerTarget, has_previous: bool) -> list[int]:
 
 
 def split_text(traffic: dict[int, int]) -> str:
-    return ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items(), key=lambda kv: (-kv[1], kv[0]))) or "no traffic"
+    return (
+        ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items(), key=lambda kv: (-kv[1], kv[0]))) or "no traffic"
+    )
 
 
 # ---------------------------------------------------------------- engine session
@@ -342,10 +345,8 @@ class Session:
     def remove_network(self) -> None:
         from docker.errors import APIError, NotFound
 
-        try:
+        with contextlib.suppress(NotFound, APIError):
             self.client.networks.get(prefix(self.release)).remove()
-        except (NotFound, APIError):
-            pass
 
     def ensure_gateway(self, events: Events) -> None:
         """The gateway runs with the current config; recreated when port, host or image changed."""
@@ -514,7 +515,11 @@ class Session:
         t = self.target
         model = self.release.model
         env = [f"{k}={v}" for k, v in model.env.items()]
-        env += [f"{k}={resolve_secret(ref, self.release.base_dir)}" for k, ref in model.secrets.items()]
+        env += [
+            f"{k}={resolve_secret(ref, self.release.base_dir)}"
+            for k, ref in model.secrets.items()
+            if k != t.api_key  # the gateway's key is the gateway's business, not the model's
+        ]
         started: list[Container] = []
         try:
             for index in range(t.replicas):
@@ -561,10 +566,12 @@ class Session:
                 what=f"{len(containers)} replica(s) to answer 200 on {model.health}",
                 delay=lambda n: 0.1 if n < 20 else 0.5,
             )
-        except WaitTimeout as exc:
+        except WaitTimeout:
             answers = sorted({last[c.name].detail for c in pending if c.name in last})
             detail = f"; last answer: GET {model.health} -> {' | '.join(answers)[:300]}" if answers else ""
-            raise HealthFailed(f"{len(pending)} of {len(containers)} replica(s) not healthy after {timeout:.0f}s{detail}") from None
+            raise HealthFailed(
+                f"{len(pending)} of {len(containers)} replica(s) not healthy after {timeout:.0f}s{detail}"
+            ) from None
         return time.monotonic() - began
 
     def bake(self, number: int, seconds: float, events: Events) -> str | None:
@@ -681,8 +688,9 @@ class DockerProvider:
                 if t.replicas * t.gpus_per_replica > pool:
                     out.append(
                         Diagnostic(
-                            f"{t.replicas} replicas x {t.gpus_per_replica} GPUs each needs {t.replicas * t.gpus_per_replica}"
-                            f" GPUs but `gpus:` offers {pool}; lower replicas or gpus_per_replica",
+                            f"{t.replicas} replicas x {t.gpus_per_replica} GPUs each needs "
+                            f"{t.replicas * t.gpus_per_replica} GPUs but `gpus:` offers {pool}; "
+                            "lower replicas or gpus_per_replica",
                             (*here, "gpus_per_replica"),
                         )
                     )
@@ -718,12 +726,12 @@ class DockerProvider:
                 )
             elif not (base_dir / artifact).exists():
                 out.append(
-                    Diagnostic(f"model.artifact {artifact} does not exist (relative to {base_dir})", ("model", "artifact"))
+                    Diagnostic(
+                        f"model.artifact {artifact} does not exist (relative to {base_dir})", ("model", "artifact")
+                    )
                 )
         if spec.model.build and not (base_dir / spec.model.build / "Dockerfile").is_file():
-            out.append(
-                Diagnostic(f"model.build: no Dockerfile in {base_dir / spec.model.build}", ("model", "build"))
-            )
+            out.append(Diagnostic(f"model.build: no Dockerfile in {base_dir / spec.model.build}", ("model", "build")))
         return out
 
     def render(self, release: Release) -> dict[str, str]:
@@ -763,11 +771,12 @@ class DockerProvider:
             )
         gateway = None
         if session.gateway is not None:
+            labels = session.gateway.labels
             gateway = {
                 "name": session.gateway.name,
                 "state": session.gateway.status,
                 "image": t.gateway_image,
-                "listen": f"{session.gateway.labels.get(f'{eng.LABEL}.host')}:{session.gateway.labels.get(f'{eng.LABEL}.port')}",
+                "listen": f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
                 "gateway_key": session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
             }
         warm = sorted({r["revision"] for r in replicas if r["state"] == "running"})
@@ -783,19 +792,29 @@ class DockerProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         t = docker_target(release)
         model = release.model
-        gpus = f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "") if t.gpus else ""
+        gpus = (
+            f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "")
+            if t.gpus
+            else ""
+        )
         changes: list[Change] = []
         gateway = live.details.get("gateway") if live.exists else None
         if not live.exists:
             changes.append(Change("create", f"network {prefix(release)}", "bridge"))
         if gateway is None:
-            changes.append(Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image} on {t.host}:{t.port}"))
+            changes.append(
+                Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image} on {t.host}:{t.port}")
+            )
         elif gateway.get("gateway_key") != gateway_key(release):
             changes.append(
-                Change("update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})")
+                Change(
+                    "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
+                )
             )
         changes.append(
-            Change("create", f"{t.replicas} replica(s) of {model.image}", f"port {model.port}, health {model.health}{gpus}")
+            Change(
+                "create", f"{t.replicas} replica(s) of {model.image}", f"port {model.port}, health {model.health}{gpus}"
+            )
         )
         steps = traffic_steps(t, live.active is not None)
         how = " -> ".join(f"{p}%" for p in steps)
@@ -807,7 +826,9 @@ class DockerProvider:
         warm = [r for r in live.details.get("warm_revisions", []) if r != live.active] if live.exists else []
         drop = sorted(warm, reverse=True)[max(0, t.keep_revisions - 1) :] if live.active is not None else []
         for number in sorted(drop):
-            changes.append(Change("delete", f"revision {number} containers", f"beyond keep_revisions: {t.keep_revisions}"))
+            changes.append(
+                Change("delete", f"revision {number} containers", f"beyond keep_revisions: {t.keep_revisions}")
+            )
         return changes
 
     def apply(self, plan: Plan, events: Events) -> Revision:
@@ -852,7 +873,9 @@ class DockerProvider:
         events.state(f"revision {number}", "healthy", seconds=round(healthy_in, 3))
 
         for percent in traffic_steps(t, previous is not None):
-            traffic = {number: percent} if previous is None or percent == 100 else {number: percent, previous: 100 - percent}
+            traffic = (
+                {number: percent} if previous is None or percent == 100 else {number: percent, previous: 100 - percent}
+            )
             try:
                 session.switch(traffic, events)
                 reason = session.bake(number, t.rollout.bake, events) if percent < 100 and t.rollout.bake else None

@@ -6,6 +6,7 @@ it. Every engine failure the user can act on becomes a ProviderError that says w
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -173,10 +174,8 @@ def remove(container: Container) -> None:
     """Stop and remove; already gone is fine."""
     from docker.errors import NotFound
 
-    try:
+    with contextlib.suppress(NotFound):
         container.remove(force=True, v=False)
-    except NotFound:
-        pass
 
 
 # ---------------------------------------------------------------- gateway files

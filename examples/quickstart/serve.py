@@ -42,9 +42,7 @@ class Model:
         return model
 
     def probability(self, x: list[float]) -> float:
-        z = self.bias + sum(
-            w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.std, strict=True)
-        )
+        z = self.bias + sum(w * (v - m) / s for w, v, m, s in zip(self.weights, x, self.mean, self.std, strict=True))
         return 1 / (1 + math.exp(-max(-60.0, min(60.0, z))))
 
     def row(self, instance: Any) -> list[float]:
@@ -77,7 +75,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path == "/ping":
             if MODEL is None:
                 self._send(503, {"status": "unhealthy", "error": LOAD_ERROR})
@@ -86,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"error": f"no route {self.path}"})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         if self.path != "/invocations":
@@ -109,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         if os.environ.get("LOG_LEVEL", "info") == "debug":
             sys.stderr.write(f"{self.address_string()} {format % args}\n")
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from docker_helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port, predict, remove_target
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -64,7 +63,14 @@ class Stack:
     def run(self, cli: Any, *args: str, state: Path | None = None, **env: str) -> tuple[int, dict[str, Any], str]:
         """Run a scalectl command with --output json; (exit code, JSON document, stderr)."""
         result = cli(
-            args[0], "-f", str(self.file), "--state-dir", str(state or self.state), "--output", "json", *args[1:],
+            args[0],
+            "-f",
+            str(self.file),
+            "--state-dir",
+            str(state or self.state),
+            "--output",
+            "json",
+            *args[1:],
             env=env,
         )
         return result.exit_code, json.loads(result.stdout), result.stderr
