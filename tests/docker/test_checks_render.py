@@ -154,7 +154,7 @@ def test_the_gateway_splits_traffic_by_revision_with_the_other_as_backup(tmp_pat
 )
 def test_traffic_steps_per_strategy(tmp_path, rollout, has_previous, steps) -> None:
     release = release_for(load_config(write(tmp_path, f"    rollout: {rollout}\n")), "local")
-    assert traffic_steps(release.target, has_previous) == steps  # type: ignore[arg-type]
+    assert traffic_steps(release.target, has_previous) == steps
 
 
 def test_the_quickstart_weights_are_what_its_training_script_produces(tmp_path) -> None:

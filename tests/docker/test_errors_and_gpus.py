@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port
+from docker_helpers import GATEWAY_IMAGE, MODEL_IMAGE, QUICKSTART, free_port, predict
 from scalectl.providers.docker import Stamp, replica_body
 from scalectl.providers.docker_engine import create_container
 
@@ -101,3 +101,27 @@ def test_gpus_per_replica_reach_the_engine_as_device_requests(engine, tmp_path) 
         [{"Driver": "nvidia", "Count": 0, "DeviceIDs": ["0", "1"], "Capabilities": [["gpu"]], "Options": None}],
         [{"Driver": "nvidia", "Count": 0, "DeviceIDs": ["2", "3"], "Capabilities": [["gpu"]], "Options": None}],
     ]
+
+
+def test_model_build_builds_the_image_and_artifact_is_mounted_read_only(cli, engine, tmp_path, cleanup) -> None:
+    """The dev loop: `model.build` builds first; `model.artifact` puts local weights at /opt/ml/model."""
+    app = f"devloop{os.getpid()}"
+    cleanup.append(app)
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "Dockerfile").write_text(f"FROM {MODEL_IMAGE}:v1\nENV LOG_LEVEL=debug\n")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "model.json").write_text((QUICKSTART / "model" / "v2.json").read_text())
+    port = free_port()
+    path = scale(tmp_path, app, image=f"scalectl-test/{app}:dev", port=port, extra="")
+    path.write_text(path.read_text().replace("model: {", "model: {build: ./server, artifact: ./weights, "))
+    try:
+        code, doc = deploy(cli, path)
+        assert code == 0, doc
+        status, body = predict(port, [[20, 0, 3, 0]])
+        assert (status, body["model_version"]) == (200, "v2")  # the mounted weights, not the image's v1
+        replica = engine.containers.get(f"scalectl-{app}-local-r1-0")
+        mounts = [(m["Destination"], m["RW"]) for m in replica.attrs["Mounts"]]
+        assert mounts == [("/opt/ml/model", False)]
+    finally:
+        cli("destroy", "-f", str(path), "--yes", "--state-dir", str(tmp_path / "st"))
+        engine.images.remove(f"scalectl-test/{app}:dev", force=True)
