@@ -476,10 +476,15 @@ class Session:
         try:
             return str(self.client.images.pull(image).id)
         except APIError as exc:
-            hint = "set model.build to build it here" if key == "model.image" else "build one locally"
+            if key == "model.image":
+                hint = f"build it first (`docker build -t {image} .`) or set model.build to build it here"
+            else:
+                hint = (
+                    "point gateway_image at an nginx image this engine has (without a registry, "
+                    "`bash .ci/setup-docker.sh` builds scalectl/gateway:local)"
+                )
             raise ProviderError(
-                f"image {image} ({key}) is not on this engine and could not be pulled: {eng.api_error(exc)}; "
-                f"build it first (`docker build -t {image} .`) or {hint}"
+                f"image {image} ({key}) is not on this engine and could not be pulled: {eng.api_error(exc)}; {hint}"
             ) from None
 
     def build_image(self, events: Events) -> str:

@@ -2,7 +2,7 @@
 
 deploy v1 -> canary v2 under load -> warm rollback under load -> a fresh state dir rolls
 forward -> broken v3 fails health (v2 keeps serving) -> a canary dying mid-bake is rolled back
--> destroy removes the target and nothing else.
+-> a cold rollback restarts a removed revision -> destroy removes the target and nothing else.
 """
 
 from __future__ import annotations
@@ -191,6 +191,17 @@ def test_a_canary_that_dies_during_its_bake_is_rolled_back_automatically(cli, en
     assert traffic.failures == []  # the gateway retried the old revision for requests the dead canary dropped
     assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
     assert containers(engine, stack.app, revision="4") == []
+
+
+def test_rolling_back_to_a_revision_whose_containers_are_gone_restarts_its_image(cli, engine, stack) -> None:
+    for c in containers(engine, stack.app, revision="1"):  # as if pruned by keep_revisions
+        c.remove(force=True)
+    code, doc, _ = stack.run(cli, "rollback", "--yes", "--to", "1", "-t", "local")
+    assert code == 0, doc
+    warnings = [e["message"] for e in doc["targets"]["local"]["events"] if e["kind"] == "warn"]
+    assert any("cold rollback" in w for w in warnings)
+    assert predict(stack.port, [SAFE])[1]["model_version"] == "v1"
+    assert len(containers(engine, stack.app, revision="1")) == 2
 
 
 def test_destroy_removes_the_target_and_nothing_else(cli, engine, stack) -> None:
