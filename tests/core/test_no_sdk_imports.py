@@ -13,12 +13,13 @@ HEAVY = ("boto3", "botocore", "google.cloud", "google.api_core", "azure", "docke
 
 PROBE = """
 import json, sys
+at_startup = set(sys.modules)  # site .pth files may load the empty google / google.cloud namespaces
 from scalectl.cli import app
 try:
     app(sys.argv[1:])
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore", "azure", "docker")
+heavy = sorted(m for m in set(sys.modules) - at_startup if m.split(".")[0] in ("boto3", "botocore", "azure", "docker")
                or m.startswith(("google.cloud", "google.api_core")))
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.__stderr__)
 """
