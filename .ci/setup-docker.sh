@@ -6,7 +6,7 @@
 #   2. starts dockerd in the background if no engine answers (overlay2, else vfs)
 #   3. builds scalectl/base:bookworm (debootstrap minbase + python3 + nginx-light, docker import),
 #      caching the rootfs tarball under /var/cache/scalectl so later runs take seconds
-#   4. builds the quickstart model image (v1, v2, broken) and the gateway image from that base
+#   4. builds the quickstart model image (v1, v2, broken, crashy) and the gateway image from that base
 #
 # Environment: SCALECTL_BASE_IMAGE (default scalectl/base:bookworm), SCALECTL_CACHE_DIR
 # (default /var/cache/scalectl), DEBIAN_MIRROR (default: the mirror apt already uses).
@@ -129,5 +129,6 @@ build "$GATEWAY_IMAGE" "$REPO/examples/quickstart/gateway" --build-arg "BASE_IMA
 build "$QUICKSTART_IMAGE:v1" "$REPO/examples/quickstart" --build-arg "BASE_IMAGE=$BASE_IMAGE"
 build "$QUICKSTART_IMAGE:v2" "$REPO/examples/quickstart" --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg MODEL_VERSION=v2
 build "$QUICKSTART_IMAGE:broken" "$REPO/examples/quickstart" --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg MODEL_VERSION=broken
+build "$QUICKSTART_IMAGE:crashy" "$REPO/examples/quickstart" --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg MODEL_VERSION=crashy
 
-log "ready: $BASE_IMAGE, $GATEWAY_IMAGE, $QUICKSTART_IMAGE:{v1,v2,broken}"
+log "ready: $BASE_IMAGE, $GATEWAY_IMAGE, $QUICKSTART_IMAGE:{v1,v2,broken,crashy}"

@@ -18,7 +18,14 @@ QUICKSTART = REPO / "examples" / "quickstart"
 BASE_IMAGE = os.environ.get("SCALECTL_BASE_IMAGE", "scalectl/base:bookworm")
 GATEWAY_IMAGE = os.environ.get("SCALECTL_GATEWAY_IMAGE", "scalectl/gateway:local")
 MODEL_IMAGE = os.environ.get("SCALECTL_QUICKSTART_IMAGE", "scalectl/quickstart")
-NEEDED = (BASE_IMAGE, GATEWAY_IMAGE, f"{MODEL_IMAGE}:v1", f"{MODEL_IMAGE}:v2", f"{MODEL_IMAGE}:broken")
+NEEDED = (
+    BASE_IMAGE,
+    GATEWAY_IMAGE,
+    f"{MODEL_IMAGE}:v1",
+    f"{MODEL_IMAGE}:v2",
+    f"{MODEL_IMAGE}:broken",
+    f"{MODEL_IMAGE}:crashy",
+)
 
 
 def free_port() -> int:

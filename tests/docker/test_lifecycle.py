@@ -2,7 +2,8 @@
 
 deploy v1 -> canary v2 under load -> warm rollback under load -> a fresh state dir rolls
 forward -> broken v3 fails health (v2 keeps serving) -> a canary dying mid-bake is rolled back
--> a cold rollback restarts a removed revision -> destroy removes the target and nothing else.
+-> a canary failing predictions is rolled back on the error rate -> a cold rollback restarts a
+removed revision -> destroy removes the target and nothing else.
 """
 
 from __future__ import annotations
@@ -191,6 +192,18 @@ def test_a_canary_that_dies_during_its_bake_is_rolled_back_automatically(cli, en
     assert traffic.failures == []  # the gateway retried the old revision for requests the dead canary dropped
     assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
     assert containers(engine, stack.app, revision="4") == []
+
+
+def test_a_canary_whose_predictions_fail_is_rolled_back_on_the_gateway_error_rate(cli, engine, stack, load) -> None:
+    """Healthy on /ping, but every prediction crashes: the gateway's error count catches it."""
+    with load(stack.port) as traffic:
+        code, doc, _ = stack.run(cli, "deploy", "--yes", TAG="crashy", BAKE="6s")
+    assert code == 1
+    assert "revision 5 was rolled back automatically" in doc["error"]
+    assert "requests to revision 5 failed at the gateway during the bake" in doc["error"]
+    assert traffic.failures == []  # each failed attempt was retried on revision 2
+    assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
+    assert containers(engine, stack.app, revision="5") == []
 
 
 def test_rolling_back_to_a_revision_whose_containers_are_gone_restarts_its_image(cli, engine, stack) -> None:
