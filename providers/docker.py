@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 LOCAL_SECRET_SCHEMES = ("env", "file")
 DEFAULT_MAX_ERROR_RATE = 0.05  # share of a canary's requests that may fail during a bake
+API_KEY_VALUE = re.compile(r"[A-Za-z0-9._+/=-]{16,}")
 REVISION_FIELDS = ("number", "digest", "image", "created_at", "created_by", "status", "message")
 
 
@@ -139,7 +141,8 @@ def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | No
         labels=labels,
         model_port=model.port,
         network=prefix(release),
-        publish_host="127.0.0.1",
+        # health checks reach replicas on their published port: loopback unless the engine is remote
+        publish_host="127.0.0.1" if eng.engine_host() == "127.0.0.1" else "0.0.0.0",
         mounts=artifact_mounts(release),
         device_requests=device_requests(t, index),
         name=replica_name(release, stamp.revision, index),
@@ -219,6 +222,21 @@ def resolve_secret(reference: str, base_dir: Path) -> str:
         except OSError as exc:
             raise ProviderError(f"secret reference {reference}: cannot read {path}: {exc.strerror}") from None
     raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+
+
+def api_key_map(release: Release) -> str | None:
+    """The gateway's key map (holds the key's value: written into the gateway container only)."""
+    t = docker_target(release)
+    if not t.api_key:
+        return None
+    reference = release.model.secrets[t.api_key]
+    value = resolve_secret(reference, release.base_dir)
+    if not API_KEY_VALUE.fullmatch(value):  # it goes into nginx syntax: no quoting games
+        raise ProviderError(
+            f"the API key behind {reference} must be at least 16 characters of letters, digits and ._+/=- "
+            "(for example `openssl rand -hex 24`)"
+        )
+    return f'"{value}" 1;\n'
 
 
 def url_of(target: DockerTarget) -> str:
@@ -405,10 +423,9 @@ class Session:
         generation = int(self.state.get("generation", 1))
         conf = nginx_conf(self.release, self.upstreams(self.traffic()), generation)
         files = {"nginx.conf": conf, "state.json": json.dumps(self.state, indent=2, sort_keys=True) + "\n"}
-        t = self.target
-        if t.api_key:
-            value = resolve_secret(self.release.model.secrets[t.api_key], self.release.base_dir)
-            files["api_key.map"] = f'"{value}" 1;\n' if '"' not in value else f"'{value}' 1;\n"
+        key_map = api_key_map(self.release)
+        if key_map is not None:
+            files["api_key.map"] = key_map
         self.gateway.reload()
         if self.gateway.status == "running":
             eng.put_files(self.gateway, {"next.conf": conf, **{k: v for k, v in files.items() if k != "nginx.conf"}})
@@ -595,12 +612,23 @@ class Session:
                 if not health.ok:
                     return f"{c.name} failed its health check during the bake (GET {model.health} -> {health.detail})"
             if self.gateway is not None:
-                total, failed = eng.gateway_errors(self.gateway, began_wall - 1, number)
+                addresses = self.addresses(number)
+                total, failed = eng.gateway_errors(self.gateway, began_wall - 1, number, addresses)
                 if total >= 5 and failed / total > threshold:
                     return f"{failed} of {total} requests to revision {number} failed at the gateway during the bake"
             if time.monotonic() >= deadline:
                 return None
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+    def addresses(self, number: int) -> set[str]:
+        """ip:port of the revision's replicas on the target's network, as the gateway logs them."""
+        network = prefix(self.release)
+        out = set()
+        for c in self.containers_of(number):
+            ip = (c.attrs.get("NetworkSettings", {}).get("Networks", {}).get(network) or {}).get("IPAddress")
+            if ip:
+                out.add(f"{ip}:{self.release.model.port}")
+        return out
 
     def discard(self, number: int, events: Events) -> None:
         for c in self.containers_of(number):
@@ -842,6 +870,9 @@ class DockerProvider:
         deadline = time.monotonic() + plan.timeout
         session = Session.open(release)
         session.check_gpus()
+        for reference in release.model.secrets.values():  # fail before anything is created
+            resolve_secret(reference, release.base_dir)
+        api_key_map(release)
         if release.model.build:
             image_id = session.build_image(events)
         else:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from docker_helpers import QUICKSTART, REPO
 from scalectl.providers.docker import DockerProvider, Upstream, nginx_conf, traffic_steps
+from scalectl.providers.docker_engine import gateway_errors
 
 from scalectl.config import load_config
 from scalectl.engine import release_for
@@ -193,3 +194,29 @@ def test_under_ci_the_docker_tests_fail_instead_of_skipping_without_an_engine(tm
     )
     assert local.returncode == 0 and "1 skipped" in local.stdout
     assert ci.returncode == 1 and "CI=true and the Docker tests cannot run" in ci.stdout
+
+
+class GatewayLog:
+    """Stands in for the gateway container: lines as nginx logs them with scalectl's log format."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.text = "\n".join(lines).encode()
+
+    def logs(self, **_: object) -> bytes:
+        return self.text
+
+
+def test_the_bake_counts_canary_failures_users_never_saw() -> None:
+    canary = {"10.0.0.5:8080", "10.0.0.6:8080"}
+    log = GatewayLog(
+        [
+            "rev=2 status=200 upstream_status=200 upstream=10.0.0.5:8080 request_time=0.001",
+            "rev=2 status=200 upstream_status=502, 502, 200 upstream=10.0.0.5:8080, 10.0.0.6:8080, 10.0.0.3:8080 "
+            "request_time=0.010",  # both canary replicas failed, the old revision answered
+            "rev=2 status=200 upstream_status=200 upstream=10.0.0.3:8080 request_time=0.001",  # canary marked down
+            "rev=2 status=502 upstream_status=502 upstream=10.0.0.6:8080 request_time=0.001",
+            "rev=2 status=429 upstream_status=- upstream=- request_time=0.000",  # the rate limit, not the canary
+            "rev=1 status=200 upstream_status=502, 200 upstream=10.0.0.3:8080, 10.0.0.4:8080 request_time=0.001",
+        ]
+    )
+    assert gateway_errors(log, 0, 2, canary) == (4, 3)  # type: ignore[arg-type]

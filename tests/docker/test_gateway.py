@@ -82,3 +82,15 @@ def test_a_secret_the_environment_does_not_have_fails_before_anything_starts(cli
     result = cli("deploy", "--yes", "-f", str(path), "--state-dir", str(tmp_path / "st"), env=env)
     assert result.exit_code == 1
     assert "env://QS_GATEWAY_KEY names environment variable QS_GATEWAY_KEY, which is not set" in result.stderr
+
+
+def test_a_weak_api_key_is_refused_without_echoing_it(cli, engine, tmp_path, cleanup) -> None:
+    path = secure_app(tmp_path, free_port())
+    cleanup.append(f"gw{os.getpid()}")
+    result = cli(
+        "deploy", "--yes", "-f", str(path), "--state-dir", str(tmp_path / "st"), env={"QS_GATEWAY_KEY": "hunter2"}
+    )
+    assert result.exit_code == 1
+    assert "the API key behind env://QS_GATEWAY_KEY must be at least 16 characters" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert engine.containers.list(all=True, filters={"label": f"io.scalectl.app=gw{os.getpid()}"}) == []
