@@ -914,7 +914,12 @@ class DockerProvider:
             )
             try:
                 session.switch(traffic, events)
-                reason = session.bake(number, t.rollout.bake, events) if percent < 100 and t.rollout.bake else None
+                reason = None
+                if percent < 100 and t.rollout.bake:
+                    remaining = deadline - time.monotonic()
+                    reason = session.bake(number, min(float(t.rollout.bake), max(0.0, remaining)), events)
+                    if reason is None and remaining < t.rollout.bake:
+                        reason = f"the rollout ran out of time ({plan.timeout}s, rollout.timeout or --timeout)"
             except ScalectlError as exc:
                 reason = exc.message
             if reason is None:

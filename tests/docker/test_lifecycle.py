@@ -2,8 +2,9 @@
 
 deploy v1 -> canary v2 under load -> warm rollback under load -> a fresh state dir rolls
 forward -> broken v3 fails health (v2 keeps serving) -> a canary dying mid-bake is rolled back
--> a canary failing predictions is rolled back on the error rate -> a cold rollback restarts a
-removed revision -> destroy removes the target and nothing else.
+-> a canary failing predictions is rolled back on the error rate -> a bake outliving --timeout
+is rolled back -> a cold rollback restarts a removed revision -> destroy removes the target
+and nothing else.
 """
 
 from __future__ import annotations
@@ -204,6 +205,15 @@ def test_a_canary_whose_predictions_fail_is_rolled_back_on_the_gateway_error_rat
     assert traffic.failures == []  # each failed attempt was retried on revision 2
     assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
     assert containers(engine, stack.app, revision="5") == []
+
+
+def test_a_bake_longer_than_the_timeout_is_rolled_back_when_time_runs_out(cli, stack) -> None:
+    began = time.monotonic()
+    code, doc, _ = stack.run(cli, "deploy", "--yes", "--timeout", "5", TAG="v1", BAKE="60s")
+    assert code == 1
+    assert time.monotonic() - began < 15
+    assert "revision 6 was rolled back automatically: the rollout ran out of time (5s" in doc["error"]
+    assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
 
 
 def test_rolling_back_to_a_revision_whose_containers_are_gone_restarts_its_image(cli, engine, stack) -> None:
