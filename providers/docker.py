@@ -825,6 +825,16 @@ class DockerProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         t = docker_target(release)
         model = release.model
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            running = [
+                r
+                for r in live.details.get("replicas", [])
+                if r["revision"] == active.number and r["state"] == "running"
+            ]
+            gateway = live.details.get("gateway") or {}
+            if len(running) == t.replicas and gateway.get("state") == "running":
+                return [Change("keep", f"revision {active.number}", "already running this config")]
         gpus = (
             f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "")
             if t.gpus

@@ -113,6 +113,15 @@ def test_first_deploy_serves_real_predictions_on_the_gateway_port(cli, engine, s
     assert [r["health"] for r in live["details"]["replicas"]] == ["healthy", "healthy"]
 
 
+def test_deploying_the_same_config_again_changes_nothing(cli, stack) -> None:
+    code, doc, _ = stack.run(cli, "deploy", "--yes", TAG="v1")
+    assert (code, doc["targets"]["local"]) == (0, {"changed": False, "revision": 1})
+    result = cli(
+        "plan", "-f", str(stack.file), "--state-dir", str(stack.state), "--detailed-exitcode", env={"TAG": "v2"}
+    )
+    assert result.exit_code == 3  # v2 would change it
+
+
 def test_canary_v2_under_continuous_load_fails_no_request(cli, stack, load) -> None:
     with load(stack.port) as traffic:
         time.sleep(0.3)
