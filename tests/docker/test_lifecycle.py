@@ -3,8 +3,8 @@
 deploy v1 -> canary v2 under load -> warm rollback under load -> a fresh state dir rolls
 forward -> broken v3 fails health (v2 keeps serving) -> a canary dying mid-bake is rolled back
 -> a canary failing predictions is rolled back on the error rate -> a bake outliving --timeout
-is rolled back -> a cold rollback restarts a removed revision -> destroy removes the target
-and nothing else.
+is rolled back -> a cold rollback restarts a removed revision -> a linear rollout
+-> destroy removes the target and nothing else.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ targets:
     keep_revisions: 2
     startup_timeout: ${{STARTUP:-30s}}
     rollout:
-      strategy: canary
-      percent: 50
+      strategy: ${{STRATEGY:-canary}}
+      percent: ${{PERCENT:-50}}
       bake: ${{BAKE:-2s}}
       auto_rollback: true
 """
@@ -234,6 +234,15 @@ def test_rolling_back_to_a_revision_whose_containers_are_gone_restarts_its_image
     assert any("cold rollback" in w for w in warnings)
     assert predict(stack.port, [SAFE])[1]["model_version"] == "v1"
     assert len(containers(engine, stack.app, revision="1")) == 2
+
+
+def test_a_linear_rollout_moves_traffic_in_steps(cli, stack, load) -> None:
+    with load(stack.port) as traffic:
+        code, doc, _ = stack.run(cli, "deploy", "--yes", TAG="v2", STRATEGY="linear", PERCENT="40", BAKE="1s")
+    assert code == 0, doc
+    splits = [e["state"] for e in doc["targets"]["local"]["events"] if e.get("resource") == "traffic"]
+    assert splits == ["rev 1: 60%, rev 7: 40%", "rev 7: 80%, rev 1: 20%", "rev 7: 100%"]
+    assert traffic.failures == []
 
 
 def test_destroy_removes_the_target_and_nothing_else(cli, engine, stack) -> None:
