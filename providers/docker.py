@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -542,7 +543,12 @@ class Session:
             for k, ref in model.secrets.items()
             if k != t.api_key  # the gateway's key is the gateway's business, not the model's
         ]
-        started: list[Container] = []
+        created: list[Container] = []
+
+        def start(container: Container) -> None:
+            eng.start(container, f"127.0.0.1:<ephemeral> for {container.name}")
+            events.state(container.name, "started")
+
         try:
             for index in range(t.replicas):
                 name = replica_name(self.release, stamp.revision, index)
@@ -551,16 +557,18 @@ class Session:
                     eng.remove(c)
                     self.replicas.remove(c)
                 container = eng.create_container(self.client, name, replica_body(self.release, stamp, index, env))
-                started.append(container)
+                created.append(container)
                 self.replicas.append(container)
-                eng.start(container, f"127.0.0.1:<ephemeral> for {name}")
-                events.state(name, "started")
+            # Starting is the slow part (the runtime sets up each container): do it side by side.
+            with ThreadPoolExecutor(max_workers=min(8, len(created))) as pool:
+                for future in [pool.submit(start, c) for c in created]:
+                    future.result()
         except ScalectlError:
-            for c in started:
+            for c in created:
                 eng.remove(c)
                 self.replicas.remove(c)
             raise
-        return started
+        return created
 
     def wait_healthy(self, containers: list[Container], timeout: float, events: Events) -> float:
         """Seconds until every container answered 200 on the health route; HealthFailed otherwise."""
