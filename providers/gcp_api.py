@@ -1,0 +1,290 @@
+"""The Vertex AI calls scalectl makes, over the official GAPIC clients (REST transport).
+
+Importing this module is cheap; `Vertex(...)` imports `google.cloud.aiplatform_v1` (the
+SDK's generated clients, ~0.7 s) only when a command really talks to Vertex. Every request
+is a rendered body parsed into the SDK's request message, so what is sent is what
+`scalectl render` shows. Long-running operations are polled with adaptive backoff;
+throttling (429 RATE_LIMIT_EXCEEDED) is retried, quota and other refusals are not.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from scalectl.config import GcpTarget
+from scalectl.errors import ProviderError
+from scalectl.events import Events
+from scalectl.wait import backoff, poll_until
+
+ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
+_RETRIES = 6
+
+
+class VertexError(ProviderError):
+    """Vertex AI refused a call; `status` is Google's canonical code name (NOT_FOUND, ...)."""
+
+    def __init__(self, message: str, status: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class OperationFailed(VertexError):
+    """A long-running operation finished with an error."""
+
+
+def api_endpoint(target: GcpTarget) -> str:
+    """Env override (CI, emulators), then the target's field, then the regional endpoint."""
+    return os.environ.get(ENV_API_ENDPOINT) or target.api_endpoint or f"{target.region}-aiplatform.googleapis.com"
+
+
+def _credentials(endpoint: str) -> Any:
+    """Standard Google auth (ADC); anonymous only for a plain-http local emulator, so a real
+    token is never sent over plain http."""
+    if endpoint.startswith("http://"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError as exc:
+        raise ProviderError(
+            "no Google credentials found: run `gcloud auth application-default login`, or set "
+            f"GOOGLE_APPLICATION_CREDENTIALS to a service-account key file ({exc})"
+        ) from None
+    return credentials
+
+
+class Vertex:
+    """One target's Vertex AI clients plus a per-method call count (for benchmarks and tests)."""
+
+    def __init__(self, target: GcpTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep):
+        from google.api_core.client_options import ClientOptions
+        from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
+
+        self.target = target
+        self.events = events
+        self.sleep = sleep
+        self.host = api_endpoint(target)
+        options = ClientOptions(api_endpoint=self.host)
+        credentials = _credentials(self.host)
+        self.models = ModelServiceClient(transport="rest", client_options=options, credentials=credentials)
+        self.endpoints = EndpointServiceClient(transport="rest", client_options=options, credentials=credentials)
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.target.project}/locations/{self.target.region}"
+
+    def base_url(self) -> str:
+        return self.host if "://" in self.host else f"https://{self.host}"
+
+    # ------------------------------------------------------------ plumbing
+
+    def call(self, what: str, method: Callable[..., Any], request: Any) -> Any:
+        """One API call; throttling is retried with backoff, anything else becomes a VertexError."""
+        from google.api_core import exceptions as gexc
+
+        delay = backoff(initial=0.5, factor=2.0, maximum=8.0)
+        for attempt in range(_RETRIES):
+            self.calls[what] += 1
+            try:
+                return method(request=request, retry=None, timeout=60.0)
+            except gexc.GoogleAPICallError as exc:
+                status, reason = _status(exc), getattr(exc, "reason", None) or ""
+                if _retryable(exc, status, reason) and attempt < _RETRIES - 1:
+                    wait = delay(attempt)
+                    if self.events is not None:
+                        self.events.warn(f"Vertex AI throttled {what} ({status}); retrying in {wait:.1f}s")
+                    self.sleep(wait)
+                    continue
+                raise VertexError(_describe(what, exc, status, reason), status, reason) from None
+        raise AssertionError("unreachable")
+
+    def wait(self, what: str, operation: Any, *, timeout: float, client: Any) -> Any:
+        """Poll a long-running operation until done; raise OperationFailed with Google's message."""
+        op = getattr(operation, "operation", operation)  # a client's Operation future wraps the raw one
+        name = op.name
+        if not op.done:
+            op = poll_until(
+                lambda: self.call("GetOperation", client.get_operation, {"name": name}),
+                lambda o: bool(o.done),
+                timeout=max(timeout, 0.1),
+                what=what,
+                delay=backoff(initial=0.2, factor=1.5, maximum=10.0),
+                sleep=self.sleep,
+            )
+        if op.HasField("error"):
+            raise OperationFailed(f"{what} failed: {op.error.message}", _code_name(op.error.code))
+        return op
+
+    def cancel(self, operation_name: str, client: Any) -> None:
+        """Best effort: stop an operation we no longer wait for (a deploy that would move traffic later)."""
+        try:
+            self.call("CancelOperation", client.cancel_operation, {"name": operation_name})
+        except VertexError:
+            pass
+
+    # ------------------------------------------------------------ models
+
+    def upload_model(self, body: dict[str, Any], timeout: float) -> str:
+        from google.cloud.aiplatform_v1 import types
+
+        request = _parse(types.UploadModelRequest, body)
+        operation = self.call("UploadModel", self.models.upload_model, request)
+        done = self.wait("uploading the model", operation, timeout=timeout, client=self.models)
+        response = types.UploadModelResponse.pb()()
+        done.response.Unpack(response)
+        return str(response.model)
+
+    def list_models(self, labels: dict[str, str]) -> list[dict[str, Any]]:
+        from google.cloud.aiplatform_v1 import types
+
+        request = types.ListModelsRequest(parent=self.parent, filter=label_filter(labels))
+        return self._list("ListModels", self.models.list_models, request, "models")
+
+    def set_model_labels(self, model: dict[str, Any], labels: dict[str, str]) -> None:
+        from google.cloud.aiplatform_v1 import types
+
+        request = _parse(
+            types.UpdateModelRequest, {"model": {"name": model["name"], "labels": labels}, "updateMask": "labels"}
+        )
+        self.call("UpdateModel", self.models.update_model, request)
+
+    def delete_model(self, name: str, timeout: float) -> None:
+        from google.cloud.aiplatform_v1 import types
+
+        operation = self.call("DeleteModel", self.models.delete_model, types.DeleteModelRequest(name=name))
+        self.wait(f"deleting {name}", operation, timeout=timeout, client=self.models)
+
+    # ------------------------------------------------------------ endpoints
+
+    def find_endpoint(self, labels: dict[str, str]) -> dict[str, Any] | None:
+        from google.cloud.aiplatform_v1 import types
+
+        request = types.ListEndpointsRequest(parent=self.parent, filter=label_filter(labels))
+        found = self._list("ListEndpoints", self.endpoints.list_endpoints, request, "endpoints")
+        return found[0] if found else None
+
+    def get_endpoint(self, name: str) -> dict[str, Any]:
+        from google.cloud.aiplatform_v1 import types
+
+        response = self.call("GetEndpoint", self.endpoints.get_endpoint, types.GetEndpointRequest(name=name))
+        return _to_dict(response)
+
+    def create_endpoint(self, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        from google.cloud.aiplatform_v1 import types
+
+        request = _parse(types.CreateEndpointRequest, body)
+        operation = self.call("CreateEndpoint", self.endpoints.create_endpoint, request)
+        done = self.wait("creating the endpoint", operation, timeout=timeout, client=self.endpoints)
+        endpoint = types.Endpoint.pb()()
+        done.response.Unpack(endpoint)
+        return _to_dict(endpoint)
+
+    def start_deploy(self, body: dict[str, Any]) -> Any:
+        """Send DeployModel; returns the operation (the caller waits, so it can cancel on timeout)."""
+        from google.cloud.aiplatform_v1 import types
+
+        return self.call("DeployModel", self.endpoints.deploy_model, _parse(types.DeployModelRequest, body))
+
+    def finish_deploy(self, operation: Any, what: str, timeout: float) -> str:
+        """Wait for a DeployModel operation; returns the new deployed model's id."""
+        from google.cloud.aiplatform_v1 import types
+
+        done = self.wait(what, operation, timeout=timeout, client=self.endpoints)
+        response = types.DeployModelResponse.pb()()
+        done.response.Unpack(response)
+        return str(response.deployed_model.id)
+
+    def update_traffic(self, body: dict[str, Any]) -> dict[str, Any]:
+        from google.cloud.aiplatform_v1 import types
+
+        request = _parse(types.UpdateEndpointRequest, body)
+        return _to_dict(self.call("UpdateEndpoint", self.endpoints.update_endpoint, request))
+
+    def undeploy(self, body: dict[str, Any], what: str, timeout: float) -> None:
+        from google.cloud.aiplatform_v1 import types
+
+        request = _parse(types.UndeployModelRequest, body)
+        operation = self.call("UndeployModel", self.endpoints.undeploy_model, request)
+        self.wait(what, operation, timeout=timeout, client=self.endpoints)
+
+    def delete_endpoint(self, name: str, timeout: float) -> None:
+        from google.cloud.aiplatform_v1 import types
+
+        request = types.DeleteEndpointRequest(name=name)
+        operation = self.call("DeleteEndpoint", self.endpoints.delete_endpoint, request)
+        self.wait(f"deleting {name}", operation, timeout=timeout, client=self.endpoints)
+
+    def _list(self, what: str, method: Callable[..., Any], request: Any, field: str) -> list[dict[str, Any]]:
+        """Every page of a List call, as plain dicts."""
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.call(what, method, request)
+            items += [_to_dict(m) for m in getattr(page, field)]
+            if not page.next_page_token:
+                return items
+            request.page_token = page.next_page_token
+
+
+def label_filter(labels: dict[str, str]) -> str:
+    """Vertex list filter: `labels.k="v" AND ...`."""
+    return " AND ".join(f'labels.{k}="{v}"' for k, v in sorted(labels.items()))
+
+
+def _parse(message_type: Any, body: dict[str, Any]) -> Any:
+    """A rendered JSON body -> the SDK's request message; unknown fields are an error, not dropped."""
+    from google.protobuf import json_format
+
+    message = message_type()
+    json_format.ParseDict(body, message_type.pb(message), ignore_unknown_fields=False)
+    return message
+
+
+def _to_dict(message: Any) -> dict[str, Any]:
+    from google.protobuf import json_format
+
+    pb = message if not hasattr(type(message), "pb") else type(message).pb(message)
+    return json_format.MessageToDict(pb)
+
+
+def _status(exc: Any) -> str:
+    grpc_status = getattr(exc, "grpc_status_code", None)
+    if grpc_status is not None:
+        return str(grpc_status.name)
+    return {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 404: "NOT_FOUND"}.get(getattr(exc, "code", 0), "")
+
+
+def _retryable(exc: Any, status: str, reason: str) -> bool:
+    """Rate limits and brief unavailability pass; a quota that is simply too small does not."""
+    if status == "UNAVAILABLE" or getattr(exc, "code", 0) == 503:
+        return True
+    if status == "RESOURCE_EXHAUSTED" or getattr(exc, "code", 0) == 429:
+        return reason != "QUOTA_EXCEEDED" and "quota" not in str(getattr(exc, "message", "")).lower()
+    return False
+
+
+def _describe(what: str, exc: Any, status: str, reason: str) -> str:
+    message = str(getattr(exc, "message", exc))
+    hint = ""
+    if status == "RESOURCE_EXHAUSTED":
+        hint = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
+    elif status == "PERMISSION_DENIED":
+        hint = "; `scalectl render` lists the IAM roles scalectl needs (iam.json)"
+    elif status == "UNAUTHENTICATED":
+        hint = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
+    return f"Vertex AI refused {what}: {status or getattr(exc, 'code', '')} {message}{hint}"
+
+
+def _code_name(code: int) -> str:
+    names = {1: "CANCELLED", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND", 8: "RESOURCE_EXHAUSTED"}
+    names.update({9: "FAILED_PRECONDITION", 13: "INTERNAL", 14: "UNAVAILABLE"})
+    return names.get(code, str(code))
