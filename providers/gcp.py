@@ -107,6 +107,9 @@ class GcpProvider:
         target = bodies.target_of(release)
         hw = gcp_catalog.hardware(target)
         a = target.autoscaling
+        active = live.active_revision
+        if active is not None and active.digest == release.digest and live.traffic.get(active.number) == 100:
+            return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
         changes: list[Change] = []
         if not live.exists:
             changes.append(Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label"))

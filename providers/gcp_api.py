@@ -22,6 +22,7 @@ from scalectl.wait import backoff, poll_until
 
 ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
 _RETRIES = 6
+_QUOTA_HINT = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
 
 
 class VertexError(ProviderError):
@@ -122,7 +123,9 @@ class Vertex:
                 sleep=self.sleep,
             )
         if op.HasField("error"):
-            raise OperationFailed(f"{what} failed: {op.error.message}", _code_name(op.error.code))
+            status = _code_name(op.error.code)
+            hint = _QUOTA_HINT if status == "RESOURCE_EXHAUSTED" else ""
+            raise OperationFailed(f"{what} failed: {op.error.message}{hint}", status)
         return op
 
     def cancel(self, operation_name: str, client: Any) -> None:
@@ -276,7 +279,7 @@ def _describe(what: str, exc: Any, status: str, reason: str) -> str:
     message = str(getattr(exc, "message", exc))
     hint = ""
     if status == "RESOURCE_EXHAUSTED":
-        hint = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
+        hint = _QUOTA_HINT
     elif status == "PERMISSION_DENIED":
         hint = "; `scalectl render` lists the IAM roles scalectl needs (iam.json)"
     elif status == "UNAUTHENTICATED":

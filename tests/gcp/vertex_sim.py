@@ -97,6 +97,7 @@ class VertexSim:
         self.requests: list[Request] = []
         self._ids = itertools.count(1000)
         self._throttle = 0
+        self._throttle_suffix = ""
         self.server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ control
@@ -130,9 +131,10 @@ class VertexSim:
             self.server.shutdown()
             self.server.server_close()
 
-    def throttle(self, n: int) -> None:
-        """Answer the next `n` calls with 429 RATE_LIMIT_EXCEEDED."""
+    def throttle(self, n: int, suffix: str = "") -> None:
+        """Answer the next `n` calls (whose path ends with `suffix`) with 429 RATE_LIMIT_EXCEEDED."""
         self._throttle = n
+        self._throttle_suffix = suffix
 
     def calls(self, method: str | None = None, suffix: str = "") -> list[Request]:
         return [r for r in self.requests if (method is None or r.method == method) and r.path.endswith(suffix)]
@@ -163,7 +165,7 @@ class VertexSim:
             self.requests.append(Request(method, parts.path, query, body))
             self._tick()
             try:
-                if self._throttle > 0:
+                if self._throttle > 0 and parts.path.endswith(self._throttle_suffix):
                     self._throttle -= 1
                     raise SimError(
                         "RESOURCE_EXHAUSTED",
