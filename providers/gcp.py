@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from scalectl.providers import gcp_catalog
+from scalectl.providers import gcp_render as bodies
+from scalectl.providers.gcp_api import Vertex, VertexError
+
 from scalectl.config import ScaleFile
 from scalectl.errors import DeployFailed, Diagnostic, ProviderError, ScalectlError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
-from scalectl.providers import gcp_catalog
-from scalectl.providers import gcp_render as bodies
-from scalectl.providers.gcp_api import Vertex, VertexError
 from scalectl.wait import WaitTimeout
 
 
@@ -112,7 +113,9 @@ class GcpProvider:
             return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
         changes: list[Change] = []
         if not live.exists:
-            changes.append(Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label"))
+            changes.append(
+                Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label")
+            )
         changes.append(Change("create", "model (new revision)", f"image {release.model.image}"))
         machine = hw.machine + (f" + {hw.accelerator_count} x {hw.accelerator_type}" if hw.accelerator_type else "")
         machine += f" (TPU {hw.tpu_topology})" if hw.tpu_topology else ""
@@ -257,7 +260,6 @@ class Rollout:
         self.share = 0
 
     def run(self) -> Revision:
-        n = self.revision.number
         snap = self.provider._snapshot(self.vertex, self.release)
         self.endpoint = self._ensure_endpoint(snap)
         deployed = snap.deployed()
@@ -304,7 +306,11 @@ class Rollout:
         if self.old is not None and share < 100:
             split[self.old.id] = 100 - share
         body = bodies.deploy_model(
-            self.release, endpoint=self.endpoint, model_resource=self.model["name"], revision=str(n), traffic_split=split
+            self.release,
+            endpoint=self.endpoint,
+            model_resource=self.model["name"],
+            revision=str(n),
+            traffic_split=split,
         )
         self.events.step(f"deploying revision {n} on {self.target.machine} with {share}% of traffic")
         self.events.state(f"revision {n}", "DEPLOYING")
@@ -394,7 +400,9 @@ class Rollout:
                 gone = Deployed(self.new_id, self.model.get("name", ""), n, 0 if old else self.share, 0)
                 _undeploy(self.vertex, self.endpoint, gone, self.events, max(self._left(), 120.0))
         except ScalectlError as exc:
-            return f"restoring traffic failed too ({exc.message}); check `scalectl status -t {self.release.target_name}`"
+            return (
+                f"restoring traffic failed too ({exc.message}); check `scalectl status -t {self.release.target_name}`"
+            )
         if old is None:
             return "nothing was serving before, and the endpoint has no deployed model now"
         return f"{old_name} serves 100% of traffic again and revision {n} was undeployed"
@@ -410,7 +418,10 @@ class Rollout:
     def _prune(self, snap: Snapshot) -> None:
         """Keep `keep_revisions` earlier Models for rollback; delete older ones (not deployed)."""
         keep = self.target.keep_revisions
-        older = sorted((m for m in snap.models if (_revision_number(m) or 0) < self.revision.number), key=_revision_number)
+        older = sorted(
+            (m for m in snap.models if (_revision_number(m) or 0) < self.revision.number),
+            key=lambda m: _revision_number(m) or 0,
+        )
         for model in older[: max(0, len(older) - keep)]:
             try:
                 self.vertex.delete_model(model["name"], self._left())
@@ -466,7 +477,9 @@ def _resources_of(model: dict[str, Any]) -> dict[str, Any] | None:
 def _live(snap: Snapshot, vertex: Vertex) -> Live:
     deployed = snap.deployed()
     traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
-    active = max(traffic, key=lambda r: traffic[r]) if traffic else None
+    # mid-rollout (several revisions with traffic) the newest is the one being rolled out: it is what
+    # `rollback` undoes, returning all traffic to the earlier one
+    active = max(traffic) if traffic else None
     revisions = []
     for model in sorted(snap.models, key=lambda m: _revision_number(m) or 0):
         number = _revision_number(model)
@@ -479,7 +492,7 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
         elif label in ("failed", "rolled_back"):
             status = label
         elif number in traffic:
-            status = "pending"  # part of a rollout in progress
+            status = "superseded"  # still holds part of the traffic while a newer revision rolls out
         else:
             status = "superseded"
         revisions.append(

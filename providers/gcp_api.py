@@ -9,6 +9,7 @@ throttling (429 RATE_LIMIT_EXCEEDED) is retried, quota and other refusals are no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import Counter
@@ -130,10 +131,8 @@ class Vertex:
 
     def cancel(self, operation_name: str, client: Any) -> None:
         """Best effort: stop an operation we no longer wait for (a deploy that would move traffic later)."""
-        try:
+        with contextlib.suppress(VertexError):
             self.call("CancelOperation", client.cancel_operation, {"name": operation_name})
-        except VertexError:
-            pass
 
     # ------------------------------------------------------------ models
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalectl.providers.gcp_catalog import autoscaling_metric, hardware
+
 from scalectl.config import GcpTarget
 from scalectl.provider import Release, Revision
 from scalectl.render import pretty, render_json
@@ -181,7 +182,10 @@ def rollout_plan(release: Release) -> dict[str, Any]:
     target = target_of(release)
     return {
         "strategy": target.rollout.strategy,
-        "steps": [{"new_revision_percent": p, "bake_seconds": target.rollout.bake if p < 100 else 0} for p in traffic_steps(release)],
+        "steps": [
+            {"new_revision_percent": p, "bake_seconds": target.rollout.bake if p < 100 else 0}
+            for p in traffic_steps(release)
+        ],
         "health_gate": "each step waits for the deployed model's available replicas; a failure moves traffic back",
         "auto_rollback": target.rollout.auto_rollback,
         "undeploy_previous_after_seconds": target.undeploy_grace,
@@ -211,7 +215,9 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         endpoint=endpoint,
         model_resource=f"{parent(target)}/models/<model id from upload>",
         revision=info.number,
-        traffic_split={"0": steps[0]} if steps[0] == 100 else {"0": steps[0], "<previous deployed model id>": 100 - steps[0]},
+        traffic_split={"0": steps[0]}
+        if steps[0] == 100
+        else {"0": steps[0], "<previous deployed model id>": 100 - steps[0]},
     )
     return {
         "upload_model.json": pretty(upload_model(release, info)),

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scalectl.providers.gcp import GcpProvider
 
 from scalectl.provider import get_provider, register, unregister
-from scalectl.providers.gcp import GcpProvider
 from tests.gcp.vertex_sim import VertexSim
 
 SCALE = """\

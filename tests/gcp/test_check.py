@@ -51,7 +51,9 @@ def test_topology_must_fit_the_machine(tmp_path: Path) -> None:
 
 def test_duty_cycle_autoscaling_needs_an_accelerator(tmp_path: Path) -> None:
     (message,) = errors(write_scale(tmp_path, machine="n1-standard-4", metric="accelerator_duty_cycle"))
-    assert message.startswith("targets.prod.autoscaling.metric: accelerator_duty_cycle autoscaling needs an accelerator")
+    assert message.startswith(
+        "targets.prod.autoscaling.metric: accelerator_duty_cycle autoscaling needs an accelerator"
+    )
     assert "use cpu or requests_per_replica" in message
 
 
@@ -93,4 +95,4 @@ def test_max_error_rate_is_a_warning_not_silently_ignored(tmp_path: Path) -> Non
     path = write_scale(tmp_path)
     path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, max_error_rate: 0.05}"))
     config = load_config(path)
-    assert [w.message for w in config.warnings][0].startswith("max_error_rate is not evaluated on gcp yet")
+    assert next(w.message for w in config.warnings).startswith("max_error_rate is not evaluated on gcp yet")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from scalectl.providers.gcp import GcpProvider
 from typer.testing import CliRunner
 
 from scalectl.cli import app
-from scalectl.providers.gcp import GcpProvider
 from tests.gcp.conftest import write_scale
 from tests.gcp.vertex_sim import VertexSim
 
@@ -77,8 +77,12 @@ def test_linear_rollout_steps_traffic_and_undeploys_the_old_model_last(
     assert [d["id"] for d in sim.endpoint()["deployedModels"]] == [new_id]
 
     steps = [e["message"] for e in doc["targets"]["prod"]["events"] if e["kind"] == "state"]
-    assert steps[-4:] == ["revision 2: 60% traffic", "revision 2: 90% traffic", "revision 2: 100% traffic",
-                          "revision 1: UNDEPLOYED"]
+    assert steps[-4:] == [
+        "revision 2: 60% traffic",
+        "revision 2: 90% traffic",
+        "revision 2: 100% traffic",
+        "revision 1: UNDEPLOYED",
+    ]
 
 
 def test_a_model_that_never_gets_ready_leaves_the_old_revision_serving(
@@ -89,9 +93,13 @@ def test_a_model_that_never_gets_ready_leaves_the_old_revision_serving(
     before = sim.endpoint()["trafficSplit"]
     sim.fail_image["fraud:v2"] = "exec format error"
 
-    code, doc, _ = scalectl("deploy", "-f", str(write_scale(tmp_path, image=V2, strategy="canary")), "--yes", state=state)
+    code, doc, _ = scalectl(
+        "deploy", "-f", str(write_scale(tmp_path, image=V2, strategy="canary")), "--yes", state=state
+    )
     assert code == 1
-    assert doc["error"].startswith("revision 2 failed to deploy: deploying revision 2 failed: Model server never became ready")
+    assert doc["error"].startswith(
+        "revision 2 failed to deploy: deploying revision 2 failed: Model server never became ready"
+    )
     assert doc["error"].endswith("revision 1 still serves 100% of traffic; nothing was deployed")
     assert sim.endpoint()["trafficSplit"] == before
 
@@ -151,7 +159,9 @@ def test_a_deploy_that_outlives_the_timeout_is_cancelled(sim: VertexSim, gcp: Gc
     state = tmp_path / "st"
     assert scalectl("deploy", "-f", str(write_scale(tmp_path, image=V1)), "--yes", state=state)[0] == 0
     sim.deploy_seconds = 30
-    code, doc, _ = scalectl("deploy", "-f", str(write_scale(tmp_path, image=V2)), "--yes", "--timeout", "2", state=state)
+    code, doc, _ = scalectl(
+        "deploy", "-f", str(write_scale(tmp_path, image=V2)), "--yes", "--timeout", "2", state=state
+    )
     assert code == 1
     assert "was not ready within the 2s timeout (deploy cancelled)" in doc["error"]
     assert sim.calls("POST", ":cancel")

@@ -276,7 +276,9 @@ class VertexSim:
         if unknown:
             raise SimError("INVALID_ARGUMENT", f"Traffic split refers to unknown deployed model(s): {unknown}")
         if split and sum(split.values()) != 100:
-            raise SimError("INVALID_ARGUMENT", f"Sum of all traffic split values must be 100, got {sum(split.values())}.")
+            raise SimError(
+                "INVALID_ARGUMENT", f"Sum of all traffic split values must be 100, got {sum(split.values())}."
+            )
 
     # ------------------------------------------------------------ models
 
