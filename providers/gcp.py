@@ -261,23 +261,39 @@ class Rollout:
 
     def run(self) -> Revision:
         snap = self.provider._snapshot(self.vertex, self.release)
-        self.endpoint = self._ensure_endpoint(snap)
+        try:
+            self.endpoint = self._ensure_endpoint(snap)
+        except ScalectlError as exc:
+            raise DeployFailed(f"the endpoint could not be created: {exc.message}; nothing was deployed") from None
         deployed = snap.deployed()
         serving = [d for d in deployed if d.traffic > 0]
         self.old = max(serving, key=lambda d: d.traffic) if serving else None
         leftovers = [d for d in deployed if d is not self.old]
 
-        self.model = self._upload()
+        try:
+            self.model = self._upload()
+        except ScalectlError as exc:
+            now = (
+                f"revision {self.old.revision} still serves {self.old.traffic}% of traffic"
+                if self.old
+                else "nothing serves yet"
+            )
+            raise DeployFailed(f"revision {self.revision.number} was not deployed: {exc.message}; {now}") from None
         steps = bodies.traffic_steps(self.release) if self.old else [100]
         self._deploy(steps[0])
         for share in steps[1:]:
             self._bake(self.target.rollout.bake, f"bake at {self.share}%")
             self._shift(share)
         self._bake(0, "health at 100%")
-        if self.old is not None or leftovers:
+        if (self.old is not None or leftovers) and self.target.undeploy_grace:
             self._bake(self.target.undeploy_grace, "grace period before undeploying the old revision")
         for d in [*([self.old] if self.old else []), *leftovers]:
-            _undeploy(self.vertex, self.endpoint, d, self.events, self._left())
+            try:
+                _undeploy(self.vertex, self.endpoint, d, self.events, max(self._left(), 60.0))
+            except ScalectlError as exc:  # the new revision serves; the leftover is retried next deploy
+                self.events.warn(
+                    f"revision {self.revision.number} serves 100%, but undeploying {d.id} failed: {exc.message}"
+                )
         self._prune(snap)
         return Revision(**{**self.revision.to_dict(), "status": "active", "message": f"model {self.model['name']}"})
 

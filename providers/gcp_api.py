@@ -68,8 +68,11 @@ class Vertex:
     """One target's Vertex AI clients plus a per-method call count (for benchmarks and tests)."""
 
     def __init__(self, target: GcpTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep):
-        from google.api_core.client_options import ClientOptions
-        from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
+        try:
+            from google.api_core.client_options import ClientOptions
+            from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient
+        except ImportError:
+            raise ProviderError("the gcp provider needs google-cloud-aiplatform: pip install 'scalectl[gcp]'") from None
 
         self.target = target
         self.events = events
@@ -100,14 +103,15 @@ class Vertex:
             try:
                 return method(request=request, retry=None, timeout=60.0)
             except gexc.GoogleAPICallError as exc:
-                status, reason = _status(exc), getattr(exc, "reason", None) or ""
-                if _retryable(exc, status, reason) and attempt < _RETRIES - 1:
+                status, message = _google_error(exc)
+                reason = getattr(exc, "reason", None) or ""
+                if _retryable(status, message, reason) and attempt < _RETRIES - 1:
                     wait = delay(attempt)
                     if self.events is not None:
                         self.events.warn(f"Vertex AI throttled {what} ({status}); retrying in {wait:.1f}s")
                     self.sleep(wait)
                     continue
-                raise VertexError(_describe(what, exc, status, reason), status, reason) from None
+                raise VertexError(_describe(what, status, message), status, reason) from None
         raise AssertionError("unreachable")
 
     def wait(self, what: str, operation: Any, *, timeout: float, client: Any) -> Any:
@@ -120,7 +124,7 @@ class Vertex:
                 lambda o: bool(o.done),
                 timeout=max(timeout, 0.1),
                 what=what,
-                delay=backoff(initial=0.2, factor=1.5, maximum=10.0),
+                delay=backoff(initial=0.2, factor=1.25, maximum=10.0),  # at most ~25% late
                 sleep=self.sleep,
             )
         if op.HasField("error"):
@@ -258,24 +262,35 @@ def _to_dict(message: Any) -> dict[str, Any]:
     return json_format.MessageToDict(pb)
 
 
-def _status(exc: Any) -> str:
-    grpc_status = getattr(exc, "grpc_status_code", None)
-    if grpc_status is not None:
-        return str(grpc_status.name)
-    return {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 404: "NOT_FOUND"}.get(getattr(exc, "code", 0), "")
+def _google_error(exc: Any) -> tuple[str, str]:
+    """(status, message) from Google's error JSON, without the SDK's "POST <url>:" prefix."""
+    response = getattr(exc, "response", None)
+    try:
+        error = response.json()["error"] if response is not None else {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        error = {}
+    status = error.get("status") if isinstance(error, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not status:
+        grpc_status = getattr(exc, "grpc_status_code", None)
+        status = grpc_status.name if grpc_status is not None else _HTTP_STATUS.get(getattr(exc, "code", 0), "")
+    return str(status), str(message or getattr(exc, "message", exc))
 
 
-def _retryable(exc: Any, status: str, reason: str) -> bool:
+_HTTP_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
+_HTTP_STATUS.update({409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"})
+
+
+def _retryable(status: str, message: str, reason: str) -> bool:
     """Rate limits and brief unavailability pass; a quota that is simply too small does not."""
-    if status == "UNAVAILABLE" or getattr(exc, "code", 0) == 503:
+    if status == "UNAVAILABLE":
         return True
-    if status == "RESOURCE_EXHAUSTED" or getattr(exc, "code", 0) == 429:
-        return reason != "QUOTA_EXCEEDED" and "quota" not in str(getattr(exc, "message", "")).lower()
+    if status == "RESOURCE_EXHAUSTED":
+        return reason == "RATE_LIMIT_EXCEEDED" or "quota" not in message.lower()
     return False
 
 
-def _describe(what: str, exc: Any, status: str, reason: str) -> str:
-    message = str(getattr(exc, "message", exc))
+def _describe(what: str, status: str, message: str) -> str:
     hint = ""
     if status == "RESOURCE_EXHAUSTED":
         hint = _QUOTA_HINT
@@ -283,7 +298,7 @@ def _describe(what: str, exc: Any, status: str, reason: str) -> str:
         hint = "; `scalectl render` lists the IAM roles scalectl needs (iam.json)"
     elif status == "UNAUTHENTICATED":
         hint = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
-    return f"Vertex AI refused {what}: {status or getattr(exc, 'code', '')} {message}{hint}"
+    return f"Vertex AI refused {what}: {status} {message.rstrip('.')}{hint}"
 
 
 def _code_name(code: int) -> str:

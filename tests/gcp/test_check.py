@@ -96,3 +96,9 @@ def test_max_error_rate_is_a_warning_not_silently_ignored(tmp_path: Path) -> Non
     path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, max_error_rate: 0.05}"))
     config = load_config(path)
     assert next(w.message for w in config.warnings).startswith("max_error_rate is not evaluated on gcp yet")
+
+
+def test_the_gcp_example_validates() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "gcp" / "scale.yaml"
+    config = load_config(example, env={})
+    assert sorted(config.spec.targets) == ["l4-spot", "tpu-v5e"]

@@ -181,3 +181,16 @@ def test_plan_detailed_exitcode(sim: VertexSim, gcp: GcpProvider, tmp_path: Path
     actions = [(c["action"], c["resource"]) for c in doc["targets"]["prod"]["changes"]]
     assert actions[0] == ("create", "endpoint fraud-prod")
     assert not sim.calls("POST")  # plan only reads
+
+
+def test_a_missing_permission_fails_before_anything_changes(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:
+    state = tmp_path / "st"
+    assert scalectl("deploy", "-f", str(write_scale(tmp_path, image=V1)), "--yes", state=state)[0] == 0
+    sim.deny("models:upload", "aiplatform.models.upload")
+    code, doc, _ = scalectl("deploy", "-f", str(write_scale(tmp_path, image=V2)), "--yes", state=state)
+    assert code == 1
+    assert doc["error"] == (
+        "revision 2 was not deployed: Vertex AI refused UploadModel: PERMISSION_DENIED Permission "
+        "'aiplatform.models.upload' denied on resource (or it may not exist); `scalectl render` lists the IAM "
+        "roles scalectl needs (iam.json); revision 1 still serves 100% of traffic"
+    )

@@ -32,7 +32,13 @@ from google.cloud.aiplatform_v1 import types
 from google.protobuf import json_format
 
 _V1 = "type.googleapis.com/google.cloud.aiplatform.v1."
-_HTTP = {"INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "NOT_FOUND": 404, "RESOURCE_EXHAUSTED": 429}
+_HTTP = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+}
 _CODES = {"CANCELLED": 1, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9}
 
 
@@ -98,6 +104,7 @@ class VertexSim:
         self._ids = itertools.count(1000)
         self._throttle = 0
         self._throttle_suffix = ""
+        self._denied: dict[str, str] = {}
         self.server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------ control
@@ -135,6 +142,10 @@ class VertexSim:
         """Answer the next `n` calls (whose path ends with `suffix`) with 429 RATE_LIMIT_EXCEEDED."""
         self._throttle = n
         self._throttle_suffix = suffix
+
+    def deny(self, suffix: str, permission: str) -> None:
+        """Answer calls whose path ends with `suffix` with 403 PERMISSION_DENIED (a missing IAM role)."""
+        self._denied[suffix] = permission
 
     def calls(self, method: str | None = None, suffix: str = "") -> list[Request]:
         return [r for r in self.requests if (method is None or r.method == method) and r.path.endswith(suffix)]
@@ -180,6 +191,11 @@ class VertexSim:
                         ],
                     )
                 path = re.sub(r"^/(v1|ui)/", "", parts.path)  # the SDK uses /ui/ for operations
+                for suffix, permission in self._denied.items():
+                    if parts.path.endswith(suffix):
+                        raise SimError(
+                            "PERMISSION_DENIED", f"Permission '{permission}' denied on resource (or it may not exist)."
+                        )
                 return 200, self._route(method, path, query, body)
             except SimError as exc:
                 return _HTTP.get(exc.status, 500), exc.body()
