@@ -10,13 +10,14 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from scalectl import __version__
-from scalectl.errors import ConfigError, ExitCode, ScalectlError, UsageError
+from scalectl.errors import ConfigError, ExitCode, OverBudget, ScalectlError, UsageError
 from scalectl.ui import OutputFormat, Ui, config_error_doc
 
 app = typer.Typer(
@@ -34,7 +35,7 @@ FileOpt = Annotated[
 ]
 TargetsOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", help="Target name (repeatable); default: all targets."),
+    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", metavar="NAME", help="Target name (repeatable); default: all targets."),
 ]
 OutputOpt = Annotated[
     OutputFormat,
@@ -353,18 +354,18 @@ def deploy(
         config, names = _load(file, target)
         engine = _engine(config, state_dir)
         for name in names:
-            plan = engine.plan(name, timeout)
-            if not ui.json:
-                _print_plan(ui, plan)
-            if not plan.has_changes:
-                results[name] = {"changed": False, "revision": plan.live.active}
-                ui.say(f"{name}: already up to date (revision {plan.live.active})")
-                continue
-            _confirm(ui, yes, f"Deploy revision {plan.revision.number} to {name}?")
+
+            def confirm(plan: Any, name: str = name) -> None:
+                if not ui.json:
+                    _print_plan(ui, plan)
+                _confirm(ui, yes, f"Deploy revision {plan.revision.number} to {name}?")
+
             events = Events(ui.event)
             try:
-                revision = engine.deploy(plan, events)
+                plan, revision = engine.deploy(name, events, timeout=timeout, confirm=confirm)
             except ScalectlError as exc:
+                if isinstance(exc, UsageError):
+                    raise
                 results[name] = {"changed": False, "error": exc.message, "events": events.to_list()}
                 if ui.json:
                     ui.document(
@@ -378,6 +379,10 @@ def deploy(
                     )
                 ui.say(f"[red]deploy to {name} failed:[/red] {_escape(exc.message)}")
                 _exit(exc.exit_code)
+            if revision is None:
+                results[name] = {"changed": False, "revision": plan.live.active}
+                ui.say(f"{name}: already up to date (revision {plan.live.active})")
+                continue
             results[name] = {"changed": True, "revision": revision.to_dict(), "events": events.to_list()}
             took = events.items[-1].at if events.items else 0.0
             ui.say(f"[green]{name}: revision {revision.number} is live[/green] ({took:.1f}s)")
@@ -531,3 +536,582 @@ def unlock(
         if ui.json:
             ui.document({"command": "unlock", "ok": True, "unlocked": removed})
         ui.say(f"unlocked: {', '.join(removed) or 'nothing was locked'}")
+
+
+# ---------------------------------------------------------------- cost-estimate and the price catalog
+# (kept in one block for merging; the model is scalectl/cost.py, prices scalectl/catalog.py)
+
+
+class CostFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+
+
+class CatalogProvider(str, Enum):
+    aws = "aws"
+    gcp = "gcp"
+    azure = "azure"
+
+
+@app.command("cost-estimate")
+def cost_estimate(
+    file: FileOpt = Path("scale.yaml"),
+    target: TargetsOpt = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also price the workload on every provider's nearest equivalent hardware.")
+    ] = False,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget", envvar="SCALECTL_BUDGET", min=0, help="Exit 4 when a target's expected USD/month is above this."
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            envvar="SCALECTL_BASELINE",
+            help="Previous config: a file path or a git revision (e.g. origin/main); shows the monthly delta.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        CostFormat,
+        typer.Option("--format", envvar="SCALECTL_COST_FORMAT", help="text tables, or markdown for a PR comment."),
+    ] = CostFormat.text,
+    output: OutputOpt = OutputFormat.text,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Monthly cost under each target's autoscaling policy: min, expected (traffic profile), max; on-demand vs spot."""
+    ui = Ui(output, no_color)
+    with _reporting(ui, "cost-estimate"):
+        from scalectl import cost
+        from scalectl.catalog import load_catalog
+
+        config, names = _load(file, target, check_providers=False)
+        catalog = load_catalog()
+        estimates = _estimate_all(config, names, catalog)
+        comparisons = {e.target: _compare(catalog, config, e) for e in estimates} if compare else {}
+        base = _baseline_figures(baseline, file, names, catalog) if baseline else None
+        current = {e.target: e.expected for e in estimates}
+        deltas = cost.delta(current, base) if base is not None else None
+        over = [e for e in estimates if budget is not None and e.expected is not None and e.expected > budget]
+        unpriced = [e.target for e in estimates if not e.priced]
+        doc = _cost_doc(config, file, catalog, estimates, comparisons, deltas, baseline, budget, over)
+        markdown = _cost_markdown(config, catalog, estimates, comparisons, deltas, baseline, budget, over)
+        failure: ScalectlError | None = None
+        if over:
+            named = ", ".join(f"{e.target} (${e.expected:,.2f})" for e in over)
+            failure = OverBudget(f"over budget ${budget:,.2f}/month: {named}")
+        elif budget is not None and unpriced:
+            failure = ScalectlError(f"cannot check the budget: no usable price for {', '.join(unpriced)}")
+        if ui.json:
+            if fmt == CostFormat.markdown:
+                doc["markdown"] = markdown
+            if failure is not None:
+                doc.update(ok=False, error=failure.message, exit_code=int(failure.exit_code))
+            ui.document(doc)
+        elif fmt == CostFormat.markdown:
+            sys.stdout.write(markdown)
+        else:
+            _print_costs(ui, config, catalog, estimates, comparisons, deltas, baseline)
+        if failure is not None:
+            if ui.json:
+                ui.say(f"[red]error:[/red] {_escape(failure.message)}")
+                _exit(failure.exit_code)
+            raise failure
+
+
+def _estimate_all(config: Any, names: list[str], catalog: Any) -> list[Any]:
+    """An Estimate per target; unknown types/regions become one ConfigError with file:line:col."""
+    from scalectl.catalog import UnknownHardware
+    from scalectl.errors import Diagnostic
+
+    out = []
+    problems: list[Diagnostic] = []
+    for name in names:
+        try:
+            out.append(_estimate_target(config, name, catalog))
+        except UnknownHardware as exc:
+            problems.append(config.document.locate(Diagnostic(exc.message, loc=("targets", name, exc.field))))
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _traffic(config: Any) -> Any:
+    from scalectl.cost import TrafficProfile
+
+    t = config.spec.traffic
+    return TrafficProfile(t.peak_rps, t.offpeak_rps, t.peak_hours_per_day, t.replica_rps) if t else None
+
+
+def _estimate_target(config: Any, name: str, catalog: Any) -> Any:
+    from scalectl import cost
+    from scalectl.catalog import SERVICES, rate_for
+
+    tgt = config.spec.targets[name]
+    rate, _hw, type_, region = rate_for(catalog, tgt)
+    notes: list[str] = []
+    if tgt.provider == "docker":
+        usage = cost.usage(tgt.replicas, tgt.replicas, _traffic(config))
+        usage = cost.Usage(**{**usage.to_dict(), "expected_hours": usage.max_hours, "note": ""})
+        notes.append(f"docker runs a fixed {tgt.replicas} replica(s); autoscaling does not apply")
+    else:
+        usage = cost.usage(tgt.autoscaling.min, tgt.autoscaling.max, _traffic(config))
+    _service, offers_spot, no_spot = SERVICES[tgt.provider]
+    if not offers_spot:
+        rate = cost.Rate(**{**rate.to_dict(), "spot": None, "spot_note": rate.spot_note or no_spot})
+    if rate.problem:
+        notes.append(f"no usable price: {rate.problem}")
+    if rate.basis == "estimate":
+        notes.append("rate is an estimate, not a list price")
+    return cost.estimate(name, tgt.provider, type_, region, usage, rate, tgt.spot, tuple(notes))
+
+
+def _compare(catalog: Any, config: Any, current: Any) -> list[dict[str, Any]]:
+    """The same usage on each provider's nearest equivalent hardware, cheapest first."""
+    from scalectl import cost
+    from scalectl.catalog import SERVICES, nearest, rate_for
+
+    _rate, hw, _type, _region = rate_for(catalog, config.spec.targets[current.target])
+    if not hw.accelerator or current.on_demand is None:
+        return []
+
+    def entry(provider: str, type_: str, region: str, hardware: str, rate: Any, is_current: bool) -> dict[str, Any]:
+        est = cost.estimate(current.target, provider, type_, region, current.usage, rate, False)
+        return {
+            "provider": provider,
+            "type": type_,
+            "region": region,
+            "hardware": hardware,
+            "rate": rate.to_dict(),
+            "on_demand": est.on_demand.to_dict() if est.on_demand else None,
+            "spot": est.spot.to_dict() if est.spot else None,
+            "monthly": round(est.expected or 0.0, 2),
+            "current": is_current,
+        }
+
+    rows = [entry(current.provider, current.hardware, current.region, hw.describe(), current.rate, True)]
+    for provider in ("aws", "gcp", "azure"):
+        region = current.region if provider == current.provider else None
+        offer = nearest(catalog, hw, provider, region)
+        if offer is None or (provider == current.provider and offer.type == current.hardware):
+            continue
+        rate = offer.rate
+        if not SERVICES[provider][1]:
+            rate = cost.Rate(**{**rate.to_dict(), "spot": None, "spot_note": SERVICES[provider][2]})
+        rows.append(entry(provider, offer.type, offer.region, offer.hardware.describe(), rate, False))
+    rows.sort(key=lambda r: r["monthly"])
+    mine = rows[[r["current"] for r in rows].index(True)]["monthly"]  # on-demand, like the others
+    for r in rows:
+        r["saves"] = round(mine - r["monthly"], 2)
+    return rows
+
+
+def _baseline_figures(ref: str, file: Path, names: list[str], catalog: Any) -> dict[str, float | None]:
+    """Expected monthly cost per target of a previous config: a file, or `git show REV:file`."""
+    import subprocess
+    import tempfile
+
+    from scalectl.catalog import UnknownHardware
+
+    path = Path(ref)
+    if path.is_file():
+        base_config = _load_baseline(path, ref)
+    else:
+        try:
+            shown = subprocess.run(
+                ["git", "-C", str(file.resolve().parent), "show", f"{ref}:./{file.name}"],
+                capture_output=True,
+                check=False,
+                timeout=30,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise UsageError(f"--baseline {ref}: cannot run git ({exc})") from None
+        if shown.returncode != 0:
+            why = shown.stderr.decode(errors="replace").strip().splitlines()
+            raise UsageError(
+                f"--baseline {ref}: not a file, and `git show {ref}:{file.name}` failed"
+                + (f" ({why[-1]})" if why else "")
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / file.name
+            copy.write_bytes(shown.stdout)
+            base_config = _load_baseline(copy, f"{ref}:{file.name}")
+    out: dict[str, float | None] = {}
+    wanted = [n for n in base_config.spec.targets if n in names] if names else list(base_config.spec.targets)
+    for name in wanted:
+        try:
+            out[name] = _estimate_target(base_config, name, catalog).expected
+        except UnknownHardware:
+            out[name] = None  # the old file named hardware we cannot price; its delta is unknown
+    return out
+
+
+def _load_baseline(path: Path, name: str) -> Any:
+    """The previous config; if it does not validate, say so about the baseline, not a temp file."""
+    from scalectl.config import load_config
+
+    try:
+        return load_config(path, check_providers=False)
+    except ConfigError as exc:
+        first = next((d for d in exc.diagnostics if d.severity == "error"), exc.diagnostics[0])
+        where = f"{name}:{first.line}:{first.column}" if first.line else name
+        raise UsageError(f"--baseline {where}: {first.field or 'file'}: {first.message}") from None
+
+
+def _cost_doc(
+    config: Any,
+    file: Path,
+    catalog: Any,
+    estimates: list[Any],
+    comparisons: dict[str, list[dict[str, Any]]],
+    deltas: dict[str, dict[str, Any]] | None,
+    baseline: str | None,
+    budget: float | None,
+    over: list[Any],
+) -> dict[str, Any]:
+    from scalectl import cost
+
+    traffic = config.spec.traffic
+    doc: dict[str, Any] = {
+        "command": "cost-estimate",
+        "ok": True,
+        "file": str(file),
+        "currency": "USD",
+        "hours_per_month": cost.HOURS_PER_MONTH,
+        "catalog": {
+            "origin": catalog.origin,
+            "date": catalog.date,
+            "age_days": catalog.age_days(),
+            "dates": catalog.dates(),
+        },
+        "traffic": traffic.model_dump() if traffic else None,
+        "targets": {},
+        "total_monthly": round(cost.total(estimates), 2),
+    }
+    for e in estimates:
+        entry = e.to_dict()
+        if comparisons:
+            entry["compare"] = comparisons.get(e.target, [])
+        doc["targets"][e.target] = entry
+    if budget is not None:
+        doc["budget"] = {"limit": budget, "per": "target", "over": [e.target for e in over]}
+    if deltas is not None:
+        before = sum(d["before"] or 0.0 for d in deltas.values())
+        doc["baseline"] = {
+            "ref": baseline,
+            "total_before": round(before, 2),
+            "total_after": doc["total_monthly"],
+            "delta": round(doc["total_monthly"] - before, 2),
+            "targets": deltas,
+        }
+    return doc
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def _signed(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"+${value:,.2f}" if value >= 0 else f"-${-value:,.2f}"
+
+
+def _per_hour(value: float | None) -> str:
+    return "-" if value is None else "$" + f"{value:,.4f}".rstrip("0").rstrip(".")
+
+
+def _whole(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _replicas(u: Any) -> str:
+    if u.peak_replicas is None:
+        return f"{u.min_replicas}-{u.max_replicas}"
+    return f"{u.min_replicas}-{u.max_replicas}\n[dim](peak {u.peak_replicas}, off-peak {u.offpeak_replicas})[/dim]"
+
+
+def _spot_cell(e: Any) -> str:
+    if e.spot is not None:
+        return _usd(e.spot.expected if e.spot.expected is not None else e.spot.max)
+    return "n/a"
+
+
+STALE_CATALOG_DAYS = 120
+
+
+def _catalog_line(catalog: Any) -> str:
+    where = "the shipped catalog" if catalog.origin == "shipped" else catalog.origin
+    line = f"prices from {where}, dated {catalog.date or 'unknown'}"
+    age = catalog.age_days()
+    if age is not None and age > STALE_CATALOG_DAYS:
+        line += f" ({age} days old: `scalectl catalog refresh` when online)"
+    if catalog.shipped_date and catalog.shipped_date > catalog.date:
+        line += (
+            f"; the catalog shipped with this scalectl is newer ({catalog.shipped_date}): refresh or delete the copy"
+        )
+    return line
+
+
+def _print_costs(
+    ui: Ui,
+    config: Any,
+    catalog: Any,
+    estimates: list[Any],
+    comparisons: dict[str, list[dict[str, Any]]],
+    deltas: dict[str, dict[str, Any]] | None,
+    baseline: str | None,
+) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from scalectl import cost
+
+    title = f"{config.spec.name}: USD/month (730 h), {_catalog_line(catalog)}"
+    if ui.err.width < 100:  # a narrow terminal: one block per target reads better than a folded table
+        ui.say(f"[bold]{_escape(title)}[/bold]")
+        for e in estimates:
+            od = e.on_demand
+            rate = _per_hour(e.rate.on_demand) + "/h" if e.rate.on_demand is not None else "[red]unpriced[/red]"
+            rate += " (estimate)" if e.rate.basis == "estimate" else ""
+            ui.say(f"[bold]{e.target}[/bold]  {e.provider} {e.region}  {_escape(e.hardware)}  {rate}")
+            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
+            ui.say(
+                f"  replicas {_replicas(e.usage).replace(chr(10), ' ')}  min {_usd(od.min if od else None)}  "
+                f"expected {_usd(od.expected if od else None)}  max {_usd(od.max if od else None)}  "
+                f"spot {_usd(spot) if spot is not None else 'n/a'}"
+            )
+    else:
+        table = Table(title=_escape(title), box=box.SIMPLE_HEAD)
+        for col in ("target", "type / region", "$/h", "replicas", "min", "expected", "max", "spot exp."):
+            left = col in ("target", "type / region", "replicas")
+            table.add_column(col, justify="left" if left else "right", overflow="fold")
+        for e in estimates:
+            od = e.on_demand
+            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
+            table.add_row(
+                f"{e.target}\n[dim]{e.provider}[/dim]",
+                f"{_escape(e.hardware)}\n[dim]{e.region}[/dim]",
+                _per_hour(e.rate.on_demand) if e.rate.on_demand is not None else "[red]unpriced[/red]",
+                _replicas(e.usage),
+                _whole(od.min if od else None),
+                _whole(od.expected if od else None),
+                _whole(od.max if od else None),
+                _whole(spot),
+            )
+        ui.err.print(table)
+    for e in estimates:
+        dated = f" ({e.rate.date})" if e.rate.date else ""
+        ui.say(f"[bold]{e.target}[/bold] ({e.rate.basis} rate): {_escape(e.rate.source)}{dated}")
+        if e.rate.parts:
+            ui.say(f"  = {_escape(' + '.join(e.rate.parts))}")
+        if e.spot is None and e.rate.spot_note:
+            ui.say(f"  spot: {_escape(e.rate.spot_note)}")
+        if e.billed == "spot":
+            ui.say("  billed at the spot rate (spot: true)")
+        for note in e.notes:
+            ui.say(f"  [yellow]{_escape(note)}[/yellow]")
+    if config.spec.traffic is None:
+        ui.say(
+            "[yellow]no `traffic:` in the file: only min and max are shown (expected needs peak_rps, "
+            "offpeak_rps, peak_hours_per_day, replica_rps)[/yellow]"
+        )
+    ui.say(f"total expected: [bold]{_usd(cost.total(estimates))}[/bold]/month")
+    for name, rows in comparisons.items():
+        if not rows:
+            ui.say(f"{name}: nothing to compare (no accelerator known for its hardware, or no price)")
+            continue
+        heading = f"{name}: same workload, nearest equivalent hardware, on-demand, cheapest first"
+        if ui.err.width < 100:
+            ui.say(f"[bold]{heading}[/bold]")
+            for r in rows:
+                est = " (estimate)" if r["rate"]["basis"] == "estimate" else ""
+                saves = "current" if r["current"] else f"saves {_signed(r['saves'])}"
+                ui.say(
+                    f"  {r['provider']:<5} {_escape(r['type'])} {r['region']}  {_escape(r['hardware'])}  "
+                    f"{_per_hour(r['rate']['on_demand'])}/h{est}  {_usd(r['monthly'])}/mo  {saves}"
+                )
+            continue
+        t = Table(title=heading, box=box.SIMPLE_HEAD)
+        for col in ("provider", "type / region", "hardware", "$/h", "expected", "spot exp.", "saves"):
+            t.add_column(
+                col, overflow="fold", justify="right" if col in ("$/h", "expected", "spot exp.", "saves") else "left"
+            )
+        for r in rows:
+            spot = r["spot"]
+            t.add_row(
+                r["provider"] + ("\n[dim](current)[/dim]" if r["current"] else ""),
+                f"{_escape(r['type'])}\n[dim]{r['region']}[/dim]",
+                _escape(r["hardware"]),
+                _per_hour(r["rate"]["on_demand"]) + (" est." if r["rate"]["basis"] == "estimate" else ""),
+                _whole(r["monthly"]),
+                _whole(spot["expected"] if spot and spot["expected"] is not None else (spot or {}).get("max")),
+                "-" if r["current"] else _whole(r["saves"]),
+            )
+        ui.err.print(t)
+    if deltas is not None:
+        total = sum((d["delta"] or 0.0) for d in deltas.values())
+        ui.say(f"vs baseline {_escape(str(baseline))}: [bold]{_signed(total)}[/bold]/month")
+        for name, d in deltas.items():
+            ui.say(f"  {name}: {_usd(d['before'])} -> {_usd(d['after'])} ({_signed(d['delta'])}, {d['status']})")
+
+
+def _cost_markdown(
+    config: Any,
+    catalog: Any,
+    estimates: list[Any],
+    comparisons: dict[str, list[dict[str, Any]]],
+    deltas: dict[str, dict[str, Any]] | None,
+    baseline: str | None,
+    budget: float | None,
+    over: list[Any],
+) -> str:
+    """A table fit for a pull-request comment."""
+    from scalectl import cost
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = [f"### scalectl cost-estimate: `{config.spec.name}`", ""]
+    head = ["target", "provider", "type", "region", "rate $/h", "min/mo", "expected/mo", "max/mo", "spot/mo"]
+    if deltas is not None:
+        head.append("delta/mo")
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in estimates:
+        od = e.on_demand
+        rate = _per_hour(e.rate.on_demand) + (" (estimate)" if e.rate.basis == "estimate" else "")
+        if e.rate.on_demand is None:
+            rate = "unpriced"
+        row = [
+            e.target + (" :warning:" if e in over else ""),
+            e.provider,
+            f"`{cell(e.hardware)}`",
+            e.region,
+            rate,
+            _usd(od.min if od else None),
+            _usd(od.expected if od else None),
+            _usd(od.max if od else None),
+            _spot_cell(e) if e.spot is not None else "n/a",
+        ]
+        if deltas is not None:
+            row.append(_signed(deltas.get(e.target, {}).get("delta")))
+        lines.append("| " + " | ".join(row) + " |")
+    total = ["**total**", "", "", "", "", "", f"**{_usd(cost.total(estimates))}**", "", ""]
+    if deltas is not None:
+        total.append(f"**{_signed(sum((d['delta'] or 0.0) for d in deltas.values()))}**")
+    lines.append("| " + " | ".join(total) + " |")
+    lines.append("")
+    if deltas is not None:
+        removed = [n for n, d in deltas.items() if d["status"] == "removed"]
+        if removed:
+            lines.append(f"Removed since `{baseline}`: {', '.join(removed)}.")
+        lines.append(f"Delta against `{baseline}`.")
+    if budget is not None:
+        verdict = f"over: {', '.join(e.target for e in over)}" if over else "all targets within it"
+        lines.append(f"Budget ${budget:,.2f}/month per target: {verdict}.")
+    if config.spec.traffic is None:
+        lines.append("No `traffic:` profile in the file, so expected = max (only min and max are known).")
+    for e in estimates:
+        spot = f" Spot: {e.rate.spot_note}." if e.spot is None and e.rate.spot_note else ""
+        lines.append(f"- `{e.target}`: {e.rate.basis} rate, {cell(e.rate.source)}.{spot}")
+    for name, rows in comparisons.items():
+        if rows:
+            lines += ["", f"<details><summary>{name}: nearest equivalent hardware, cheapest first</summary>", ""]
+            lines += ["| provider | type | region | hardware | expected/mo | saves/mo |", "|---|---|---|---|---|---|"]
+            for r in rows:
+                who = r["provider"] + (" (current)" if r["current"] else "")
+                saves = "-" if r["current"] else _signed(r["saves"])
+                lines.append(
+                    f"| {who} | `{r['type']}` | {r['region']} | {r['hardware']} | {_usd(r['monthly'])} | {saves} |"
+                )
+            lines += ["", "</details>"]
+    lines += ["", f"<sub>730 h/month; {_catalog_line(catalog)}.</sub>", ""]
+    return "\n".join(lines)
+
+
+catalog_app = typer.Typer(
+    help="The price catalog cost-estimate uses: show what is known, refresh it.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("show")
+def catalog_show(
+    type_: Annotated[
+        str, typer.Argument(metavar="TYPE", help="Instance/machine type, GPU name or Vertex TPU machine.")
+    ],
+    output: OutputOpt = OutputFormat.text,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Every catalog row for TYPE, per region: on-demand, spot, source and date."""
+    from rich.table import Table
+
+    from scalectl.catalog import load_catalog
+
+    ui = Ui(output, no_color)
+    with _reporting(ui, "catalog show"):
+        catalog = load_catalog()
+        rows = catalog.show(type_)
+        if not rows:
+            near = sorted({n for p in ("aws", "gcp", "azure") for n in catalog.near(p, type_)})
+            raise UsageError(
+                f"{type_!r} is not in the price catalog" + (f"; nearest known: {', '.join(near)}" if near else "")
+            )
+        if ui.json:
+            ui.document(
+                {
+                    "command": "catalog show",
+                    "ok": True,
+                    "catalog": {"origin": catalog.origin, "date": catalog.date},
+                    "rows": [r.to_dict() for r in rows],
+                }
+            )
+            return
+        from rich import box
+
+        table = Table(title=f"{type_}: {_catalog_line(catalog)}", box=box.SIMPLE_HEAD)
+        several = len({r.type or r.kind for r in rows}) > 1  # e.g. ml.* with its EC2 base, or a GPU name
+        for col in ("provider", "type", "region", "accelerator", "$/h", "spot $/h", "src"):
+            if col != "type" or several:
+                table.add_column(col, no_wrap=col != "type", overflow="fold")
+        sources: list[str] = []
+        for r in rows:
+            source = f"{r.source} ({r.date})"
+            if source not in sources:
+                sources.append(source)
+            price = _per_hour(r.usable_price) if r.price_status == "ok" else f"[red]{r.price_status}[/red]"
+            spot = _per_hour(r.usable_spot) if r.usable_spot is not None else r.spot_status
+            accel = f"{r.accelerator_count}x {r.accelerator}" if r.accelerator else "-"
+            cells = [r.provider, r.type or r.kind, r.region, accel, price, spot, f"[{sources.index(source) + 1}]"]
+            table.add_row(*(cells if several else cells[:1] + cells[2:]))
+        ui.err.print(table)
+        for i, source in enumerate(sources, 1):
+            ui.say(f"  [{i}] {_escape(source)}")
+        if type_.startswith("ml.") and not any(r.kind == "hosting" for r in rows):
+            ui.say("no SageMaker list price known: cost-estimate uses the EC2 rate above times an estimate ratio")
+
+
+@catalog_app.command("refresh")
+def catalog_refresh(
+    provider: Annotated[
+        list[CatalogProvider] | None,
+        typer.Option("--provider", "-p", help="Refresh only this provider (repeatable); default: all three."),
+    ] = None,
+    output: OutputOpt = OutputFormat.text,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Update the user-level catalog copy from the providers' public price APIs (needs network)."""
+    from scalectl.catalog_refresh import refresh
+
+    ui = Ui(output, no_color)
+    with _reporting(ui, "catalog refresh"):
+        wanted = [p.value for p in provider] if provider else ["aws", "gcp", "azure"]
+        result = refresh(wanted, say=None if ui.json else ui.say)
+        if ui.json:
+            ui.document({"command": "catalog refresh", "ok": True, **result})
+            return
+        for name, info in result["providers"].items():
+            ui.say(f"{name}: {info['updated']} row(s) updated, {info['kept']} kept from before")
+        ui.say(f"wrote {result['path']}")

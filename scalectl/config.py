@@ -80,8 +80,8 @@ class ModelSpec(Strict):
     build: str | None = Field(None, description="Docker targets: build `image` from this directory first.")
     artifact: str | None = Field(None, description="Model files: s3://, gs://, azureml:// or a local path.")
     port: int = Field(8080, ge=1, le=65535)
-    health: str = Field("/ping", pattern=r"^/")
-    predict: str = Field("/invocations", pattern=r"^/")
+    health: str = Field("/ping", description="GET route that answers 200 when the model is ready")
+    predict: str = Field("/invocations", description="POST route that returns predictions")
     env: dict[str, EnvValue] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(
         default_factory=dict,
@@ -98,6 +98,13 @@ class ModelSpec(Strict):
                     f"secret {name} must be a reference like env://VAR or aws-sm://id "
                     f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
                 )
+        return value
+
+    @field_validator("health", "predict")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"a route must start with '/', e.g. /{value}")
         return value
 
     @field_validator("env")
@@ -161,12 +168,26 @@ class TargetBase(Strict):
     hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
 
 
+def _gpus(value: Any) -> Any:
+    ok = (
+        value is None
+        or value == "all"
+        or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        or (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    )
+    if not ok:
+        raise ValueError(f"expected `all`, a GPU count (>= 1), or a list of GPU ids like [0, 1]; got {value!r}")
+    return value
+
+
 class DockerTarget(TargetBase):
     provider: Literal["docker"]
     replicas: int = Field(1, ge=1, le=64)
     port: int = Field(8000, ge=1, le=65535, description="gateway port on the host")
     host: str = Field("127.0.0.1", description="address the gateway binds on the host")
-    gpus: Literal["all"] | int | list[int] | None = None
+    gpus: Annotated[Literal["all"] | int | list[int] | None, BeforeValidator(_gpus)] = Field(
+        None, description="`all`, a count, or GPU ids; needs the NVIDIA container runtime"
+    )
     gpus_per_replica: int | None = Field(None, ge=1)
     gateway_image: str = "nginx:1.27-alpine"
     rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
@@ -239,11 +260,21 @@ class ScaleFile(Strict):
     """The whole scale.yaml."""
 
     version: Literal[1] = Field(description="file format version")
-    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,39}$", description="application name, lowercase")
+    name: str = Field(description="application name: lowercase letters, digits and '-', at most 40 characters")
     model: ModelSpec
     defaults: Defaults = Field(default_factory=Defaults)
     targets: dict[str, Target] = Field(min_length=1)
     traffic: Traffic | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _app_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", value):
+            raise ValueError(
+                f"name {value!r} must start with a letter and use only lowercase letters, digits and '-' "
+                "(at most 40 characters): it becomes part of cloud resource names"
+            )
+        return value
 
     @field_validator("targets")
     @classmethod
@@ -355,9 +386,10 @@ def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
 
 
 def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
-    out = []
+    """Pydantic errors -> findings with document paths and messages written for people."""
+    grouped: dict[tuple[str | int, ...], list[str]] = {}
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+        loc = _document_loc(tuple(err["loc"]))
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -367,19 +399,32 @@ def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
                 message += f"; allowed here: {', '.join(sorted(allowed))}"
         elif kind == "missing":
             message = f"required key `{loc[-1]}` is missing"
-        elif kind in ("union_tag_invalid", "union_tag_not_found"):
-            given = err.get("ctx", {}).get("tag", "")
-            loc = (*loc, "provider") if kind == "union_tag_invalid" else loc
+        elif kind == "union_tag_invalid":
+            given = str(err.get("ctx", {}).get("tag", ""))
+            loc = (*loc, "provider")
             message = (
-                f"unknown provider `{given}`{_did_you_mean(str(given), list(PROVIDERS))}; "
+                f"unknown provider `{given}`{_did_you_mean(given, list(PROVIDERS))}; "
                 f"expected one of: {', '.join(PROVIDERS)}"
-                if kind == "union_tag_invalid"
-                else f"required key `provider` is missing; expected one of: {', '.join(PROVIDERS)}"
             )
+        elif kind == "union_tag_not_found":
+            message = f"required key `provider` is missing; expected one of: {', '.join(PROVIDERS)}"
+        elif kind == "too_short" and loc == ("targets",):
+            message = "at least one target is required"
         else:
             message = err["msg"].removeprefix("Value error, ")
-        out.append(Diagnostic(message=message, loc=loc))
-    return out
+        grouped.setdefault(loc, []).append(message)
+    # a value that fits none of a union's members gets one finding, not one per member
+    return [Diagnostic(message="; or ".join(dict.fromkeys(msgs)), loc=loc) for loc, msgs in grouped.items()]
+
+
+def _document_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop pydantic's union markers (provider tags, `literal['all']`, `int`) from an error path."""
+    if len(loc) >= 3 and loc[0] == "targets" and loc[2] in PROVIDERS:
+        loc = (*loc[:2], *loc[3:])
+    return tuple(p for p in loc if not (isinstance(p, str) and (p in _TYPE_MARKERS or "[" in p)))
+
+
+_TYPE_MARKERS = {"int", "str", "float", "bool", "none", "function-after", "function-before", "function-wrap"}
 
 
 def _did_you_mean(word: str, options: Sequence[str]) -> str:
@@ -389,8 +434,6 @@ def _did_you_mean(word: str, options: Sequence[str]) -> str:
 
 def _fields_at(loc: tuple[Any, ...], data: Any) -> list[str]:
     """Field names of the model that sits at `loc` in the document, for did-you-mean."""
-    if len(loc) >= 3 and loc[0] == "targets" and loc[2] in PROVIDERS:
-        loc = (*loc[:2], *loc[3:])  # drop pydantic's union tag
     ann: Any = ScaleFile
     node = data
     for part in loc:

@@ -6,6 +6,7 @@ the rollback target; providers do the platform work.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,8 @@ class Engine:
         live = provider.observe(release)
         changes = provider.plan(release, live)
         active = live.active_revision
-        if active is not None and active.digest == release.digest and not any(c.action != "keep" for c in changes):
+        if active is not None and active.digest == release.digest:
+            # same digest = same model and target settings: nothing to roll out
             changes = [Change("keep", f"revision {active.number}", "already running this config")]
         revision = Revision(
             number=next_revision(live, self.journal.revisions(release.app, target)),
@@ -94,21 +96,36 @@ class Engine:
         )
         return Plan(release, live, revision, changes, timeout or release.target.rollout.timeout)
 
-    def deploy(self, plan: Plan, events: Events) -> Revision:
-        """Apply a plan under the target lock; the journal records success and failure alike."""
-        release = plan.release
+    def deploy(
+        self,
+        target: str,
+        events: Events,
+        *,
+        timeout: int | None = None,
+        confirm: Callable[[Plan], None] = lambda plan: None,
+    ) -> tuple[Plan, Revision | None]:
+        """Plan and apply under the target lock, so the plan cannot go stale before it is applied.
+
+        `confirm` sees the plan first and raises to stop; returns (plan, None) when there is
+        nothing to change. The journal records success and failure alike.
+        """
+        release = self.release(target)
         provider = get_provider(release.target.provider)
-        with self.journal.lock(release.app, release.target_name):
+        with self.journal.lock(release.app, target):
+            plan = self.plan(target, timeout)
+            if not plan.has_changes:
+                return plan, None
+            confirm(plan)
             try:
                 revision = provider.apply(plan, events)
             except ScalectlError as exc:
                 failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": exc.message})
-                self.journal.record(release.app, release.target_name, failed)
-                self.journal.audit(release.app, release.target_name, "deploy", failed.number, "failed", exc.message)
+                self.journal.record(release.app, target, failed)
+                self.journal.audit(release.app, target, "deploy", failed.number, "failed", exc.message)
                 raise
-            self.journal.record(release.app, release.target_name, revision)
-            self.journal.audit(release.app, release.target_name, "deploy", revision.number, "ok", revision.digest)
-            return revision
+            self.journal.record(release.app, target, revision)
+            self.journal.audit(release.app, target, "deploy", revision.number, "ok", revision.digest)
+            return plan, revision
 
     def history(self, target: str) -> list[Revision]:
         release = self.release(target)

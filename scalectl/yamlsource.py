@@ -129,13 +129,14 @@ def parse_document(raw: bytes, name: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}: {problem}"
         if "\t" in text and "tab" not in problem and mark is not None:
             line_text = text.splitlines()[mark.line] if mark.line < len(text.splitlines()) else ""
             if "\t" in line_text:
                 problem += " (tabs are not allowed for indentation in YAML)"
-        ctx = f" {exc.context}" if exc.context and exc.context_mark is not None else ""
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise fail(f"invalid YAML: {problem}{ctx}", line, col) from None
+        raise fail(f"invalid YAML: {problem}", line, col) from None
     except yaml.YAMLError as exc:
         raise fail(f"invalid YAML: {exc}") from None
     if node is None:

@@ -1,0 +1,70 @@
+"""Shared fixtures: write a scale file, run the CLI, swap in the in-memory provider."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from memory_provider import MemoryProvider
+
+from scalectl import provider as registry
+from scalectl.cli import app
+
+MINIMAL = """\
+version: 1
+name: fraud
+model:
+  image: registry.example.com/fraud:${GIT_SHA:-v1}
+targets:
+  local:
+    provider: docker
+    replicas: 2
+"""
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in list(os.environ):
+        if var.startswith("SCALECTL_") or var in ("GITHUB_ACTIONS", "NO_COLOR"):
+            monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def scale_file(tmp_path: Path) -> Callable[[str], Path]:
+    """Write `text` as tmp/scale.yaml and return its path."""
+
+    def write(text: str, name: str = "scale.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None, input: str | None = None):  # type: ignore[no-untyped-def]
+        return self.runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
+
+
+@pytest.fixture
+def memory(tmp_path: Path) -> Iterator[MemoryProvider]:
+    """The in-memory provider standing in for `provider: docker`, its platform in one JSON file."""
+    instance = MemoryProvider(tmp_path / "platform.json")
+    registry.register("docker", lambda: instance)
+    yield instance
+    registry.unregister("docker")
