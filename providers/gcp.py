@@ -220,6 +220,12 @@ class GcpProvider:
             endpoint = snap.endpoint["name"]
             deployed = snap.deployed()
             foreign = [d for d in deployed if d.model not in ours]
+            if foreign and not any(d.traffic for d in foreign) and any(d.traffic for d in deployed):
+                raise ProviderError(
+                    f"endpoint {endpoint} also has {len(foreign)} deployed model(s) scalectl did not create, "
+                    "holding no traffic; scalectl will not send traffic to them. Move the traffic yourself "
+                    "(or undeploy them), then run destroy again"
+                )
             # undeploy the ones without traffic first, so Vertex never sees traffic on an undeployed model
             for d in sorted((d for d in deployed if d.model in ours), key=lambda d: d.traffic):
                 _undeploy(vertex, endpoint, d, events, timeout)

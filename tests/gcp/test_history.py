@@ -104,3 +104,45 @@ def test_keep_revisions_prunes_old_models(sim: VertexSim, gcp: GcpProvider, tmp_
         assert scalectl("deploy", "-f", str(path), "--yes", state=state)[0] == 0
     revisions = sorted(m["labels"]["scalectl-revision"] for m in sim.models.values())
     assert revisions == ["2", "3"]  # the active one and one earlier for rollback
+
+
+def test_destroy_keeps_an_endpoint_that_serves_someone_elses_model(
+    sim: VertexSim, gcp: GcpProvider, tmp_path: Path
+) -> None:
+    path = write_scale(tmp_path, image=V1)
+    assert scalectl("deploy", "-f", str(path), "--yes", state=tmp_path / "st")[0] == 0
+    (endpoint,) = sim.endpoints.values()
+    foreign = "projects/acme/locations/us-central1/models/42"
+    sim.models[foreign] = {"name": foreign, "labels": {"team": "search"}}
+    endpoint["deployedModels"].append(
+        {
+            "id": "77",
+            "model": foreign,
+            "dedicatedResources": {"minReplicaCount": 1},
+            "_health": "/",
+            "_unhealthy_at": float("inf"),
+        }
+    )
+
+    code, doc, _ = scalectl("destroy", "-f", str(path), "--yes", state=tmp_path / "st")
+    assert code == 1
+    assert "deployed model(s) scalectl did not create, holding no traffic" in doc["error"]
+
+    ours = next(d["id"] for d in endpoint["deployedModels"] if d["id"] != "77")
+    endpoint["trafficSplit"] = {ours: 50, "77": 50}  # the other team shares the endpoint
+    code, doc, _ = scalectl("destroy", "-f", str(path), "--yes", state=tmp_path / "st")
+    assert code == 0, doc
+    assert [d["id"] for d in sim.endpoint()["deployedModels"]] == ["77"]
+    assert sim.endpoint()["trafficSplit"] == {"77": 100}
+    assert list(sim.models) == [foreign]
+
+
+def test_a_target_locked_by_another_deploy_exits_5(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:
+    from scalectl.state import Journal
+
+    state = tmp_path / "st"
+    path = write_scale(tmp_path, image=V1)
+    with Journal.open(state).lock("fraud", "prod"):
+        code, doc, _ = scalectl("deploy", "-f", str(path), "--yes", state=state)
+    assert code == 5 and "is locked by" in doc["error"]
+    assert not sim.calls("POST")
