@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import json_format
@@ -190,7 +190,7 @@ class VertexSim:
                             }
                         ],
                     )
-                path = re.sub(r"^/(v1|ui)/", "", parts.path)  # the SDK uses /ui/ for operations
+                path = re.sub(r"^/(v1|ui)/", "", unquote(parts.path))  # the SDK uses /ui/ for operations
                 for suffix, permission in self._denied.items():
                     if parts.path.endswith(suffix):
                         raise SimError(
@@ -255,6 +255,7 @@ class VertexSim:
         return json_format.MessageToDict(pb)
 
     def _model(self, name: str) -> dict[str, Any]:
+        name = name.split("@", 1)[0]  # `models/123@1` names version 1 (the only one here)
         if name not in self.models:
             raise SimError("NOT_FOUND", f'The Model does not exist: "{name}".')
         return self.models[name]
