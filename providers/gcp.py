@@ -29,6 +29,7 @@ from scalectl.config import ScaleFile
 from scalectl.errors import DeployFailed, Diagnostic, ProviderError, ScalectlError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.state import actor, now_iso
 from scalectl.wait import WaitTimeout
 
 
@@ -197,7 +198,8 @@ class GcpProvider:
         for d in current:
             model = next((m for m in snap.models if m["name"] == d.model), None)
             if model is not None:
-                vertex.set_model_labels(model, {**model.get("labels", {}), bodies.STATUS: "rolled_back"})
+                note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
+                vertex.update_model(bodies.mark_model(model, "rolled_back", note))
             _undeploy(vertex, endpoint, d, events, _left(deadline))
         return Revision(**{**to.to_dict(), "status": "active", "message": f"rolled back to revision {to.number}"})
 
@@ -318,9 +320,10 @@ class Rollout:
         r = self.revision
         info = bodies.RevisionInfo(str(r.number), r.created_at, r.created_by)
         self.events.step(f"uploading model for revision {r.number} ({self.release.model.image})")
-        name = self.vertex.upload_model(bodies.upload_model(self.release, info), self._left())
+        body = bodies.upload_model(self.release, info)
+        name = self.vertex.upload_model(body, self._left())
         self.events.state(f"model r{r.number}", "UPLOADED")
-        return {"name": name, "labels": bodies.model_labels(self.release, str(r.number))}
+        return {**body["model"], "name": name}
 
     def _deploy(self, share: int) -> None:
         n = self.revision.number
@@ -405,7 +408,7 @@ class Rollout:
             )
         self.events.step(f"rolling back: {reason}")
         restored = self._restore()
-        self._mark_failed()
+        self._mark_failed(reason)
         raise DeployFailed(f"{reason}; {restored}")
 
     def _restore(self) -> str:
@@ -429,11 +432,12 @@ class Rollout:
             return "nothing was serving before, and the endpoint has no deployed model now"
         return f"{old_name} serves 100% of traffic again and revision {n} was undeployed"
 
-    def _mark_failed(self) -> None:
+    def _mark_failed(self, reason: str) -> None:
+        """Label the Model failed, with the reason, so every machine's `history` says why."""
         if not self.model:
             return
         try:
-            self.vertex.set_model_labels(self.model, {**self.model["labels"], bodies.STATUS: "failed"})
+            self.vertex.update_model(bodies.mark_model(self.model, "failed", reason))
         except VertexError as exc:
             self.events.warn(f"could not label model {self.model['name']} as failed: {exc.message}")
 
@@ -525,7 +529,7 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
                 created_at=record.get("created_at", model.get("createTime", "")),
                 created_by=record.get("created_by", ""),
                 status=status,  # type: ignore[arg-type]
-                message=model["name"],
+                message=record.get(status) or model["name"],  # why it failed / was rolled back
             )
         )
     if snap.endpoint is None:

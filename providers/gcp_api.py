@@ -156,13 +156,10 @@ class Vertex:
         request = types.ListModelsRequest(parent=self.parent, filter=label_filter(labels))
         return self._list("ListModels", self.models.list_models, request, "models")
 
-    def set_model_labels(self, model: dict[str, Any], labels: dict[str, str]) -> None:
+    def update_model(self, body: dict[str, Any]) -> None:
         from google.cloud.aiplatform_v1 import types
 
-        request = _parse(
-            types.UpdateModelRequest, {"model": {"name": model["name"], "labels": labels}, "updateMask": "labels"}
-        )
-        self.call("UpdateModel", self.models.update_model, request)
+        self.call("UpdateModel", self.models.update_model, _parse(types.UpdateModelRequest, body))
 
     def delete_model(self, name: str, timeout: float) -> None:
         from google.cloud.aiplatform_v1 import types

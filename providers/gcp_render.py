@@ -143,6 +143,23 @@ def deploy_model(
     )
 
 
+def mark_model(model: dict[str, Any], status: str, note: str) -> dict[str, Any]:
+    """UpdateModel: label a revision failed/rolled_back and say why in its description record."""
+    try:
+        record = json.loads(model.get("description", ""))
+    except json.JSONDecodeError:
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    record.setdefault("scalectl", {})[status] = note
+    return render_json(
+        "gcp/update_model.json.j2",
+        model_name=model["name"],
+        labels={**model.get("labels", {}), STATUS: status},
+        description=json.dumps(record, sort_keys=True, separators=(",", ":")),
+    )
+
+
 def update_traffic(endpoint: str, traffic_split: dict[str, int]) -> dict[str, Any]:
     return render_json("gcp/update_traffic.json.j2", endpoint=endpoint, traffic_split=traffic_split)
 

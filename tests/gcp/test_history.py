@@ -42,6 +42,7 @@ def test_rollback_from_a_fresh_state_dir_redeploys_the_previous_model(
 
     code, doc, _ = scalectl("history", "-f", str(path), state=tmp_path / "ci-runner-3")
     assert [(r["number"], r["status"]) for r in doc["targets"]["prod"]] == [(1, "active"), (2, "rolled_back")]
+    assert doc["targets"]["prod"][1]["message"].startswith("rolled back to revision 1 by ")
 
 
 def test_rollback_to_a_still_deployed_revision_only_moves_traffic(

@@ -105,6 +105,7 @@ def test_a_model_that_never_gets_ready_leaves_the_old_revision_serving(
 
     code, doc, _ = scalectl("history", "-f", str(write_scale(tmp_path, image=V2)), state=tmp_path / "fresh")
     assert [(r["number"], r["status"]) for r in doc["targets"]["prod"]] == [(1, "active"), (2, "failed")]
+    assert doc["targets"]["prod"][1]["message"].startswith("revision 2 failed to deploy: deploying revision 2 failed")
 
 
 def test_auto_rollback_when_the_canary_turns_unhealthy(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:

@@ -328,10 +328,11 @@ class VertexSim:
     def _patch_model(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
         model = self._model(name)
         patch = self._parse(types.Model, body)
-        mask = query.get("updateMask", [""])[0]
-        if mask != "labels":
-            raise SimError("INVALID_ARGUMENT", f"Unsupported update mask: {mask!r}")
-        model["labels"] = patch.get("labels", {})
+        fields = query.get("updateMask", [""])[0].split(",")
+        if not fields or not set(fields) <= {"labels", "description", "displayName"}:
+            raise SimError("INVALID_ARGUMENT", f"Unsupported update mask: {fields!r}")
+        for name_ in fields:
+            model[name_] = patch.get(name_, {} if name_ == "labels" else "")
         model["updateTime"] = _now()
         return model
 
