@@ -32,6 +32,8 @@ from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.state import actor, now_iso
 from scalectl.wait import WaitTimeout
 
+MIN_RESPONSES = 20  # fewer responses than this say nothing about an error rate
+
 
 @dataclass
 class Deployed:
@@ -266,6 +268,8 @@ class Rollout:
         self.new_id: str | None = None
         self.old: Deployed | None = None
         self.share = 0
+        self.since = now_rfc3339()  # start of the error-rate window
+        self.metrics_broken = False
 
     def run(self) -> Revision:
         snap = self.provider._snapshot(self.vertex, self.release)
@@ -395,6 +399,21 @@ class Rollout:
         status = mine.get("status", {})
         if int(status.get("availableReplicaCount", 0)) < 1:
             return status.get("message") or "no replica passes the health check"
+        return self._error_rate()
+
+    def _error_rate(self) -> str:
+        """'' unless the new deployed model's 5xx share since it took traffic exceeds max_error_rate."""
+        limit = self.target.rollout.max_error_rate
+        if limit is None or self.new_id is None or self.metrics_broken:
+            return ""
+        try:
+            errors, total = self.vertex.response_counts(self.endpoint, self.new_id, self.since, now_rfc3339())
+        except ScalectlError as exc:
+            self.metrics_broken = True
+            self.events.warn(f"max_error_rate is not enforced for this deploy: {exc.message}")
+            return ""
+        if total >= MIN_RESPONSES and errors / total > limit:
+            return f"{errors} of {total} responses were 5xx ({errors / total:.1%}, max_error_rate {limit:.1%})"
         return ""
 
     def _fail(self, what: str) -> NoReturn:
@@ -457,6 +476,10 @@ class Rollout:
 
 
 # ------------------------------------------------------------ helpers
+
+
+def now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _left(deadline: float) -> float:

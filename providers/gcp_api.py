@@ -22,6 +22,8 @@ from scalectl.events import Events
 from scalectl.wait import backoff, poll_until
 
 ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
+ENV_MONITORING_ENDPOINT = "SCALECTL_GCP_MONITORING_ENDPOINT"
+RESPONSE_COUNT = "aiplatform.googleapis.com/prediction/online/response_count"
 _RETRIES = 6
 _QUOTA_HINT = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
 
@@ -80,6 +82,7 @@ class Vertex:
         self.host = api_endpoint(target)
         options = ClientOptions(api_endpoint=self.host)
         credentials = _credentials(self.host)
+        self.credentials = credentials
         self.models = ModelServiceClient(transport="rest", client_options=options, credentials=credentials)
         self.endpoints = EndpointServiceClient(transport="rest", client_options=options, credentials=credentials)
         self.calls: Counter[str] = Counter()
@@ -137,6 +140,38 @@ class Vertex:
         """Best effort: stop an operation we no longer wait for (a deploy that would move traffic later)."""
         with contextlib.suppress(VertexError):
             self.call("CancelOperation", client.cancel_operation, {"name": operation_name})
+
+    # ------------------------------------------------------------ metrics
+
+    def response_counts(self, endpoint: str, deployed_model_id: str, since: str, until: str) -> tuple[int, int]:
+        """(5xx responses, all responses) of one deployed model in [since, until], from Cloud Monitoring's
+        `prediction/online/response_count` (REST timeSeries.list; google-auth's session, no extra SDK)."""
+        from google.auth.transport.requests import AuthorizedSession
+
+        base = os.environ.get(ENV_MONITORING_ENDPOINT) or "https://monitoring.googleapis.com"
+        credentials = self.credentials if base.startswith("https://") else _credentials(base)
+        session = AuthorizedSession(credentials)
+        metric_filter = (
+            f'metric.type="{RESPONSE_COUNT}" AND resource.labels.endpoint_id="{endpoint.rsplit("/", 1)[-1]}" '
+            f'AND metric.labels.deployed_model_id="{deployed_model_id}"'
+        )
+        params: dict[str, str] = {"filter": metric_filter, "interval.startTime": since, "interval.endTime": until}
+        errors = total = 0
+        while True:
+            self.calls["ListTimeSeries"] += 1
+            response = session.get(f"{base}/v3/projects/{self.target.project}/timeSeries", params=params, timeout=30)
+            if response.status_code != 200:
+                status, message = _google_error(_HttpFailure(response))
+                raise VertexError(_describe("ListTimeSeries (Cloud Monitoring)", status, message), status)
+            page = response.json()
+            for series in page.get("timeSeries", []):
+                code = str(series.get("metric", {}).get("labels", {}).get("response_code", ""))
+                count = sum(int(p.get("value", {}).get("int64Value", 0)) for p in series.get("points", []))
+                total += count
+                errors += count if code.startswith("5") else 0
+            if not page.get("nextPageToken"):
+                return errors, total
+            params["pageToken"] = page["nextPageToken"]
 
     # ------------------------------------------------------------ models
 
@@ -236,6 +271,15 @@ class Vertex:
             if not page.next_page_token:
                 return items
             request.page_token = page.next_page_token
+
+
+class _HttpFailure:
+    """Just enough of an api_core exception for `_google_error` to read a plain HTTP error."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.code = response.status_code
+        self.message = response.text[:300]
 
 
 def label_filter(labels: dict[str, str]) -> str:

@@ -157,12 +157,6 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             (*at, "rollout", "alarms"),
             "rollout.alarms are CloudWatch alarms (AWS); Vertex rollouts are gated by the deployed model's health",
         )
-    if target.rollout.max_error_rate is not None:
-        f.warning(
-            (*at, "rollout", "max_error_rate"),
-            "max_error_rate is not evaluated on gcp yet (it needs Cloud Monitoring); "
-            "each traffic step is gated by the deployed model's health instead",
-        )
     if target.api_endpoint and target.api_endpoint.startswith("http://") and not _is_local(target.api_endpoint):
         f.error(
             (*at, "api_endpoint"),

@@ -181,6 +181,7 @@ def iam(release: Release) -> dict[str, Any]:
         service_account=target.service_account,
         model=release.model,
         secret_refs=sorted(release.model.secrets.values()),
+        max_error_rate=target.rollout.max_error_rate,
     )
 
 

@@ -73,6 +73,7 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[VertexSim]:
     server = VertexSim()
     url = server.start()
     monkeypatch.setenv("SCALECTL_GCP_API_ENDPOINT", url)
+    monkeypatch.setenv("SCALECTL_GCP_MONITORING_ENDPOINT", url)
     yield server
     server.stop()
 

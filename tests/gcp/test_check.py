@@ -91,11 +91,11 @@ def test_validate_cli_points_at_the_line_and_exits_2(tmp_path: Path) -> None:
     assert "multi-host TPU" in result.output
 
 
-def test_max_error_rate_is_a_warning_not_silently_ignored(tmp_path: Path) -> None:
+def test_aws_alarms_are_a_warning_not_silently_ignored(tmp_path: Path) -> None:
     path = write_scale(tmp_path)
-    path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, max_error_rate: 0.05}"))
+    path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, alarms: [fraud-5xx]}"))
     config = load_config(path)
-    assert next(w.message for w in config.warnings).startswith("max_error_rate is not evaluated on gcp yet")
+    assert next(w.message for w in config.warnings).startswith("rollout.alarms are CloudWatch alarms (AWS)")
 
 
 def test_the_gcp_example_validates() -> None:

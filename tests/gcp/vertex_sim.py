@@ -94,6 +94,8 @@ class VertexSim:
     fail_image: dict[str, str] = field(default_factory=dict)  # image substring -> why it never gets ready
     unhealthy_image: dict[str, float] = field(default_factory=dict)  # image substring -> seconds healthy
     quota_machine: set[str] = field(default_factory=set)
+    # image substring -> responses by HTTP code, reported by Cloud Monitoring's response_count metric
+    responses: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -190,12 +192,14 @@ class VertexSim:
                             }
                         ],
                     )
-                path = re.sub(r"^/(v1|ui)/", "", unquote(parts.path))  # the SDK uses /ui/ for operations
                 for suffix, permission in self._denied.items():
                     if parts.path.endswith(suffix):
                         raise SimError(
                             "PERMISSION_DENIED", f"Permission '{permission}' denied on resource (or it may not exist)."
                         )
+                if parts.path.startswith("/v3/"):
+                    return 200, self._time_series(parts.path, query)
+                path = re.sub(r"^/(v1|ui)/", "", unquote(parts.path))  # the SDK uses /ui/ for operations
                 return 200, self._route(method, path, query, body)
             except SimError as exc:
                 return _HTTP.get(exc.status, 500), exc.body()
@@ -470,6 +474,38 @@ class VertexSim:
             return {"@type": _V1 + "UndeployModelResponse"}
 
         return self._operation(name, self.op_seconds, complete)
+
+    # ------------------------------------------------------------ Cloud Monitoring
+
+    def _time_series(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """monitoring v3 timeSeries.list for prediction/online/response_count of one deployed model."""
+        if not re.fullmatch(r"/v3/projects/[^/]+/timeSeries", path):
+            raise SimError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
+        text = query.get("filter", [""])[0]
+        for key in ("interval.startTime", "interval.endTime"):
+            if key not in query:
+                raise SimError("INVALID_ARGUMENT", f"Field {key} is required.")
+        if 'metric.type="aiplatform.googleapis.com/prediction/online/response_count"' not in text:
+            return {}
+        wanted = dict(re.findall(r'(?:resource|metric)\.labels\.([a-z_]+)="([^"]*)"', text))
+        series = []
+        for name, ep in self.endpoints.items():
+            if wanted.get("endpoint_id") not in (None, name.rsplit("/", 1)[-1]):
+                continue
+            for dm in ep["deployedModels"]:
+                if wanted.get("deployed_model_id") not in (None, dm["id"]):
+                    continue
+                image = self.models[dm["model"]]["containerSpec"]["imageUri"]
+                counts = next((c for part, c in self.responses.items() if part in image), {})
+                for code, count in counts.items():
+                    series.append(
+                        {
+                            "metric": {"type": text, "labels": {"deployed_model_id": dm["id"], "response_code": code}},
+                            "resource": {"type": "aiplatform.googleapis.com/Endpoint"},
+                            "points": [{"value": {"int64Value": str(count)}}],
+                        }
+                    )
+        return {"timeSeries": series} if series else {}
 
     # ------------------------------------------------------------ operations
 
