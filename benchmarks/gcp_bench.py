@@ -34,8 +34,7 @@ def deploy(folder: Path, sim: VertexSim, **scale: object) -> dict[str, object]:
     engine = Engine(load_config(path), folder / ".state")
     first_request, provisioned = len(sim.requests), sim.provisioning_seconds()
     started = time.monotonic()
-    plan = engine.plan("prod")
-    engine.deploy(plan, Events())
+    engine.deploy("prod", Events())
     wall = time.monotonic() - started
     requests = sim.requests[first_request:]
     vertex = sim.provisioning_seconds() - provisioned
