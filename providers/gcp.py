@@ -167,8 +167,9 @@ class GcpProvider:
             raise ProviderError(f"the endpoint of target {release.target_name!r} no longer exists; deploy instead")
         endpoint = snap.endpoint["name"]
         deployed = snap.deployed()
-        current = [d for d in deployed if d.revision != to.number]
-        warm = next((d for d in deployed if d.revision == to.number), None)
+        # only a copy with ready replicas takes traffic back; anything else is redeployed
+        warm = next((d for d in deployed if d.revision == to.number and d.available_replicas > 0), None)
+        current = [d for d in deployed if d is not warm]
         if warm is not None:
             events.step(f"moving 100% of traffic back to revision {to.number} (still deployed)")
             vertex.update_traffic(bodies.update_traffic(endpoint, {warm.id: 100}))
@@ -197,12 +198,17 @@ class GcpProvider:
                     "traffic was not moved, the current revision still serves"
                 ) from None
             events.state(f"revision {to.number}", "100% traffic")
-        for d in current:
+        for d in current:  # traffic is already back; clean-up problems are warnings, not a failed rollback
             model = next((m for m in snap.models if m["name"] == d.model), None)
-            if model is not None:
-                note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
-                vertex.update_model(bodies.mark_model(model, "rolled_back", note))
-            _undeploy(vertex, endpoint, d, events, _left(deadline))
+            try:
+                if model is not None and d.revision != to.number:
+                    note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
+                    vertex.update_model(bodies.mark_model(model, "rolled_back", note))
+                _undeploy(vertex, endpoint, d, events, max(_left(deadline), 60.0))
+            except ScalectlError as exc:
+                events.warn(
+                    f"revision {to.number} serves 100%, but cleaning up deployed model {d.id} failed: {exc.message}"
+                )
         return Revision(**{**to.to_dict(), "status": "active", "message": f"rolled back to revision {to.number}"})
 
     # ------------------------------------------------------------ destroy
