@@ -152,6 +152,12 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             f"Vertex AI does not run multi-host TPU slices ({hw.tpu_topology} = {hw.hosts} hosts) on Spot VMs; "
             f"set spot: false, or use a single-host topology ({machine.host_topology if machine else '?'}) with spot",
         )
+    if target.service_account is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", target.service_account):
+        f.error(
+            (*at, "service_account"),
+            f"service_account must be an email like name@{target.project}.iam.gserviceaccount.com, "
+            f"got {target.service_account!r}",
+        )
     if target.rollout.alarms:
         f.warning(
             (*at, "rollout", "alarms"),

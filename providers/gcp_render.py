@@ -237,7 +237,7 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         if steps[0] == 100
         else {"0": steps[0], "<previous deployed model id>": 100 - steps[0]},
     )
-    return {
+    files = {
         "upload_model.json": pretty(upload_model(release, info)),
         "create_endpoint.json": pretty(create_endpoint(release)),
         "deploy_model.first.json": pretty(first),
@@ -245,3 +245,8 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         "rollout.json": pretty(rollout_plan(release)),
         "iam.json": pretty(iam(release)),
     }
+    if len(steps) > 1:  # the first UpdateEndpoint traffic step after the canary's bake
+        new, old = "<new deployed model id>", "<previous deployed model id>"
+        split = {new: steps[1]} if steps[1] == 100 else {new: steps[1], old: 100 - steps[1]}
+        files["update_traffic.json"] = pretty(update_traffic(endpoint, split))
+    return files

@@ -102,3 +102,8 @@ def test_the_gcp_example_validates() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "gcp" / "scale.yaml"
     config = load_config(example, env={})
     assert sorted(config.spec.targets) == ["l4-spot", "tpu-v5e"]
+
+
+def test_service_account_must_be_an_email(tmp_path: Path) -> None:
+    (message,) = errors(write_scale(tmp_path, extra="service_account: fraud-serving\n"))
+    assert message.startswith("targets.prod.service_account: service_account must be an email like name@acme.iam")

@@ -32,6 +32,7 @@ def test_render_writes_every_request_body_and_the_iam_roles(tmp_path: Path) -> N
         "deploy_model.update.json",
         "iam.json",
         "rollout.json",
+        "update_traffic.json",
         "upload_model.json",
     ]
     upload = files["upload_model.json"]["model"]
@@ -39,6 +40,13 @@ def test_render_writes_every_request_body_and_the_iam_roles(tmp_path: Path) -> N
     assert upload["labels"]["scalectl-revision"] == "<revision>"
     assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "<previous deployed model id>": 90}
     assert [s["new_revision_percent"] for s in files["rollout.json"]["steps"]] == [10, 100]
+    assert files["update_traffic.json"] == {
+        "endpoint": {
+            "name": "projects/acme/locations/us-central1/endpoints/<endpoint id>",
+            "trafficSplit": {"<new deployed model id>": 100},
+        },
+        "updateMask": "trafficSplit",
+    }
     roles = [r["role"] for r in files["iam.json"]["deployer"]["roles"] + files["iam.json"]["runtime"]["roles"]]
     assert "roles/aiplatform.user" in roles and "roles/storage.objectViewer" in roles
 
