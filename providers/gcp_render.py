@@ -19,12 +19,13 @@ from scalectl.config import GcpTarget
 from scalectl.provider import Release, Revision
 from scalectl.render import pretty, render_json
 
-MANAGED_BY = "managed-by"
-APP = "scalectl-app"
-TARGET = "scalectl-target"
-REVISION = "scalectl-revision"
-DIGEST = "scalectl-digest"
-STATUS = "scalectl-status"  # set on a Model that failed or was rolled back
+# label keys use underscores: they appear in list filters (`labels.scalectl_app="..."`)
+MANAGED_BY = "managed_by"
+APP = "scalectl_app"
+TARGET = "scalectl_target"
+REVISION = "scalectl_revision"
+DIGEST = "scalectl_digest"
+STATUS = "scalectl_status"  # set on a Model that failed or was rolled back
 
 
 def target_of(release: Release) -> GcpTarget:

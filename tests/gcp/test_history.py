@@ -103,7 +103,7 @@ def test_keep_revisions_prunes_old_models(sim: VertexSim, gcp: GcpProvider, tmp_
     for n in range(1, 4):
         path = write_scale(tmp_path, image=f"us-docker.pkg.dev/acme/serving/fraud:v{n}", extra="keep_revisions: 1\n")
         assert scalectl("deploy", "-f", str(path), "--yes", state=state)[0] == 0
-    revisions = sorted(m["labels"]["scalectl-revision"] for m in sim.models.values())
+    revisions = sorted(m["labels"]["scalectl_revision"] for m in sim.models.values())
     assert revisions == ["2", "3"]  # the active one and one earlier for rollback
 
 

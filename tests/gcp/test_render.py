@@ -37,7 +37,7 @@ def test_render_writes_every_request_body_and_the_iam_roles(tmp_path: Path) -> N
     ]
     upload = files["upload_model.json"]["model"]
     assert upload["containerSpec"]["env"] == [{"name": "LOG_LEVEL", "value": "info"}]
-    assert upload["labels"]["scalectl-revision"] == "<revision>"
+    assert upload["labels"]["scalectl_revision"] == "<revision>"
     assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "<previous deployed model id>": 90}
     assert [s["new_revision_percent"] for s in files["rollout.json"]["steps"]] == [10, 100]
     assert files["update_traffic.json"] == {
@@ -89,7 +89,7 @@ def test_spot_tpu_deploy_request_is_the_rendered_body(sim: VertexSim, gcp: GcpPr
     assert {k: v for k, v in got.items() if k not in ("labels", "description", "displayName")} == {
         k: v for k, v in expected.items() if k not in ("labels", "description", "displayName")
     }
-    assert got["labels"] == {**expected["labels"], "scalectl-revision": "1"}
+    assert got["labels"] == {**expected["labels"], "scalectl_revision": "1"}
 
 
 def test_l4_spot_request_carries_the_gpu_and_request_count_autoscaling(

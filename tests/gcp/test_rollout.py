@@ -35,11 +35,11 @@ def test_first_deploy_creates_endpoint_model_and_deployment(sim: VertexSim, gcp:
     assert doc["targets"]["prod"]["revision"]["number"] == 1
 
     endpoint = sim.endpoint()
-    assert endpoint["labels"] == {"managed-by": "scalectl", "scalectl-app": "fraud", "scalectl-target": "prod"}
+    assert endpoint["labels"] == {"managed_by": "scalectl", "scalectl_app": "fraud", "scalectl_target": "prod"}
     (deployed,) = endpoint["deployedModels"]
     assert endpoint["trafficSplit"] == {deployed["id"]: 100}  # nothing to canary against: 100% at once
     model = sim.models[deployed["model"]]
-    assert model["labels"]["scalectl-revision"] == "1"
+    assert model["labels"]["scalectl_revision"] == "1"
     assert model["containerSpec"]["imageUri"] == V1
     assert model["containerSpec"]["ports"] == [{"containerPort": 8080}]
     assert (model["containerSpec"]["predictRoute"], model["containerSpec"]["healthRoute"]) == ("/invocations", "/ping")
