@@ -158,6 +158,13 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             f"service_account must be an email like name@{target.project}.iam.gserviceaccount.com, "
             f"got {target.service_account!r}",
         )
+    waits = _bake_seconds(target) + target.undeploy_grace
+    if waits >= target.rollout.timeout:
+        f.error(
+            (*at, "rollout", "timeout"),
+            f"the rollout waits {waits}s in bakes and undeploy_grace alone, but rollout.timeout is "
+            f"{target.rollout.timeout}s; raise the timeout or shorten the bakes",
+        )
     if target.rollout.alarms:
         f.warning(
             (*at, "rollout", "alarms"),
@@ -169,6 +176,13 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             "plain http:// is only allowed for a local emulator (127.0.0.1/localhost); use https:// or a bare host",
         )
     return f.items
+
+
+def _bake_seconds(target: GcpTarget) -> int:
+    """Time a rollout spends baking: one bake per traffic step below 100%."""
+    r = target.rollout
+    steps = {"all_at_once": 0, "canary": 1, "linear": len(range(r.percent, 100, r.percent))}[r.strategy]
+    return steps * r.bake
 
 
 def _check_accelerator(f: Findings, at: tuple[str, ...], target: GcpTarget, machine: Machine) -> None:

@@ -107,3 +107,12 @@ def test_the_gcp_example_validates() -> None:
 def test_service_account_must_be_an_email(tmp_path: Path) -> None:
     (message,) = errors(write_scale(tmp_path, extra="service_account: fraud-serving\n"))
     assert message.startswith("targets.prod.service_account: service_account must be an email like name@acme.iam")
+
+
+def test_bakes_longer_than_the_timeout_are_refused(tmp_path: Path) -> None:
+    path = write_scale(tmp_path, strategy="linear", percent=20, bake="5m", grace="1m", timeout="20m")
+    (message,) = errors(path)
+    assert message == (
+        "targets.prod.rollout.timeout: the rollout waits 1260s in bakes and undeploy_grace alone, "
+        "but rollout.timeout is 1200s; raise the timeout or shorten the bakes"
+    )
