@@ -25,6 +25,7 @@ ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
 ENV_MONITORING_ENDPOINT = "SCALECTL_GCP_MONITORING_ENDPOINT"
 RESPONSE_COUNT = "aiplatform.googleapis.com/prediction/online/response_count"
 _RETRIES = 6
+_AUTH_HINT = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
 _QUOTA_HINT = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
 
 
@@ -105,6 +106,15 @@ class Vertex:
             self.calls[what] += 1
             try:
                 return method(request=request, retry=None, timeout=60.0)
+            except _unreachable_errors() as exc:
+                if attempt < 2:  # a dropped connection gets two more tries; a wrong host fails fast after that
+                    self.sleep(delay(attempt))
+                    continue
+                if type(exc).__name__ == "RefreshError":
+                    raise VertexError(f"Google credentials could not be refreshed ({exc}){_AUTH_HINT}") from None
+                raise VertexError(
+                    f"cannot reach Vertex AI at {self.base_url()} for {what}: {exc}", "UNAVAILABLE"
+                ) from None
             except gexc.GoogleAPICallError as exc:
                 status, message = _google_error(exc)
                 reason = getattr(exc, "reason", None) or ""
@@ -159,7 +169,12 @@ class Vertex:
         errors = total = 0
         while True:
             self.calls["ListTimeSeries"] += 1
-            response = session.get(f"{base}/v3/projects/{self.target.project}/timeSeries", params=params, timeout=30)
+            try:
+                response = session.get(
+                    f"{base}/v3/projects/{self.target.project}/timeSeries", params=params, timeout=30
+                )
+            except _unreachable_errors() as exc:
+                raise VertexError(f"cannot reach Cloud Monitoring at {base}: {exc}", "UNAVAILABLE") from None
             if response.status_code != 200:
                 status, message = _google_error(_HttpFailure(response))
                 raise VertexError(_describe("ListTimeSeries (Cloud Monitoring)", status, message), status)
@@ -273,6 +288,14 @@ class Vertex:
             request.page_token = page.next_page_token
 
 
+def _unreachable_errors() -> tuple[type[Exception], ...]:
+    """Network and token-refresh failures: they are not Google API errors, but the user must see them."""
+    import requests
+    from google.auth.exceptions import RefreshError, TransportError
+
+    return (requests.exceptions.ConnectionError, requests.exceptions.Timeout, TransportError, RefreshError)
+
+
 class _HttpFailure:
     """Just enough of an api_core exception for `_google_error` to read a plain HTTP error."""
 
@@ -338,7 +361,7 @@ def _describe(what: str, status: str, message: str) -> str:
     elif status == "PERMISSION_DENIED":
         hint = "; `scalectl render` lists the IAM roles scalectl needs (iam.json)"
     elif status == "UNAUTHENTICATED":
-        hint = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
+        hint = _AUTH_HINT
     return f"Vertex AI refused {what}: {status} {message.rstrip('.')}{hint}"
 
 

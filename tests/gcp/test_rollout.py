@@ -240,3 +240,16 @@ def test_unreadable_metrics_are_a_warning_not_a_rollback(sim: VertexSim, gcp: Gc
     (warning,) = [e["message"] for e in doc["targets"]["prod"]["events"] if e["kind"] == "warn"]
     assert warning.startswith("max_error_rate is not enforced for this deploy: Vertex AI refused ListTimeSeries")
     assert "PERMISSION_DENIED" in warning and "iam.json" in warning
+
+
+def test_an_unreachable_api_is_a_clear_failure(gcp: GcpProvider, tmp_path: Path, monkeypatch: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("SCALECTL_GCP_API_ENDPOINT", f"http://127.0.0.1:{port}")
+    gcp.sleep = lambda seconds: None
+    code, doc, _ = scalectl("status", "-f", str(write_scale(tmp_path)), state=tmp_path / "st")
+    assert code == 1
+    assert doc["error"].startswith(f"cannot reach Vertex AI at http://127.0.0.1:{port} for ListEndpoints: ")
