@@ -8,6 +8,7 @@ Runs the real SDK against the local Vertex AI simulator (tests/gcp/vertex_sim.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scalectl.config import load_config
 from scalectl.engine import Engine
+from scalectl.errors import DeployFailed
 from scalectl.events import Events
 from tests.gcp.conftest import write_scale
 from tests.gcp.vertex_sim import VertexSim
@@ -88,12 +90,26 @@ def main() -> None:
             overhead = float(r["wall"]) - float(r["vertex"]) - configured  # type: ignore[arg-type]
             print(f"{label:44} {r['wall']:7.2f} {r['vertex']:8.2f} {configured:7.1f} {overhead:10.2f} {r['calls']:5}")
             print(f"    calls: {r['by_method']}")
-        # fast rollback: switch traffic while the previous revision is still deployed is covered by
-        # tests; here, after the grace period, rollback redeploys revision 2's Model
+        # after the grace period the previous revision is gone: rollback redeploys its Model
+        first = len(sim.requests)
         seconds = rollback(folder)
         print(
-            f"\nrollback from a fresh state dir (redeploy of revision 2's Model): {seconds:.2f}s "
-            f"(Vertex provisioning {PROVISION}s)"
+            f"\nrollback, previous revision undeployed (redeploy its Model): {seconds:.2f}s, "
+            f"{len(sim.requests) - first} calls (Vertex provisioning {PROVISION}s)"
+        )
+        # a canary that fails with auto_rollback off leaves both deployed: rollback is a traffic switch
+        sim.unhealthy_image["fraud:v5"] = 0.5
+        path = write_scale(folder, image=image.format(5), strategy="canary", bake="3s")
+        path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, auto_rollback: false}"))
+        with contextlib.suppress(DeployFailed):  # revision 4 stays at 10% next to revision 2
+            Engine(load_config(path), folder / ".state").deploy("prod", Events())
+        first = len(sim.requests)
+        seconds = rollback(folder)
+        calls = [f"{r.method} {_kind(r.path)}" for r in sim.requests[first:]]
+        moved = calls.index("PATCH endpoints") + 1
+        print(
+            f"rollback, previous revision still deployed (traffic switch): {seconds:.2f}s in all, "
+            f"{len(calls)} calls; traffic moved by call {moved} (then the failed one is undeployed)"
         )
     sim.stop()
 

@@ -147,3 +147,20 @@ def test_a_target_locked_by_another_deploy_exits_5(sim: VertexSim, gcp: GcpProvi
         code, doc, _ = scalectl("deploy", "-f", str(path), "--yes", state=state)
     assert code == 5 and "is locked by" in doc["error"]
     assert not sim.calls("POST")
+
+
+def test_rollback_skips_a_revision_that_was_rolled_back_before(
+    sim: VertexSim, gcp: GcpProvider, tmp_path: Path
+) -> None:
+    state = tmp_path / "st"
+    for image in (V1, V2):
+        assert scalectl("deploy", "-f", str(write_scale(tmp_path, image=image)), "--yes", state=state)[0] == 0
+    assert scalectl("rollback", "-f", str(write_scale(tmp_path, image=V2)), "--yes", state=state)[0] == 0  # 2 -> 1
+    sim.unhealthy_image["fraud:v3"] = 0.2
+    path = write_scale(tmp_path, image="us-docker.pkg.dev/acme/serving/fraud:v3", strategy="canary", bake="2s")
+    path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, auto_rollback: false}"))
+    assert scalectl("deploy", "-f", str(path), "--yes", state=state)[0] == 1  # revision 3 stuck at 25%
+
+    code, doc, _ = scalectl("rollback", "-f", str(path), "--yes", state=state)
+    assert code == 0, doc
+    assert (doc["targets"]["prod"]["from"], doc["targets"]["prod"]["revision"]["number"]) == (3, 1)
