@@ -23,7 +23,7 @@ from scalectl.config import load_config
 from scalectl.engine import Engine
 from scalectl.errors import DeployFailed
 from scalectl.events import Events
-from tests.gcp.conftest import write_scale
+from tests.gcp.helpers import write_scale
 from tests.gcp.vertex_sim import VertexSim
 
 PROVISION = 3.0  # seconds the simulator takes to make a deployed model ready

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from scalectl.cli import app
 from scalectl.config import load_config
 from scalectl.errors import ConfigError
-from tests.gcp.conftest import write_scale
+
+from .helpers import write_scale
 
 runner = CliRunner()
 

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from scalectl.providers.gcp import GcpProvider
 
-from tests.gcp.conftest import write_scale
-from tests.gcp.test_rollout import V1, V2, scalectl
-from tests.gcp.vertex_sim import VertexSim
+from .helpers import V1, V2, scalectl, write_scale
+from .vertex_sim import VertexSim
 
 
 def test_rollback_from_a_fresh_state_dir_redeploys_the_previous_model(

@@ -11,9 +11,9 @@ from scalectl.providers.gcp import GcpProvider
 from typer.testing import CliRunner
 
 from scalectl.cli import app
-from tests.gcp.conftest import write_scale
-from tests.gcp.test_rollout import scalectl
-from tests.gcp.vertex_sim import VertexSim
+
+from .helpers import scalectl, write_scale
+from .vertex_sim import VertexSim
 
 runner = CliRunner()
 

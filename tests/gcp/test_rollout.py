@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from scalectl.providers.gcp import GcpProvider
-from typer.testing import CliRunner
 
-from scalectl.cli import app
-from tests.gcp.conftest import write_scale
-from tests.gcp.vertex_sim import VertexSim
-
-runner = CliRunner()
-V1 = "us-docker.pkg.dev/acme/serving/fraud:v1"
-V2 = "us-docker.pkg.dev/acme/serving/fraud:v2"
-
-
-def scalectl(*args: str, state: Path) -> tuple[int, dict[str, Any], str]:
-    result = runner.invoke(app, [*args, "--state-dir", str(state), "--output", "json", "--no-color"])
-    doc = json.loads(result.stdout) if result.stdout.strip() else {}
-    return result.exit_code, doc, result.output
-
-
-def traffic_updates(sim: VertexSim) -> list[dict[str, int]]:
-    return [{k: int(v) for k, v in r.body["trafficSplit"].items()} for r in sim.calls("PATCH") if "endpoints" in r.path]
+from .helpers import V1, V2, scalectl, traffic_updates, write_scale
+from .vertex_sim import VertexSim
 
 
 def test_first_deploy_creates_endpoint_model_and_deployment(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.gcp.vertex_sim import VertexSim
+from .vertex_sim import VertexSim
 
 LOC = "projects/acme/locations/us-central1"
 
