@@ -124,3 +124,19 @@ print(",".join(loaded))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""
+
+
+def test_a_minimal_model_renders_valid_bodies(tmp_path: Path) -> None:
+    path = write_scale(tmp_path, machine="n1-standard-4")
+    text = (
+        path.read_text()
+        .replace("  artifact: gs://acme-models/fraud/v1\n", "")
+        .replace("  env: {LOG_LEVEL: info}\n", "")
+    )
+    path.write_text(text)
+    files = rendered(path, tmp_path / "out")
+    model = files["upload_model.json"]["model"]
+    assert "artifactUri" not in model and model["containerSpec"]["env"] == []
+    resources = files["deploy_model.first.json"]["deployedModel"]["dedicatedResources"]
+    assert resources["machineSpec"] == {"machineType": "n1-standard-4"}
+    assert "serviceAccount" not in files["deploy_model.first.json"]["deployedModel"]
