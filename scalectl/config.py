@@ -192,6 +192,9 @@ class DockerTarget(TargetBase):
     gateway_image: str = "nginx:1.27-alpine"
     rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
     api_key: str | None = Field(None, description="name of a model.secrets entry the gateway checks as a header")
+    startup_timeout: Duration = Field(
+        300, description="how long new replicas may take to pass the health route before the deploy fails"
+    )
 
 
 class AwsTarget(TargetBase):
