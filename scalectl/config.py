@@ -192,6 +192,9 @@ class DockerTarget(TargetBase):
     gateway_image: str = "nginx:1.27-alpine"
     rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
     api_key: str | None = Field(None, description="name of a model.secrets entry the gateway checks as a header")
+    startup_timeout: Duration = Field(
+        300, description="how long new replicas may take to pass the health route before the deploy fails"
+    )
 
 
 class AwsTarget(TargetBase):
@@ -217,11 +220,19 @@ class GcpTarget(TargetBase):
     provider: Literal["gcp"]
     project: str
     region: str
-    machine: str
-    accelerator: Accelerator | None = None
-    tpu_topology: str | None = None
-    service_account: str | None = None
-    endpoint_name: str | None = None
+    machine: str = Field(description="Vertex AI machine type, e.g. g2-standard-8 or ct5lp-hightpu-1t")
+    accelerator: Accelerator | None = Field(None, description="GPU type and count; implied by g2/a2/a3 machines")
+    tpu_topology: str | None = Field(None, description="TPU slice topology, e.g. 2x2; default: the machine's own")
+    service_account: str | None = Field(None, description="service account the deployed model runs as")
+    endpoint_name: str | None = Field(None, description="display name of the Vertex endpoint; default <name>-<target>")
+    api_endpoint: str | None = Field(
+        None,
+        description="Vertex API host; default <region>-aiplatform.googleapis.com "
+        "(env SCALECTL_GCP_API_ENDPOINT overrides; http:// is for local emulators only)",
+    )
+    undeploy_grace: Duration = Field(
+        30, description="keep the old deployed model warm this long after the new one takes 100% traffic"
+    )
 
 
 class AzureTarget(TargetBase):

@@ -53,7 +53,8 @@ def rollback_target(live: Live, to: int | None) -> Revision:
         if rev.number == live.active:
             raise UsageError(f"revision {to} is already active")
         return rev
-    candidates = [r for r in live.revisions if r.number != live.active and r.status not in ("failed", "pending")]
+    skip = ("failed", "pending", "rolled_back")  # a revision already rolled back from is not "good"
+    candidates = [r for r in live.revisions if r.number != live.active and r.status not in skip]
     if live.active is not None:
         candidates = [r for r in candidates if r.number < live.active] or candidates
     if not candidates:
