@@ -241,9 +241,25 @@ class AzureTarget(TargetBase):
     resource_group: str
     workspace: str
     instance: str
-    region: str = Field("eastus", description="for cost-estimate; the workspace decides where it runs")
+    region: str = Field(
+        "eastus", description="the workspace's region: location of the endpoint and autoscale setting; cost-estimate"
+    )
     auth_mode: Literal["key", "aml_token"] = "key"
-    endpoint_name: str | None = None
+    endpoint_name: str | None = Field(None, description="managed online endpoint name; default <name>-<target>")
+    mirror: int | None = Field(
+        None, ge=1, le=50, description="mirror this percent of live traffic to the new deployment for one bake first"
+    )
+    request_timeout: Duration = Field(5, ge=1, le=180, description="scoring request timeout (Azure allows 1-180 s)")
+    max_concurrent_requests: int = Field(1, ge=1, le=1000, description="concurrent requests per instance")
+    startup_delay: Duration = Field(10, le=3600, description="wait before the first liveness/readiness probe")
+    model_asset: str | None = Field(
+        None,
+        description="registered Azure ML model for this target (azureml:<name>:<version>); overrides model.artifact",
+    )
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="NAME: azure-kv://vault/secret[/version] for this target; overrides model.secrets of that NAME",
+    )
 
 
 TargetConfig = DockerTarget | AwsTarget | GcpTarget | AzureTarget
