@@ -218,40 +218,25 @@ def _check_rollout(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
 
 
 def _check_model(t: AzureTarget, model: ModelSpec, at: tuple[str, ...]) -> list[Diagnostic]:
+    """`model` as this target runs it (overrides applied): Azure ML loads registered models and Key Vault secrets."""
     out: list[Diagnostic] = []
-    if t.model_asset is not None and not _azure_model(t.model_asset):
-        out.append(
-            Diagnostic(
-                f"`model_asset` must be a registered Azure ML model: `azureml:<name>:<version>` or "
-                f"`azureml://registries/<registry>/models/<name>/versions/<version>`, not `{t.model_asset}`",
-                loc=(*at, "model_asset"),
-            )
-        )
     art = model.artifact
-    if t.model_asset is None and art and not _azure_model(art):
+    if art and not _azure_model(art):
         out.append(
             Diagnostic(
                 f"target {at[1]} (azure): Azure ML cannot load `{art}`; it needs a registered model. Register it "
-                "(`az ml model create --name <name> --version <v> --path <files>`) and set this target's "
-                "`model_asset: azureml:<name>:<version>`, or use that reference as `model.artifact`",
+                "(`az ml model create --name <name> --version <v> --path <files>`) and give this target "
+                "`model: {artifact: azureml:<name>:<version>}`",
                 loc=("model", "artifact"),
             )
         )
-    for name, ref in t.secrets.items():
+    for name, ref in model.secrets.items():
         if not KV_REF.match(ref):
             out.append(
                 Diagnostic(
-                    f"secret {name}: an azure target reads secrets from Key Vault: azure-kv://<vault>/<secret>[/<version>]",
-                    loc=(*at, "secrets", name),
-                )
-            )
-    for name, ref in model.secrets.items():
-        if name not in t.secrets and not KV_REF.match(ref):
-            out.append(
-                Diagnostic(
                     f"target {at[1]} (azure): secret {name}: an Azure deployment cannot read "
-                    f"`{ref.split('://', 1)[0]}://` references; "
-                    f"put the secret in Key Vault and set this target's `secrets: {{{name}: azure-kv://<vault>/<secret>}}`",
+                    f"`{ref.split('://', 1)[0]}://` references; put the secret in Key Vault and give this target "
+                    f"`model: {{secrets: {{{name}: azure-kv://<vault>/<secret>}}}}`",
                     loc=("model", "secrets", name),
                 )
             )
@@ -262,12 +247,11 @@ def _azure_model(ref: str) -> bool:
     return bool(MODEL_REF.match(ref)) or ref.startswith("azureml://registries/")
 
 
-def secret_env(t: AzureTarget, model: ModelSpec) -> dict[str, str]:
+def secret_env(model: ModelSpec) -> dict[str, str]:
     """NAME -> Azure ML secret injection reference: the platform reads Key Vault with the endpoint's
     identity and injects the value into the container; scalectl never sees it."""
-    refs = {**model.secrets, **t.secrets}
     out = {}
-    for name, ref in sorted(refs.items()):
+    for name, ref in sorted(model.secrets.items()):
         m = KV_REF.match(ref)
         if m:
             vault, secret, version = m.group(1), m.group(2), m.group(3)
@@ -368,7 +352,7 @@ class Bodies:
     def deployment_body(self) -> dict[str, Any]:
         t = self.target
         model = self.release.model
-        env = {**model.env, **secret_env(t, model)}
+        env = {**model.env, **secret_env(model)}
         return render_json(
             "azure/deployment.json.j2",
             location=t.region,
@@ -385,7 +369,7 @@ class Bodies:
         )
 
     def model_id(self) -> str | None:
-        art = self.target.model_asset or self.release.model.artifact
+        art = self.release.model.artifact
         if not art:
             return None
         m = MODEL_REF.match(art)

@@ -91,14 +91,7 @@ class ModelSpec(Strict):
     @field_validator("secrets")
     @classmethod
     def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, ref in value.items():
-            scheme = ref.split("://", 1)[0] if "://" in ref else ""
-            if scheme not in SECRET_SCHEMES:
-                raise ValueError(
-                    f"secret {name} must be a reference like env://VAR or aws-sm://id "
-                    f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
-                )
-        return value
+        return _secret_references(value)
 
     @field_validator("health", "predict")
     @classmethod
@@ -109,11 +102,48 @@ class ModelSpec(Strict):
 
     @field_validator("env")
     @classmethod
-    def _no_secret_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"environment variable name {name!r} is not valid")
-        return value
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
+
+
+def _secret_references(value: dict[str, str]) -> dict[str, str]:
+    for name, ref in value.items():
+        scheme = ref.split("://", 1)[0] if "://" in ref else ""
+        if scheme not in SECRET_SCHEMES:
+            raise ValueError(
+                f"secret {name} must be a reference like env://VAR or aws-sm://id "
+                f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
+            )
+    return value
+
+
+def _env_var_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"environment variable name {name!r} is not valid")
+    return value
+
+
+class ModelOverride(Strict):
+    """What differs about the model on one target: its artifact store, its secret manager, an image.
+
+    `env` and `secrets` are merged over `model`'s by name; `image` and `artifact` replace it.
+    """
+
+    image: str | None = Field(None, min_length=1)
+    artifact: str | None = Field(None, description="this platform's copy of the model files (gs://, azureml:...)")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="NAME: reference in this platform's manager")
+
+    @field_validator("secrets")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        return _secret_references(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
 
 
 Metric = Literal["requests_per_replica", "cpu", "gpu", "accelerator_duty_cycle", "memory"]
@@ -160,6 +190,7 @@ class Defaults(Strict):
 
 
 class TargetBase(Strict):
+    model: ModelOverride | None = Field(None, description="per-target changes to `model` (artifact, secrets, env)")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)  # type: ignore[arg-type]
     rollout: Rollout = Field(default_factory=Rollout)  # type: ignore[arg-type]
     spot: bool = False
@@ -252,14 +283,6 @@ class AzureTarget(TargetBase):
     request_timeout: Duration = Field(5, ge=1, le=180, description="scoring request timeout (Azure allows 1-180 s)")
     max_concurrent_requests: int = Field(1, ge=1, le=1000, description="concurrent requests per instance")
     startup_delay: Duration = Field(10, le=3600, description="wait before the first liveness/readiness probe")
-    model_asset: str | None = Field(
-        None,
-        description="registered Azure ML model for this target (azureml:<name>:<version>); overrides model.artifact",
-    )
-    secrets: dict[str, str] = Field(
-        default_factory=dict,
-        description="NAME: azure-kv://vault/secret[/version] for this target; overrides model.secrets of that NAME",
-    )
 
 
 TargetConfig = DockerTarget | AwsTarget | GcpTarget | AzureTarget
@@ -333,6 +356,22 @@ class Config:
                 f"unknown target {unknown[0]!r} in {self.path}{hints}; targets are: {', '.join(self.spec.targets)}"
             )
         return list(dict.fromkeys(names))
+
+
+def effective_model(spec: ScaleFile, target: str) -> ModelSpec:
+    """`model` as one target runs it: the target's `model:` overrides applied."""
+    override = spec.targets[target].model
+    if override is None:
+        return spec.model
+    base = spec.model
+    return base.model_copy(
+        update={
+            "image": override.image or base.image,
+            "artifact": override.artifact or base.artifact,
+            "env": {**base.env, **override.env},
+            "secrets": {**base.secrets, **override.secrets},
+        }
+    )
 
 
 def digest(spec: ScaleFile, target: str) -> str:

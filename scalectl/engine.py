@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalectl.config import Config, digest
+from scalectl.config import Config, digest, effective_model
 from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision, get_provider
@@ -24,7 +24,7 @@ def release_for(config: Config, target: str) -> Release:
         app=spec.name,
         target_name=target,
         target=spec.targets[target],
-        model=spec.model,
+        model=effective_model(spec, target),
         digest=digest(spec, target),
         base_dir=config.path.resolve().parent,
     )

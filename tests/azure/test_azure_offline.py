@@ -123,11 +123,13 @@ def test_a_multi_cloud_model_gets_azure_overrides(scale_file, cli) -> None:
     path.write_text(text)
     found = errors(validate(cli, path))
     assert [e["field"] for e in found] == ["model.artifact", "model.secrets.API_TOKEN"]
-    assert "set this target's `model_asset: azureml:<name>:<version>`" in found[0]["message"]
-    assert "`secrets: {API_TOKEN: azure-kv://<vault>/<secret>}`" in found[1]["message"]
+    assert "give this target `model: {artifact: azureml:<name>:<version>}`" in found[0]["message"]
+    assert "`model: {secrets: {API_TOKEN: azure-kv://<vault>/<secret>}}`" in found[1]["message"]
 
     path.write_text(
-        text + "    model_asset: azureml:fraud-model:3\n    secrets: {API_TOKEN: azure-kv://fraud-kv/token}\n"
+        text + "    model:\n"
+        "      artifact: azureml:fraud-model:3\n"
+        "      secrets: {API_TOKEN: azure-kv://fraud-kv/token}\n"
     )
     assert validate(cli, path).exit_code == 0
     files = json.loads(cli("render", "-f", path, "--output", "json").stdout)["targets"]["prod"]
@@ -265,3 +267,11 @@ def test_tags_azure_refuses_are_found_offline(scale_file, cli) -> None:
     (err,) = errors(validate(cli, scale_file(extra="    tags: {cost/center: ml}\n")))
     assert err["field"] == "targets.prod.tags.cost/center"
     assert "cannot contain" in err["message"]
+
+
+def test_a_finding_about_a_target_override_points_at_the_override(scale_file, cli) -> None:
+    path = scale_file()
+    path.write_text(path.read_text() + "    model:\n      secrets: {API_TOKEN: aws-sm://prod/fraud/token}\n")
+    found = errors(validate(cli, path))
+    assert [e["field"] for e in found] == ["targets.prod.model.secrets.API_TOKEN"]
+    assert found[0]["line"] == len(path.read_text().splitlines())
