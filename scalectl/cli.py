@@ -35,7 +35,13 @@ FileOpt = Annotated[
 ]
 TargetsOpt = Annotated[
     list[str] | None,
-    typer.Option("--target", "-t", envvar="SCALECTL_TARGET", metavar="NAME", help="Target name (repeatable); default: all targets."),
+    typer.Option(
+        "--target",
+        "-t",
+        envvar="SCALECTL_TARGET",
+        metavar="NAME",
+        help="Target name (repeatable); default: all targets.",
+    ),
 ]
 OutputOpt = Annotated[
     OutputFormat,
@@ -413,8 +419,7 @@ def status(
                 continue
             split = ", ".join(f"rev {r}: {p}%" for r, p in sorted(live.traffic.items())) or "-"
             ui.say(f"[bold]{name}[/bold]: revision {live.active} | traffic {split} | url {live.url or '-'}")
-            for key, value in live.details.items():
-                ui.say(f"  {key}: {_escape(json.dumps(value) if not isinstance(value, str) else value)}")
+            ui.details(live.details)
 
 
 @app.command()
@@ -439,9 +444,10 @@ def history(
             )
             return
         for name, revisions in hist.items():
-            table = Table(title=name)
-            for col in ("rev", "status", "created", "by", "digest", "image", "message"):
-                table.add_column(col)
+            table = Table(title=name, title_justify="left")
+            for col in ("rev", "status", "created", "by", "digest", "image"):
+                table.add_column(col, no_wrap=True)
+            table.add_column("message")
             for r in revisions:
                 table.add_row(
                     str(r.number),

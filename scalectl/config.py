@@ -91,14 +91,7 @@ class ModelSpec(Strict):
     @field_validator("secrets")
     @classmethod
     def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, ref in value.items():
-            scheme = ref.split("://", 1)[0] if "://" in ref else ""
-            if scheme not in SECRET_SCHEMES:
-                raise ValueError(
-                    f"secret {name} must be a reference like env://VAR or aws-sm://id "
-                    f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
-                )
-        return value
+        return _secret_references(value)
 
     @field_validator("health", "predict")
     @classmethod
@@ -109,11 +102,48 @@ class ModelSpec(Strict):
 
     @field_validator("env")
     @classmethod
-    def _no_secret_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                raise ValueError(f"environment variable name {name!r} is not valid")
-        return value
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
+
+
+def _secret_references(value: dict[str, str]) -> dict[str, str]:
+    for name, ref in value.items():
+        scheme = ref.split("://", 1)[0] if "://" in ref else ""
+        if scheme not in SECRET_SCHEMES:
+            raise ValueError(
+                f"secret {name} must be a reference like env://VAR or aws-sm://id "
+                f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
+            )
+    return value
+
+
+def _env_var_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"environment variable name {name!r} is not valid")
+    return value
+
+
+class ModelOverride(Strict):
+    """What differs about the model on one target: its artifact store, its secret manager, an image.
+
+    `env` and `secrets` are merged over `model`'s by name; `image` and `artifact` replace it.
+    """
+
+    image: str | None = Field(None, min_length=1)
+    artifact: str | None = Field(None, description="this platform's copy of the model files (gs://, azureml:...)")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="NAME: reference in this platform's manager")
+
+    @field_validator("secrets")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        return _secret_references(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
 
 
 Metric = Literal["requests_per_replica", "cpu", "gpu", "accelerator_duty_cycle", "memory"]
@@ -160,6 +190,7 @@ class Defaults(Strict):
 
 
 class TargetBase(Strict):
+    model: ModelOverride | None = Field(None, description="per-target changes to `model` (artifact, secrets, env)")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)  # type: ignore[arg-type]
     rollout: Rollout = Field(default_factory=Rollout)  # type: ignore[arg-type]
     spot: bool = False
@@ -192,6 +223,9 @@ class DockerTarget(TargetBase):
     gateway_image: str = "nginx:1.27-alpine"
     rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
     api_key: str | None = Field(None, description="name of a model.secrets entry the gateway checks as a header")
+    startup_timeout: Duration = Field(
+        300, description="how long new replicas may take to pass the health route before the deploy fails"
+    )
 
 
 class AwsTarget(TargetBase):
@@ -220,11 +254,19 @@ class GcpTarget(TargetBase):
     provider: Literal["gcp"]
     project: str
     region: str
-    machine: str
-    accelerator: Accelerator | None = None
-    tpu_topology: str | None = None
-    service_account: str | None = None
-    endpoint_name: str | None = None
+    machine: str = Field(description="Vertex AI machine type, e.g. g2-standard-8 or ct5lp-hightpu-1t")
+    accelerator: Accelerator | None = Field(None, description="GPU type and count; implied by g2/a2/a3 machines")
+    tpu_topology: str | None = Field(None, description="TPU slice topology, e.g. 2x2; default: the machine's own")
+    service_account: str | None = Field(None, description="service account the deployed model runs as")
+    endpoint_name: str | None = Field(None, description="display name of the Vertex endpoint; default <name>-<target>")
+    api_endpoint: str | None = Field(
+        None,
+        description="Vertex API host; default <region>-aiplatform.googleapis.com "
+        "(env SCALECTL_GCP_API_ENDPOINT overrides; http:// is for local emulators only)",
+    )
+    undeploy_grace: Duration = Field(
+        30, description="keep the old deployed model warm this long after the new one takes 100% traffic"
+    )
 
 
 class AzureTarget(TargetBase):
@@ -233,9 +275,17 @@ class AzureTarget(TargetBase):
     resource_group: str
     workspace: str
     instance: str
-    region: str = Field("eastus", description="for cost-estimate; the workspace decides where it runs")
+    region: str = Field(
+        "eastus", description="the workspace's region: location of the endpoint and autoscale setting; cost-estimate"
+    )
     auth_mode: Literal["key", "aml_token"] = "key"
-    endpoint_name: str | None = None
+    endpoint_name: str | None = Field(None, description="managed online endpoint name; default <name>-<target>")
+    mirror: int | None = Field(
+        None, ge=1, le=50, description="mirror this percent of live traffic to the new deployment for one bake first"
+    )
+    request_timeout: Duration = Field(5, ge=1, le=180, description="scoring request timeout (Azure allows 1-180 s)")
+    max_concurrent_requests: int = Field(1, ge=1, le=1000, description="concurrent requests per instance")
+    startup_delay: Duration = Field(10, le=3600, description="wait before the first liveness/readiness probe")
 
 
 TargetConfig = DockerTarget | AwsTarget | GcpTarget | AzureTarget
@@ -309,6 +359,22 @@ class Config:
                 f"unknown target {unknown[0]!r} in {self.path}{hints}; targets are: {', '.join(self.spec.targets)}"
             )
         return list(dict.fromkeys(names))
+
+
+def effective_model(spec: ScaleFile, target: str) -> ModelSpec:
+    """`model` as one target runs it: the target's `model:` overrides applied."""
+    override = spec.targets[target].model
+    if override is None:
+        return spec.model
+    base = spec.model
+    return base.model_copy(
+        update={
+            "image": override.image or base.image,
+            "artifact": override.artifact or base.artifact,
+            "env": {**base.env, **override.env},
+            "secrets": {**base.secrets, **override.secrets},
+        }
+    )
 
 
 def digest(spec: ScaleFile, target: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scalectl.config import Config, digest
+from scalectl.config import Config, digest, effective_model
 from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision, get_provider
@@ -24,7 +24,7 @@ def release_for(config: Config, target: str) -> Release:
         app=spec.name,
         target_name=target,
         target=spec.targets[target],
-        model=spec.model,
+        model=effective_model(spec, target),
         digest=digest(spec, target),
         base_dir=config.path.resolve().parent,
     )
@@ -53,7 +53,8 @@ def rollback_target(live: Live, to: int | None) -> Revision:
         if rev.number == live.active:
             raise UsageError(f"revision {to} is already active")
         return rev
-    candidates = [r for r in live.revisions if r.number != live.active and r.status not in ("failed", "pending")]
+    skip = ("failed", "pending", "rolled_back")  # a revision already rolled back from is not "good"
+    candidates = [r for r in live.revisions if r.number != live.active and r.status not in skip]
     if live.active is not None:
         candidates = [r for r in candidates if r.number < live.active] or candidates
     if not candidates:

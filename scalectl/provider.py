@@ -191,10 +191,29 @@ def available(name: str) -> bool:
 
 
 def check_target(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
-    """Run the target's provider checks offline; a missing provider is itself a finding."""
-    kind = spec.targets[target].provider
+    """Run the target's provider checks offline; a missing provider is itself a finding.
+
+    The provider sees `model` as this target runs it (its `model:` overrides applied); a finding
+    about an overridden value points at the target's override, not at the shared `model:`.
+    """
+    from scalectl.config import effective_model
+
+    t = spec.targets[target]
     try:
-        provider = get_provider(kind)
+        provider = get_provider(t.provider)
     except ProviderUnavailable as exc:
         return [Diagnostic(exc.message, loc=("targets", target, "provider"))]
-    return provider.check(spec, target, base_dir)
+    as_run = spec.model_copy(update={"model": effective_model(spec, target)})
+    return [_to_override(d, t.model, target) for d in provider.check(as_run, target, base_dir)]
+
+
+def _to_override(diag: Diagnostic, override: Any, target: str) -> Diagnostic:
+    loc = diag.loc
+    if override is None or len(loc) < 2 or loc[0] != "model":
+        return diag
+    key = loc[1]
+    value = getattr(override, str(key), None)
+    overridden = bool(value) if not isinstance(value, dict) else (len(loc) > 2 and loc[2] in value)
+    if not overridden:
+        return diag
+    return Diagnostic(diag.message, loc=("targets", target, *loc), severity=diag.severity)

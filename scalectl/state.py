@@ -7,6 +7,7 @@ knows (attempts that failed before anything was created) and the audit trail.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -48,7 +49,10 @@ def actor() -> str:
     for var in ("SCALECTL_ACTOR", "GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILD_REQUESTEDFOR"):
         if os.environ.get(var):
             return os.environ[var]
-    user = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
     return f"{user}@{socket.gethostname()}"
 
 

@@ -27,8 +27,9 @@ class Ui:
     def __init__(self, output: OutputFormat = OutputFormat.text, no_color: bool = False) -> None:
         self.json = output == OutputFormat.json
         no_color = no_color or bool(os.environ.get("NO_COLOR"))
-        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
-        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        # CI logs are wide: off a terminal, tables get 160 columns (or $COLUMNS), not Rich's 80
+        width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS") or 160)
+        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True, width=width)
 
     def say(self, message: str) -> None:
         """Human output; stderr, so stdout stays clean for pipes and JSON."""
@@ -37,6 +38,25 @@ class Ui:
     def document(self, doc: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         sys.stdout.flush()
+
+    def details(self, details: dict[str, Any]) -> None:
+        """A provider's status details: lists of records as tables, the rest as `key: value`."""
+        from rich.table import Table
+
+        for key, value in details.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                table = Table(title=key, title_justify="left", show_edge=False)
+                columns = list(dict.fromkeys(k for row in value for k in row))
+                for col in columns:
+                    table.add_column(col)
+                for row in value:
+                    table.add_row(*(escape(_plain(row.get(col, ""))) for col in columns))
+                self.err.print(table)
+            elif isinstance(value, dict):
+                pairs = ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+                self.err.print(f"  {escape(key)}: {escape(pairs)}")
+            else:
+                self.err.print(f"  {escape(key)}: {escape(_plain(value))}")
 
     def event(self, event: Event) -> None:
         if self.json:
@@ -67,6 +87,14 @@ class Ui:
                 message = f"{d.field}: {d.message}" if d.field else d.message
                 message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
                 print(f"::{kind} file={d.file},line={d.line},col={d.column},title=scalectl::{message}", file=sys.stderr)
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return "" if value is None else str(value)
 
 
 def _source_lines(file: str) -> list[str]:

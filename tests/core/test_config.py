@@ -99,3 +99,20 @@ def test_the_committed_schema_file_is_current() -> None:
 
     committed = json.loads((Path(__file__).parents[2] / "scale.schema.json").read_text())
     assert committed == json_schema()
+
+
+def test_a_target_overrides_model_artifact_secrets_and_env(scale_file) -> None:
+    from scalectl.config import effective_model
+
+    text = FULL.replace(
+        "  prod-aws: {provider: aws, region: us-east-1, instance: ml.inf2.xlarge}",
+        "  prod-aws: {provider: aws, region: us-east-1, instance: ml.inf2.xlarge,\n"
+        "             model: {artifact: s3://other/model.tar.gz, env: {LOG_LEVEL: debug},\n"
+        "                     secrets: {DB_URL: aws-ssm://prod/db}}}",
+    )
+    spec = load_config(scale_file(text), env={"GIT_SHA": "a"}, check_providers=False).spec
+    aws = effective_model(spec, "prod-aws")
+    assert aws.artifact == "s3://other/model.tar.gz"
+    assert aws.env["LOG_LEVEL"] == "debug" and aws.env["WORKERS"] == "4"
+    assert aws.secrets == {"API_TOKEN": "aws-sm://prod/fraud/token", "DB_URL": "aws-ssm://prod/db"}
+    assert effective_model(spec, "local") == spec.model

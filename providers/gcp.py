@@ -1,0 +1,602 @@
+"""`provider: gcp`: Vertex AI endpoints, with TPU and spot, stepped traffic rollout and rollback.
+
+One revision = one Vertex Model (labels: app, target, revision, digest; description: the
+revision record) deployed to the target's Endpoint (found by label). A rollout deploys the
+new Model next to the old one with a traffic share, steps `trafficSplit` after each bake
+while the new deployed model stays healthy, and undeploys the old one only after the new
+one has held 100% for `undeploy_grace`. Any failure moves traffic back to the old deployed
+model and undeploys the new one.
+
+History is read back from the Models and the Endpoint, so a fresh state directory (or a
+different CI runner) sees the same revisions. The Google SDK is imported only by
+`providers.gcp_api.Vertex`, i.e. only by commands that talk to Vertex.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from scalectl.providers import gcp_catalog
+from scalectl.providers import gcp_render as bodies
+from scalectl.providers.gcp_api import Vertex, VertexError
+
+from scalectl.config import ScaleFile
+from scalectl.errors import DeployFailed, Diagnostic, ProviderError, ScalectlError
+from scalectl.events import Events
+from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.state import actor, now_iso
+from scalectl.wait import WaitTimeout
+
+MIN_RESPONSES = 20  # fewer responses than this say nothing about an error rate
+
+
+@dataclass
+class Deployed:
+    """One deployed model on the endpoint, tied back to its revision."""
+
+    id: str
+    model: str
+    revision: int | None
+    traffic: int
+    available_replicas: int
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    """The target as Vertex reports it: the endpoint (if any) and every scalectl Model."""
+
+    endpoint: dict[str, Any] | None
+    models: list[dict[str, Any]]
+
+    def deployed(self) -> list[Deployed]:
+        if self.endpoint is None:
+            return []
+        split = {k: int(v) for k, v in self.endpoint.get("trafficSplit", {}).items()}
+        revision_of = {m["name"]: _revision_number(m) for m in self.models}
+        return [
+            Deployed(
+                id=d["id"],
+                model=d.get("model", ""),
+                revision=revision_of.get(d.get("model", "")),
+                traffic=split.get(d["id"], 0),
+                available_replicas=int(d.get("status", {}).get("availableReplicaCount", 0)),
+                raw=d,
+            )
+            for d in self.endpoint.get("deployedModels", [])
+        ]
+
+    def model_for(self, revision: int) -> dict[str, Any] | None:
+        return next((m for m in self.models if _revision_number(m) == revision), None)
+
+
+class GcpProvider:
+    name = "gcp"
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.sleep = sleep
+        self.last_calls: dict[str, int] = {}  # API calls of the last command, by method
+
+    # ------------------------------------------------------------ offline
+
+    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
+        return gcp_catalog.check(spec, target)
+
+    def render(self, release: Release) -> dict[str, str]:
+        return bodies.render_preview(release)
+
+    # ------------------------------------------------------------ reading
+
+    def _vertex(self, release: Release, events: Events | None = None) -> Vertex:
+        return Vertex(bodies.target_of(release), events, sleep=self.sleep)
+
+    def _snapshot(self, vertex: Vertex, release: Release) -> Snapshot:
+        labels = {bodies.MANAGED_BY: "scalectl", bodies.APP: release.app, bodies.TARGET: release.target_name}
+        endpoint = vertex.find_endpoint(labels)
+        models = vertex.list_models(labels)
+        return Snapshot(endpoint, models)
+
+    def observe(self, release: Release) -> Live:
+        vertex = self._vertex(release)
+        live = _live(self._snapshot(vertex, release), vertex)
+        self.last_calls = dict(vertex.calls)
+        return live
+
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        target = bodies.target_of(release)
+        hw = gcp_catalog.hardware(target)
+        a = target.autoscaling
+        active = live.active_revision
+        if active is not None and active.digest == release.digest and live.traffic.get(active.number) == 100:
+            return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
+        changes: list[Change] = []
+        if not live.exists:
+            changes.append(
+                Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label")
+            )
+        changes.append(Change("create", "model (new revision)", f"image {release.model.image}"))
+        machine = hw.machine + (f" + {hw.accelerator_count} x {hw.accelerator_type}" if hw.accelerator_type else "")
+        machine += f" (TPU {hw.tpu_topology})" if hw.tpu_topology else ""
+        changes.append(
+            Change(
+                "create",
+                "deployed model (new revision)",
+                f"{machine}, replicas {a.min}-{a.max} on {a.metric}{', spot' if target.spot else ''}",
+            )
+        )
+        old = live.active
+        if old is not None:
+            steps = " -> ".join(f"{p}%" for p in bodies.traffic_steps(release))
+            changes.append(
+                Change("update", "traffic split", f"new revision {steps} (bake {target.rollout.bake}s per step)")
+            )
+            changes.append(
+                Change("delete", f"deployed model of revision {old}", f"after {target.undeploy_grace}s at 100%")
+            )
+        return changes
+
+    # ------------------------------------------------------------ deploy
+
+    def apply(self, plan: Plan, events: Events) -> Revision:
+        release = plan.release
+        vertex = self._vertex(release, events)
+        try:
+            return Rollout(self, vertex, plan, events).run()
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+    # ------------------------------------------------------------ rollback
+
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        vertex = self._vertex(release, events)
+        try:
+            return self._rollback(vertex, release, to, events)
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+    def _rollback(self, vertex: Vertex, release: Release, to: Revision, events: Events) -> Revision:
+        target = bodies.target_of(release)
+        deadline = time.monotonic() + target.rollout.timeout
+        snap = self._snapshot(vertex, release)
+        if snap.endpoint is None:
+            raise ProviderError(f"the endpoint of target {release.target_name!r} no longer exists; deploy instead")
+        endpoint = snap.endpoint["name"]
+        deployed = snap.deployed()
+        # only a copy with ready replicas takes traffic back; anything else is redeployed
+        warm = next((d for d in deployed if d.revision == to.number and d.available_replicas > 0), None)
+        current = [d for d in deployed if d is not warm]
+        if warm is not None:
+            events.step(f"moving 100% of traffic back to revision {to.number} (still deployed)")
+            vertex.update_traffic(bodies.update_traffic(endpoint, {warm.id: 100}))
+            events.state(f"revision {to.number}", "100% traffic")
+        else:
+            model = snap.model_for(to.number)
+            if model is None:
+                raise ProviderError(f"revision {to.number}'s Vertex Model is gone; deploy that version again instead")
+            events.step(f"revision {to.number} is no longer deployed: redeploying its model {model['name']}")
+            body = bodies.deploy_model(
+                release,
+                endpoint=endpoint,
+                model_resource=model["name"],
+                revision=str(to.number),
+                traffic_split={"0": 100},
+                resources=_resources_of(model),
+            )
+            events.state(f"revision {to.number}", "DEPLOYING")
+            operation = vertex.start_deploy(body)
+            try:
+                vertex.finish_deploy(operation, f"redeploying revision {to.number}", _left(deadline))
+            except (VertexError, WaitTimeout) as exc:
+                vertex.cancel(getattr(operation, "operation", operation).name, vertex.endpoints)
+                raise DeployFailed(
+                    f"rollback to revision {to.number} failed: {exc.message}; "
+                    "traffic was not moved, the current revision still serves"
+                ) from None
+            events.state(f"revision {to.number}", "100% traffic")
+        for d in current:  # traffic is already back; clean-up problems are warnings, not a failed rollback
+            model = next((m for m in snap.models if m["name"] == d.model), None)
+            try:
+                if model is not None and d.revision != to.number:
+                    note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
+                    vertex.update_model(bodies.mark_model(model, "rolled_back", note))
+                _undeploy(vertex, endpoint, d, events, max(_left(deadline), 60.0))
+            except ScalectlError as exc:
+                events.warn(
+                    f"revision {to.number} serves 100%, but cleaning up deployed model {d.id} failed: {exc.message}"
+                )
+        return Revision(**{**to.to_dict(), "status": "active", "message": f"rolled back to revision {to.number}"})
+
+    # ------------------------------------------------------------ destroy
+
+    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
+        vertex = self._vertex(release, events)
+        try:
+            return self._destroy(vertex, release, events)
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+    def _destroy(self, vertex: Vertex, release: Release, events: Events) -> list[str]:
+        timeout = float(bodies.target_of(release).rollout.timeout)
+        snap = self._snapshot(vertex, release)
+        ours = {m["name"] for m in snap.models}
+        removed: list[str] = []
+        foreign = []
+        if snap.endpoint is not None:
+            endpoint = snap.endpoint["name"]
+            deployed = snap.deployed()
+            foreign = [d for d in deployed if d.model not in ours]
+            if foreign and not any(d.traffic for d in foreign) and any(d.traffic for d in deployed):
+                raise ProviderError(
+                    f"endpoint {endpoint} also has {len(foreign)} deployed model(s) scalectl did not create, "
+                    "holding no traffic; scalectl will not send traffic to them. Move the traffic yourself "
+                    "(or undeploy them), then run destroy again"
+                )
+            # undeploy the ones without traffic first, so Vertex never sees traffic on an undeployed model
+            for d in sorted((d for d in deployed if d.model in ours), key=lambda d: d.traffic):
+                _undeploy(vertex, endpoint, d, events, timeout)
+                removed.append(f"deployed model {d.id} (revision {d.revision})")
+            if foreign:
+                events.warn(
+                    f"endpoint {endpoint} also serves {len(foreign)} model(s) scalectl did not deploy; "
+                    "the endpoint is kept"
+                )
+            else:
+                events.step(f"deleting endpoint {endpoint}")
+                vertex.delete_endpoint(endpoint, timeout)
+                removed.append(f"endpoint {endpoint}")
+        for model in sorted(snap.models, key=lambda m: _revision_number(m) or 0):
+            events.step(f"deleting model {model['name']} (revision {_revision_number(model)})")
+            vertex.delete_model(model["name"], timeout)
+            removed.append(f"model {model['name']}")
+        return removed
+
+
+class Rollout:
+    """One deploy: upload, deploy beside the old revision, step traffic, gate on health, clean up."""
+
+    def __init__(self, provider: GcpProvider, vertex: Vertex, plan: Plan, events: Events) -> None:
+        self.provider = provider
+        self.vertex = vertex
+        self.plan = plan
+        self.release = plan.release
+        self.target = bodies.target_of(plan.release)
+        self.events = events
+        self.revision = plan.revision
+        self.deadline = time.monotonic() + plan.timeout
+        self.sleep = provider.sleep
+        self.endpoint = ""
+        self.model: dict[str, Any] = {}
+        self.new_id: str | None = None
+        self.old: Deployed | None = None
+        self.share = 0
+        self.since = now_rfc3339()  # start of the error-rate window
+        self.metrics_broken = False
+
+    def run(self) -> Revision:
+        snap = self.provider._snapshot(self.vertex, self.release)
+        try:
+            self.endpoint = self._ensure_endpoint(snap)
+        except ScalectlError as exc:
+            raise DeployFailed(f"the endpoint could not be created: {exc.message}; nothing was deployed") from None
+        deployed = snap.deployed()
+        serving = [d for d in deployed if d.traffic > 0]
+        self.old = max(serving, key=lambda d: d.traffic) if serving else None
+        leftovers = [d for d in deployed if d is not self.old]
+
+        try:
+            self.model = self._upload()
+        except ScalectlError as exc:
+            now = (
+                f"revision {self.old.revision} still serves {self.old.traffic}% of traffic"
+                if self.old
+                else "nothing serves yet"
+            )
+            raise DeployFailed(f"revision {self.revision.number} was not deployed: {exc.message}; {now}") from None
+        steps = bodies.traffic_steps(self.release) if self.old else [100]
+        self._deploy(steps[0])
+        for share in steps[1:]:
+            self._bake(self.target.rollout.bake, f"bake at {self.share}%")
+            self._shift(share)
+        self._bake(0, "health at 100%")
+        if (self.old is not None or leftovers) and self.target.undeploy_grace:
+            self._bake(self.target.undeploy_grace, "grace period before undeploying the old revision")
+        for d in [*([self.old] if self.old else []), *leftovers]:
+            try:
+                _undeploy(self.vertex, self.endpoint, d, self.events, max(self._left(), 60.0))
+            except ScalectlError as exc:  # the new revision serves; the leftover is retried next deploy
+                self.events.warn(
+                    f"revision {self.revision.number} serves 100%, but undeploying {d.id} failed: {exc.message}"
+                )
+        self._prune(snap)
+        return Revision(**{**self.revision.to_dict(), "status": "active", "message": f"model {self.model['name']}"})
+
+    def _left(self) -> float:
+        return _left(self.deadline)
+
+    def _ensure_endpoint(self, snap: Snapshot) -> str:
+        if snap.endpoint is not None:
+            return str(snap.endpoint["name"])
+        self.events.step(f"creating endpoint {bodies.endpoint_display_name(self.release)}")
+        created = self.vertex.create_endpoint(bodies.create_endpoint(self.release), self._left())
+        self.events.state("endpoint", "CREATED")
+        return str(created["name"])
+
+    def _upload(self) -> dict[str, Any]:
+        r = self.revision
+        info = bodies.RevisionInfo(str(r.number), r.created_at, r.created_by)
+        self.events.step(f"uploading model for revision {r.number} ({self.release.model.image})")
+        body = bodies.upload_model(self.release, info)
+        name = self.vertex.upload_model(body, self._left())
+        self.events.state(f"model r{r.number}", "UPLOADED")
+        return {**body["model"], "name": name}
+
+    def _deploy(self, share: int) -> None:
+        n = self.revision.number
+        split = {"0": share}
+        if self.old is not None and share < 100:
+            split[self.old.id] = 100 - share
+        body = bodies.deploy_model(
+            self.release,
+            endpoint=self.endpoint,
+            model_resource=self.model["name"],
+            revision=str(n),
+            traffic_split=split,
+        )
+        self.events.step(f"deploying revision {n} on {self.target.machine} with {share}% of traffic")
+        self.events.state(f"revision {n}", "DEPLOYING")
+        try:
+            operation = self.vertex.start_deploy(body)
+        except VertexError as exc:
+            self._fail(f"could not be deployed: {exc.message}")
+        try:
+            self.new_id = self.vertex.finish_deploy(operation, f"deploying revision {n}", self._left())
+        except WaitTimeout:
+            self.vertex.cancel(getattr(operation, "operation", operation).name, self.vertex.endpoints)
+            self._fail(f"was not ready within the {self.plan.timeout}s timeout (deploy cancelled)")
+        except VertexError as exc:
+            self._fail(f"failed to deploy: {exc.message}")
+        self.share = share
+        self.events.state(f"revision {n}", f"{share}% traffic")
+
+    def _shift(self, share: int) -> None:
+        assert self.new_id is not None
+        split = {self.new_id: share}
+        if self.old is not None and share < 100:
+            split[self.old.id] = 100 - share
+        self.events.step(f"moving revision {self.revision.number} to {share}% of traffic")
+        try:
+            self.vertex.update_traffic(bodies.update_traffic(self.endpoint, split))
+        except VertexError as exc:
+            self._fail(f"traffic could not be moved to {share}%: {exc.message}")
+        self.share = share
+        self.events.state(f"revision {self.revision.number}", f"{share}% traffic")
+
+    def _bake(self, seconds: float, what: str) -> None:
+        """Watch the new deployed model's health for `seconds` (at least once); fail fast."""
+        end = time.monotonic() + seconds
+        interval = min(15.0, max(0.2, seconds / 5))
+        if seconds:
+            self.events.step(f"{what}: watching health for {seconds:.0f}s")
+        while True:
+            problem = self._health()
+            if problem:
+                self._fail(f"became unhealthy at {self.share}% of traffic ({problem})")
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self._left() <= 0:
+                self._fail(f"did not finish its rollout within the {self.plan.timeout}s timeout")
+            self.sleep(min(interval, left))
+
+    def _health(self) -> str:
+        """'' when the new deployed model has available replicas, else what is wrong."""
+        try:
+            endpoint = self.vertex.get_endpoint(self.endpoint)
+        except VertexError as exc:
+            return f"endpoint unreadable: {exc.message}"
+        mine = next((d for d in endpoint.get("deployedModels", []) if d.get("id") == self.new_id), None)
+        if mine is None:
+            return "the deployed model disappeared from the endpoint"
+        status = mine.get("status", {})
+        if int(status.get("availableReplicaCount", 0)) < 1:
+            return status.get("message") or "no replica passes the health check"
+        return self._error_rate()
+
+    def _error_rate(self) -> str:
+        """'' unless the new deployed model's 5xx share since it took traffic exceeds max_error_rate."""
+        limit = self.target.rollout.max_error_rate
+        if limit is None or self.new_id is None or self.metrics_broken:
+            return ""
+        try:
+            errors, total = self.vertex.response_counts(self.endpoint, self.new_id, self.since, now_rfc3339())
+        except ScalectlError as exc:
+            self.metrics_broken = True
+            self.events.warn(f"max_error_rate is not enforced for this deploy: {exc.message}")
+            return ""
+        if total >= MIN_RESPONSES and errors / total > limit:
+            return f"{errors} of {total} responses were 5xx ({errors / total:.1%}, max_error_rate {limit:.1%})"
+        return ""
+
+    def _fail(self, what: str) -> NoReturn:
+        """Put traffic back on the old deployed model, undeploy the new one, say what serves."""
+        n = self.revision.number
+        reason = f"revision {n} {what}"
+        if not self.target.rollout.auto_rollback and self.new_id is not None:
+            raise DeployFailed(
+                f"{reason}; auto_rollback is off, so revision {n} keeps {self.share}% of traffic "
+                f"(run `scalectl rollback -t {self.release.target_name}`)"
+            )
+        self.events.step(f"rolling back: {reason}")
+        restored = self._restore()
+        self._mark_failed(reason)
+        raise DeployFailed(f"{reason}; {restored}")
+
+    def _restore(self) -> str:
+        old, n = self.old, self.revision.number
+        old_name = f"revision {old.revision}" if old and old.revision else "the previous deployed model"
+        if self.new_id is None:
+            serving = f"{old_name} still serves 100% of traffic" if old else "nothing serves traffic yet"
+            return f"{serving}; nothing was deployed"
+        try:
+            if self.new_id is not None and old is not None and self.share > 0:
+                self.vertex.update_traffic(bodies.update_traffic(self.endpoint, {old.id: 100}))
+                self.events.state(old_name, "100% traffic")
+            if self.new_id is not None:
+                gone = Deployed(self.new_id, self.model.get("name", ""), n, 0 if old else self.share, 0)
+                _undeploy(self.vertex, self.endpoint, gone, self.events, max(self._left(), 120.0))
+        except ScalectlError as exc:
+            return (
+                f"restoring traffic failed too ({exc.message}); check `scalectl status -t {self.release.target_name}`"
+            )
+        if old is None:
+            return "nothing was serving before, and the endpoint has no deployed model now"
+        return f"{old_name} serves 100% of traffic again and revision {n} was undeployed"
+
+    def _mark_failed(self, reason: str) -> None:
+        """Label the Model failed, with the reason, so every machine's `history` says why."""
+        if not self.model:
+            return
+        try:
+            self.vertex.update_model(bodies.mark_model(self.model, "failed", reason))
+        except VertexError as exc:
+            self.events.warn(f"could not label model {self.model['name']} as failed: {exc.message}")
+
+    def _prune(self, snap: Snapshot) -> None:
+        """Keep `keep_revisions` earlier Models for rollback; delete older ones (not deployed)."""
+        keep = self.target.keep_revisions
+        older = sorted(
+            (m for m in snap.models if (_revision_number(m) or 0) < self.revision.number),
+            key=lambda m: _revision_number(m) or 0,
+        )
+        for model in older[: max(0, len(older) - keep)]:
+            try:
+                self.vertex.delete_model(model["name"], self._left())
+                self.events.step(f"pruned model of revision {_revision_number(model)} (keep_revisions={keep})")
+            except ScalectlError as exc:
+                self.events.warn(f"could not prune {model['name']}: {exc.message}")
+
+
+# ------------------------------------------------------------ helpers
+
+
+def now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _left(deadline: float) -> float:
+    return deadline - time.monotonic()
+
+
+def _undeploy(vertex: Vertex, endpoint: str, d: Deployed, events: Events, timeout: float) -> None:
+    """Undeploy one deployed model; traffic it still holds is unassigned in the same call."""
+    what = f"revision {d.revision}" if d.revision is not None else f"deployed model {d.id}"
+    events.step(f"undeploying {what}")
+    split: dict[str, int] = {}
+    if d.traffic:
+        endpoint_now = vertex.get_endpoint(endpoint)
+        rest = {k: int(v) for k, v in endpoint_now.get("trafficSplit", {}).items() if k != d.id and int(v) > 0}
+        if rest:
+            total = sum(rest.values())
+            split = {k: v * 100 // total for k, v in rest.items()}
+            first = next(iter(split))
+            split[first] += 100 - sum(split.values())
+    vertex.undeploy(bodies.undeploy_model(endpoint, d.id, split), f"undeploying {what}", max(timeout, 1.0))
+    events.state(what, "UNDEPLOYED")
+
+
+def _revision_number(model: dict[str, Any]) -> int | None:
+    value = model.get("labels", {}).get(bodies.REVISION, "")
+    return int(value) if value.isdigit() else None
+
+
+def _record(model: dict[str, Any]) -> dict[str, Any]:
+    """The revision record scalectl wrote into the Model's description (empty if unreadable)."""
+    try:
+        data = json.loads(model.get("description", ""))
+    except json.JSONDecodeError:
+        return {}
+    return data.get("scalectl", {}) if isinstance(data, dict) else {}
+
+
+def _resources_of(model: dict[str, Any]) -> dict[str, Any] | None:
+    """The dedicated resources a revision was deployed with, to redeploy it the same way."""
+    resources = _record(model).get("dedicatedResources")
+    return resources if isinstance(resources, dict) else None
+
+
+def _live(snap: Snapshot, vertex: Vertex) -> Live:
+    deployed = snap.deployed()
+    traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
+    # mid-rollout (several revisions with traffic) the newest is the one being rolled out: it is what
+    # `rollback` undoes, returning all traffic to the earlier one
+    active = max(traffic) if traffic else None
+    revisions = []
+    for model in sorted(snap.models, key=lambda m: _revision_number(m) or 0):
+        number = _revision_number(model)
+        if number is None:
+            continue
+        record = _record(model)
+        label = model.get("labels", {}).get(bodies.STATUS, "")
+        if number == active:
+            status = "active"
+        elif label in ("failed", "rolled_back"):
+            status = label
+        elif number in traffic:
+            status = "superseded"  # still holds part of the traffic while a newer revision rolls out
+        else:
+            status = "superseded"
+        revisions.append(
+            Revision(
+                number=number,
+                digest=model.get("labels", {}).get(bodies.DIGEST, ""),
+                image=model.get("containerSpec", {}).get("imageUri", record.get("image", "")),
+                created_at=record.get("created_at", model.get("createTime", "")),
+                created_by=record.get("created_by", ""),
+                status=status,  # type: ignore[arg-type]
+                message=record.get(status) or model["name"],  # why it failed / was rolled back
+            )
+        )
+    if snap.endpoint is None:
+        return Live(exists=False, revisions=revisions)
+    name = snap.endpoint["name"]
+    return Live(
+        exists=True,
+        revisions=revisions,
+        active=active,
+        traffic=traffic,
+        url=f"{vertex.base_url()}/v1/{name}:predict",
+        details={
+            "endpoint": name,
+            "deployed_models": [_describe_deployed(d) for d in deployed],
+        },
+    )
+
+
+def _describe_deployed(d: Deployed) -> dict[str, Any]:
+    res = d.raw.get("dedicatedResources", {})
+    spec = res.get("machineSpec", {})
+    return {
+        "id": d.id,
+        "revision": d.revision,
+        "traffic": d.traffic,
+        "machine": spec.get("machineType"),
+        "accelerator": f"{spec.get('acceleratorCount', 0)} x {spec['acceleratorType']}"
+        if spec.get("acceleratorType")
+        else None,
+        "tpu_topology": spec.get("tpuTopology"),
+        "replicas": {
+            "min": res.get("minReplicaCount"),
+            "max": res.get("maxReplicaCount"),
+            "available": d.available_replicas,
+        },
+        "autoscaling": res.get("autoscalingMetricSpecs", []),
+        "spot": bool(res.get("spot", False)),
+    }
+
+
+PROVIDER_CLASS = GcpProvider

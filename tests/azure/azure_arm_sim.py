@@ -1,0 +1,610 @@
+# ruff: noqa: E501  (Azure error messages are quoted whole)
+"""A small Azure Resource Manager simulator for the calls scalectl makes.
+
+It speaks ARM's wire protocol over real HTTP on 127.0.0.1, so azure-ai-ml's ARM client and
+azure-mgmt-monitor run unmodified against it:
+
+- managed online endpoints and deployments are long-running operations: PUT answers
+  201/200 with an `Azure-AsyncOperation` header and `provisioningState: Creating|Updating`,
+  which turns into `Succeeded` (or `Failed`) after a delay; DELETE answers 202 with `Location`;
+- deployments whose image is listed in `failing_images` fail their readiness probe;
+- the endpoint traffic rules Azure enforces: values sum to 100 (or 0), traffic and mirror
+  traffic only to existing, succeeded deployments, mirror at most 50% and only to a
+  deployment without live traffic, no deleting a deployment that takes traffic, one
+  operation on an endpoint at a time;
+- managed deployments accept only `scaleSettings.scaleType: Default`;
+- throttling on demand (429 with Retry-After), and Azure's `{"error": {...}}` shape;
+- environment versions and Azure Monitor autoscale settings (synchronous).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+WS = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
+AS = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Insights/autoscalesettings"
+DEPLOYMENT_METRICS = {
+    "CpuUtilizationPercentage",
+    "CpuMemoryUtilizationPercentage",
+    "GpuUtilizationPercentage",
+    "GpuMemoryUtilization",
+    "DiskUtilization",
+    "DeploymentCapacity",
+}
+ENDPOINT_METRICS = {"RequestsPerMinute", "RequestLatency", "ConnectionsActive", "NetworkBytes"}
+
+
+class ArmError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+@dataclass
+class Operation:
+    """One long-running operation: the resource's state flips to `final` at `done_at`."""
+
+    id: str
+    started: float
+    done_at: float
+    final: str  # Succeeded | Failed | Gone
+    error: dict[str, str] | None = None
+
+    def status(self, now: float) -> str:
+        if now < self.done_at:
+            return "InProgress"
+        return "Failed" if self.final == "Failed" else "Succeeded"
+
+
+@dataclass
+class Resource:
+    body: dict[str, Any]
+    op: Operation | None = None
+    busy_state: str = "Succeeded"  # Creating | Updating | Deleting while `op` runs
+
+    def state(self, now: float) -> str:
+        if self.op is None:
+            return "Succeeded"
+        if now < self.op.done_at:
+            return self.busy_state
+        return "Failed" if self.op.final == "Failed" else "Succeeded"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: Any
+    status: int = 0
+
+
+@dataclass
+class ArmSimulator:
+    """State plus knobs; `start()` serves it on 127.0.0.1."""
+
+    location: str = "eastus"
+    deploy_seconds: float = 0.3  # how long a deployment takes to provision
+    endpoint_seconds: float = 0.1  # endpoint create/traffic update
+    delete_seconds: float = 0.15
+    failing_images: set[str] = field(default_factory=set)
+    crash_after_traffic: set[str] = field(default_factory=set)  # images whose probe fails once they take traffic
+    quota: dict[str, int] = field(default_factory=dict)  # instance type -> instances the subscription may run
+    calls: list[Call] = field(default_factory=list)
+    endpoints: dict[str, Resource] = field(default_factory=dict)
+    deployments: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    environments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    autoscale: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)
+    gone: dict[tuple[str, ...], float] = field(default_factory=dict)  # deleting resources -> when they vanish
+    _throttle: int = 0
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _server: ThreadingHTTPServer | None = None
+
+    # -- lifecycle
+
+    def start(self) -> str:
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                status, body, headers = sim.handle(
+                    self.command, self.path, raw, self.headers.get("Authorization"), self
+                )
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("x-ms-request-id", str(uuid.uuid4()))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_DELETE = do_POST = do_PATCH = _serve
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.url
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def throttle(self, n: int) -> None:
+        """The next `n` requests get 429 Too Many Requests with Retry-After."""
+        self._throttle = n
+
+    # -- measurements
+
+    def provisioning_seconds(self, since: float = 0.0) -> float:
+        """Length of the union of all long-running operations' intervals after `since`."""
+        spans = sorted((max(o.started, since), o.done_at) for o in self.operations.values() if o.done_at > since)
+        total, end = 0.0, 0.0
+        for start, stop in spans:
+            if stop <= end:
+                continue
+            total += stop - max(start, end)
+            end = stop
+        return total
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method in ("PUT", "POST", "PATCH", "DELETE") and "getLogs" not in c.path]
+
+    def sent(self, method: str, suffix: str) -> list[Any]:
+        """Bodies of requests `method` to paths ending in `suffix`, oldest first."""
+        return [c.body for c in self.calls if c.method == method and c.path.endswith(suffix)]
+
+    def wait_deleted(self, endpoint: str, deployment: str, timeout: float = 5.0) -> bool:
+        """True once a deleting deployment has disappeared."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                self._reap(time.monotonic())
+                if (endpoint, deployment) not in self.deployments:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def traffic(self, endpoint: str) -> dict[str, int]:
+        return dict(self.endpoints[endpoint].body["properties"]["traffic"])
+
+    # -- dispatch
+
+    def handle(
+        self, method: str, raw_path: str, raw: bytes, auth: str | None, handler: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        parts = urlsplit(raw_path)
+        path, query = parts.path, parse_qs(parts.query)
+        body = json.loads(raw) if raw else None
+        call = Call(method, path, query, body)
+        with self._lock:
+            self.calls.append(call)
+            try:
+                if self._throttle > 0:
+                    self._throttle -= 1
+                    raise ArmError(
+                        429,
+                        "TooManyRequests",
+                        "The request is being throttled as the limit has been reached for operation type - Write.",
+                        {"Retry-After": "1"},
+                    )
+                if not auth or not auth.startswith("Bearer "):
+                    raise ArmError(
+                        401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
+                    )
+                if "api-version" not in query:
+                    raise ArmError(
+                        400,
+                        "MissingApiVersionParameter",
+                        "The api-version query parameter (?api-version=) is required for all requests.",
+                    )
+                host = f"http://{handler.headers.get('Host')}"
+                status, out, headers = self.route(method, path, body, host)
+            except ArmError as exc:
+                status, out, headers = exc.status, _error(exc.code, exc.message), exc.headers
+            call.status = status
+            return status, out, headers
+
+    def route(self, method: str, path: str, body: Any, host: str) -> tuple[int, Any, dict[str, str]]:
+        now = time.monotonic()
+        self._reap(now)
+        m = re.fullmatch(
+            r"/subscriptions/[^/]+/providers/Microsoft\.MachineLearningServices/locations/[^/]+/(?P<kind>mfeOperationsStatus|mfeOperationResults)/(?P<id>[^/]+)",
+            path,
+            re.IGNORECASE,
+        )
+        if m and method == "GET":
+            op = self.operations.get(m.group("id"))
+            if op is None:
+                raise ArmError(404, "NotFound", "operation not found")
+            status = op.status(now)
+            # Location protocol (mfeOperationResults): 202 until done, then 200 or the error
+            if m.group("kind").lower() == "mfeoperationresults":
+                if status == "InProgress":
+                    return 202, None, {"Location": f"{host}{path}?api-version=2025-12-01", "Retry-After": "1"}
+                if status == "Failed":
+                    raise ArmError(
+                        400, op.error["code"] if op.error else "Failed", op.error["message"] if op.error else "failed"
+                    )
+                return 200, None, {}
+            out: dict[str, Any] = {"id": path, "name": op.id, "status": status, "startTime": _iso(op.started)}
+            if status == "Failed":
+                out["error"] = op.error
+            return 200, out, ({"Retry-After": "1"} if status == "InProgress" else {})
+        m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<dep>[^/]+)/getLogs", path, re.IGNORECASE)
+        if m and method == "POST":
+            return 200, {"content": self._logs(m.group("ep"), m.group("dep"))}, {}
+        m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)/deployments(?:/(?P<dep>[^/]+))?", path, re.IGNORECASE)
+        if m:
+            return self._deployments(method, m, body, host, now)
+        m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)", path, re.IGNORECASE)
+        if m:
+            return self._endpoint(method, m, body, host, now)
+        m = re.fullmatch(WS + r"/environments/(?P<name>[^/]+)/versions(?:/(?P<ver>[^/]+))?", path, re.IGNORECASE)
+        if m:
+            return self._environments(method, m, body, path)
+        m = re.fullmatch(AS + r"(?:/(?P<name>[^/]+))?", path, re.IGNORECASE)
+        if m:
+            return self._autoscale(method, m, body, path)
+        raise ArmError(
+            404, "NoRegisteredProviderFound" if method != "GET" else "ResourceNotFound", f"no route for {method} {path}"
+        )
+
+    # -- endpoints
+
+    def _endpoint(
+        self, method: str, m: re.Match[str], body: Any, host: str, now: float
+    ) -> tuple[int, Any, dict[str, str]]:
+        name = m.group("ep")
+        ep = self.endpoints.get(name)
+        rid = m.group(0)
+        if method == "GET":
+            if ep is None:
+                raise _not_found("onlineEndpoints", name)
+            return 200, self._view(ep, rid, name, now), {}
+        if method == "PUT":
+            if ep is not None and ep.state(now) in ("Creating", "Updating", "Deleting"):
+                raise ArmError(
+                    409,
+                    "Conflict",
+                    f"Endpoint {name} has an operation in progress ({ep.state(now)}); retry when it finishes.",
+                )
+            props = (body or {}).get("properties") or {}
+            if not body or "location" not in body:
+                raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+            if props.get("authMode") not in ("Key", "AMLToken", "AADToken"):
+                raise ArmError(400, "BadArgument", "authMode must be Key, AMLToken or AADToken.")
+            self._check_traffic(name, props.get("traffic") or {}, props.get("mirrorTraffic") or {}, now)
+            created = ep is None
+            op = self._operation(now, self.endpoint_seconds, "Succeeded")
+            stored = json.loads(json.dumps(body))
+            stored["properties"].setdefault("traffic", {})
+            stored["properties"].setdefault("mirrorTraffic", {})
+            self.endpoints[name] = Resource(stored, op, "Creating" if created else "Updating")
+            headers = {"Azure-AsyncOperation": self._op_url(host, m, op)}
+            return (201 if created else 200), self._view(self.endpoints[name], rid, name, now), headers
+        if method == "DELETE":
+            if ep is None:
+                return 204, None, {}
+            op = self._operation(now, self.delete_seconds, "Gone")
+            ep.op, ep.busy_state = op, "Deleting"
+            self.gone[("endpoint", name)] = op.done_at
+            for key in [k for k in self.deployments if k[0] == name]:
+                self.deployments[key].op, self.deployments[key].busy_state = op, "Deleting"
+                self.gone[("deployment", *key)] = op.done_at
+            return 202, None, {"Location": self._op_url(host, m, op, results=True), "Retry-After": "1"}
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _check_traffic(self, endpoint: str, traffic: dict[str, Any], mirror: dict[str, Any], now: float) -> None:
+        for name, pct in {**traffic, **mirror}.items():
+            dep = self.deployments.get((endpoint, name))
+            if dep is None or ("deployment", endpoint, name) in self.gone:
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Traffic can only be set for existing deployments; deployment '{name}' was not found under endpoint '{endpoint}'.",
+                )
+            if dep.state(now) != "Succeeded":
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' is in state {dep.state(now)}; traffic can only go to a succeeded deployment.",
+                )
+            if not isinstance(pct, int) or not 0 <= pct <= 100:
+                raise ArmError(400, "BadArgument", f"Traffic for '{name}' must be an integer between 0 and 100.")
+        total = sum(traffic.values())
+        if traffic and total not in (0, 100):
+            raise ArmError(400, "BadArgument", f"Traffic values must sum to 100 (or 0); got {total}.")
+        for name, pct in mirror.items():
+            if pct > 50:
+                raise ArmError(400, "BadArgument", f"Mirror traffic for '{name}' cannot exceed 50%.")
+            if traffic.get(name, 0) > 0:
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' takes live traffic; mirror traffic can only go to a deployment with 0% live traffic.",
+                )
+        if sum(mirror.values()) > 50:
+            raise ArmError(400, "BadArgument", "Mirror traffic across deployments cannot exceed 50%.")
+
+    # -- deployments
+
+    def _deployments(
+        self, method: str, m: re.Match[str], body: Any, host: str, now: float
+    ) -> tuple[int, Any, dict[str, str]]:
+        ep_name, name = m.group("ep"), m.group("dep")
+        ep = self.endpoints.get(ep_name)
+        if ep is None or ("endpoint", ep_name) in self.gone:
+            raise _not_found("onlineEndpoints", ep_name)
+        base = m.group(0) if name is None else m.group(0).rsplit("/", 1)[0]
+        if name is None:
+            if method != "GET":
+                raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+            value = [self._view(d, f"{base}/{k[1]}", k[1], now) for k, d in self.deployments.items() if k[0] == ep_name]
+            return 200, {"value": value}, {}
+        dep = self.deployments.get((ep_name, name))
+        rid = f"{base}/{name}"
+        if method == "GET":
+            if dep is None:
+                raise _not_found("deployments", name)
+            return 200, self._view(dep, rid, name, now), {}
+        if method == "PUT":
+            return self._put_deployment(ep_name, name, dep, body, host, m, rid, now)
+        if method == "DELETE":
+            if dep is None:
+                return 204, None, {}
+            live = (ep.body["properties"].get("traffic") or {}).get(name, 0)
+            mirrored = (ep.body["properties"].get("mirrorTraffic") or {}).get(name, 0)
+            if live or mirrored:
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Deployment '{name}' takes {live or mirrored}% of traffic; set its traffic to 0 before deleting it.",
+                )
+            op = self._operation(now, self.delete_seconds, "Gone")
+            dep.op, dep.busy_state = op, "Deleting"
+            self.gone[("deployment", ep_name, name)] = op.done_at
+            return 202, None, {"Location": self._op_url(host, m, op, results=True), "Retry-After": "1"}
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _put_deployment(
+        self,
+        ep_name: str,
+        name: str,
+        dep: Resource | None,
+        body: Any,
+        host: str,
+        m: re.Match[str],
+        rid: str,
+        now: float,
+    ) -> tuple[int, Any, dict[str, str]]:
+        if dep is not None and dep.state(now) in ("Creating", "Updating", "Deleting"):
+            raise ArmError(409, "Conflict", f"Deployment {name} has an operation in progress.")
+        props = (body or {}).get("properties") or {}
+        if props.get("endpointComputeType") != "Managed":
+            raise ArmError(400, "BadArgument", "endpointComputeType must be Managed for a managed online endpoint.")
+        scale = (props.get("scaleSettings") or {}).get("scaleType", "Default")
+        if scale != "Default":
+            raise ArmError(
+                400,
+                "BadArgument",
+                f"Scale type {scale} is not supported for managed online deployments; only Default is. Use Azure Monitor autoscale.",
+            )
+        if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,30}[a-zA-Z0-9]", name):
+            raise ArmError(400, "BadArgument", f"Deployment name '{name}' is not valid.")
+        env_id = props.get("environmentId") or ""
+        em = re.search(r"/environments/([^/]+)/versions/([^/]+)$", env_id)
+        env = self.environments.get((em.group(1), em.group(2))) if em else None
+        if env is None:
+            raise ArmError(400, "UserError", f"Environment {env_id} not found; register it before deploying.")
+        capacity = (body.get("sku") or {}).get("capacity")
+        if not isinstance(capacity, int) or capacity < 1:
+            raise ArmError(
+                400, "BadArgument", "sku.capacity (instance count) must be at least 1 for a managed online deployment."
+            )
+        sku = props.get("instanceType", "")
+        if sku in self.quota:
+            used = sum(
+                (d.body.get("sku") or {}).get("capacity", 0)
+                for k, d in self.deployments.items()
+                if d.body["properties"].get("instanceType") == sku and k != (ep_name, name)
+            )
+            if used + capacity > self.quota[sku]:
+                raise ArmError(
+                    400,
+                    "BadArgument",
+                    f"Not enough quota available for {sku} in SubscriptionId {m.group('sub')}. Current usage/limit: "
+                    f"{used}/{self.quota[sku]}. Additional needed: {capacity}. Please request a quota increase.",
+                )
+        image = env["properties"]["image"]
+        fails = image in self.failing_images
+        op = self._operation(now, self.deploy_seconds, "Failed" if fails else "Succeeded")
+        if fails:
+            op.error = {
+                "code": "ResourceNotReady",
+                "message": f"User container has crashed or terminated: readiness probe failed for {image}. "
+                "Please see troubleshooting guide https://aka.ms/oe-tsg#error-resourcenotready",
+            }
+        stored = json.loads(json.dumps(body))
+        self.deployments[(ep_name, name)] = Resource(stored, op, "Creating" if dep is None else "Updating")
+        self.gone.pop(("deployment", ep_name, name), None)
+        headers = {"Azure-AsyncOperation": self._op_url(host, m, op)}
+        return (201 if dep is None else 200), self._view(self.deployments[(ep_name, name)], rid, name, now), headers
+
+    def _logs(self, ep_name: str, name: str) -> str:
+        dep = self.deployments.get((ep_name, name))
+        if dep is None:
+            raise _not_found("deployments", name)
+        image = self._image(dep)
+        if image in self.failing_images or image in self.crash_after_traffic:
+            return (
+                "Booting worker with pid: 7\n"
+                'Traceback (most recent call last):\n  File "/app/serve.py", line 12, in load\n'
+                "FileNotFoundError: /opt/ml/model/weights.bin\n"
+                "Readiness probe failed: HTTP probe failed with statuscode: 503"
+            )
+        return "Listening at: http://0.0.0.0:8080"
+
+    def _image(self, dep: Resource) -> str:
+        em = re.search(r"/environments/([^/]+)/versions/([^/]+)$", dep.body["properties"]["environmentId"])
+        env = self.environments.get((em.group(1), em.group(2))) if em else None
+        return env["properties"]["image"] if env else ""
+
+    # -- environments
+
+    def _environments(self, method: str, m: re.Match[str], body: Any, path: str) -> tuple[int, Any, dict[str, str]]:
+        name, ver = m.group("name"), m.group("ver")
+        if ver is None:
+            if method != "GET":
+                raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+            value = [{**e, "id": f"{path}/{k[1]}", "name": k[1]} for k, e in self.environments.items() if k[0] == name]
+            return 200, {"value": value}, {}
+        key = (name, ver)
+        if method == "GET":
+            if key not in self.environments:
+                raise _not_found("environments", f"{name}:{ver}")
+            return 200, {**self.environments[key], "id": path, "name": ver}, {}
+        if method == "PUT":
+            props = (body or {}).get("properties") or {}
+            if not props.get("image"):
+                raise ArmError(400, "UserError", "An environment needs an image or a build context.")
+            existing = self.environments.get(key)
+            if existing is not None and existing["properties"]["image"] != props["image"]:
+                raise ArmError(
+                    409,
+                    "UserError",
+                    f"Environment {name}:{ver} already exists with a different image; versions are immutable.",
+                )
+            stored = json.loads(json.dumps(body))
+            stored["properties"]["provisioningState"] = "Succeeded"
+            self.environments[key] = stored
+            return (200 if existing else 201), {**stored, "id": path, "name": ver}, {}
+        if method == "DELETE":
+            return (200 if self.environments.pop(key, None) else 204), None, {}
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    # -- autoscale settings
+
+    def _autoscale(self, method: str, m: re.Match[str], body: Any, path: str) -> tuple[int, Any, dict[str, str]]:
+        name = m.group("name")
+        if name is None:
+            if method != "GET":
+                raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+            return 200, {"value": [{**b, "id": f"{path}/{n}", "name": n} for n, b in self.autoscale.items()]}, {}
+        if method == "GET":
+            if name not in self.autoscale:
+                raise _not_found("autoscalesettings", name)
+            return 200, {**self.autoscale[name], "id": path, "name": name}, {}
+        if method == "PUT":
+            self._check_autoscale(body or {})
+            existed = name in self.autoscale
+            self.autoscale[name] = json.loads(json.dumps(body))
+            return (200 if existed else 201), {**self.autoscale[name], "id": path, "name": name}, {}
+        if method == "DELETE":
+            return (200 if self.autoscale.pop(name, None) else 204), None, {}
+        raise ArmError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _check_autoscale(self, body: dict[str, Any]) -> None:
+        props = body.get("properties") or {}
+        target = props.get("targetResourceUri", "")
+        tm = re.search(r"/onlineEndpoints/([^/]+)/deployments/([^/]+)$", target)
+        if not tm or (tm.group(1), tm.group(2)) not in self.deployments:
+            raise ArmError(400, "TargetResourceNotFound", f"The target resource id '{target}' was not found.")
+        for profile in props.get("profiles") or []:
+            cap = profile["capacity"]
+            lo, hi, default = int(cap["minimum"]), int(cap["maximum"]), int(cap["default"])
+            if not lo <= default <= hi:
+                raise ArmError(400, "BadRequest", "The default capacity must be between the minimum and maximum.")
+            for rule in profile.get("rules") or []:
+                trig, action = rule["metricTrigger"], rule["scaleAction"]
+                known = DEPLOYMENT_METRICS if trig["metricResourceUri"] == target else ENDPOINT_METRICS
+                if trig["metricName"] not in known:
+                    raise ArmError(
+                        400,
+                        "BadRequest",
+                        f"Metric {trig['metricName']} is not supported for {trig['metricResourceUri']}.",
+                    )
+                if action["cooldown"] in ("PT0S",) or re.fullmatch(r"PT\d+S", action["cooldown"]):
+                    raise ArmError(400, "BadRequest", "The cooldown must be between 1 minute and 1 week.")
+
+    # -- helpers
+
+    def _operation(self, now: float, seconds: float, final: str) -> Operation:
+        op = Operation(uuid.uuid4().hex, now, now + seconds, final)
+        self.operations[op.id] = op
+        return op
+
+    def _op_url(self, host: str, m: re.Match[str], op: Operation, results: bool = False) -> str:
+        kind = "mfeOperationResults" if results else "mfeOperationsStatus"
+        return f"{host}/subscriptions/{m.group('sub')}/providers/Microsoft.MachineLearningServices/locations/{self.location}/{kind}/{op.id}?api-version=2025-12-01"
+
+    def _view(self, res: Resource, rid: str, name: str, now: float) -> dict[str, Any]:
+        out = json.loads(json.dumps(res.body))
+        out["id"], out["name"] = rid, name
+        props = out.setdefault("properties", {})
+        props["provisioningState"] = res.state(now)
+        if "/deployments/" in rid:
+            out["type"] = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+            props.setdefault("scaleSettings", {"scaleType": "Default"})
+            ep = self.endpoints.get(rid.split("/onlineEndpoints/")[1].split("/")[0])
+            crashes = ep is not None and self._image(res) in self.crash_after_traffic
+            if crashes and (ep.body["properties"].get("traffic") or {}).get(name, 0) > 0:
+                props["provisioningState"] = "Failed"
+        else:
+            out["type"] = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
+            region = out.get("location", self.location)
+            props["scoringUri"] = f"https://{name}.{region}.inference.ml.azure.com/score"
+            props["swaggerUri"] = f"https://{name}.{region}.inference.ml.azure.com/swagger.json"
+        return out
+
+    def _reap(self, now: float) -> None:
+        for key, at in list(self.gone.items()):
+            if now >= at:
+                del self.gone[key]
+                if key[0] == "endpoint":
+                    self.endpoints.pop(key[1], None)
+                else:
+                    self.deployments.pop((key[1], key[2]), None)
+                    ep = self.endpoints.get(key[1])
+                    if ep is not None:
+                        ep.body["properties"].get("traffic", {}).pop(key[2], None)
+
+
+def _iso(monotonic: float) -> str:
+    wall = time.time() - (time.monotonic() - monotonic)
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
+
+
+def _not_found(kind: str, name: str) -> ArmError:
+    return ArmError(
+        404, "ResourceNotFound" if kind != "deployments" else "NotFound", f"The {kind} resource '{name}' was not found."
+    )

@@ -1,0 +1,68 @@
+"""Fixtures: an ARM simulator on 127.0.0.1, the azure provider pointed at it, and a scale.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure_arm_sim import ArmSimulator
+from azure_testkit import SCALE, FakeCredential
+
+from scalectl import provider as registry
+
+
+@pytest.fixture
+def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmSimulator]:
+    simulator = ArmSimulator()
+    url = simulator.start()
+    monkeypatch.setenv("SCALECTL_AZURE_ARM_ENDPOINT", url)
+
+    from scalectl.providers.azure import AzureProvider as Provider
+
+    registry.register("azure", lambda: Provider(credential=FakeCredential()))
+    try:
+        yield simulator
+    finally:
+        registry.unregister("azure")
+        simulator.stop()
+
+
+@pytest.fixture
+def scale_file(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write scale.yaml with the given image/strategy; returns its path."""
+
+    def write(
+        image: str = "acr.example.io/fraud:1",
+        strategy: str = "canary",
+        bake: str = "0s",
+        keep: int = 2,
+        extra: str = "",
+    ) -> Path:
+        path = tmp_path / "scale.yaml"
+        path.write_text(SCALE.format(image=image, strategy=strategy, bake=bake, keep=keep, extra=extra))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli():  # type: ignore[no-untyped-def]
+    """Run `scalectl ARGS...` in-process; returns click's Result (exit_code, stdout, output)."""
+    from typer.testing import CliRunner
+
+    from scalectl.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(app, [str(a) for a in args])
+
+    return run
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # azure-ai-ml's schemas warn about marshmallow 4 on import; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::Warning:azure")
+    config.addinivalue_line("filterwarnings", "ignore::Warning:marshmallow")

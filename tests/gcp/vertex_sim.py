@@ -1,0 +1,528 @@
+"""A local Vertex AI (v1 REST) for tests: the real SDK talks to it over HTTP on 127.0.0.1.
+
+It covers the calls scalectl makes (models: upload, get, list, patch labels, delete;
+endpoints: create, get, list, patch traffic, deployModel, undeployModel, delete; operations:
+get, cancel) and behaves like Vertex where it matters to a rollout:
+
+- long-running operations finish after a delay (deploys take `deploy_seconds`);
+- request bodies are parsed into the v1 protos, so an unknown field is a 400 as on Vertex;
+- traffic splits must sum to 100 and name deployed models; a deployed model that still has
+  traffic cannot be undeployed (unless it is the last one or the call reassigns its traffic);
+- a model whose image matches `fail_image` never becomes ready (the deploy operation
+  fails); one matching `unhealthy_image` deploys, then its replicas fail health checks;
+- `throttle(n)` answers the next n calls with 429 RESOURCE_EXHAUSTED / RATE_LIMIT_EXCEEDED,
+  `quota_machine` makes deploys on that machine fail with a quota error;
+- errors use Google's JSON shape: {"error": {"code", "message", "status", "details"}}.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from google.cloud.aiplatform_v1 import types
+from google.protobuf import json_format
+
+_V1 = "type.googleapis.com/google.cloud.aiplatform.v1."
+_HTTP = {
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+}
+_CODES = {"CANCELLED": 1, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9}
+
+
+class SimError(Exception):
+    def __init__(self, status: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "code": _HTTP.get(self.status, 500),
+                "message": self.message,
+                "status": self.status,
+                "details": self.details,
+            }
+        }
+
+
+@dataclass
+class Operation:
+    name: str
+    started: float
+    done_at: float
+    complete: Callable[[], dict[str, Any]]  # runs once when due; returns the response (with @type)
+    done: bool = False
+    response: dict[str, Any] | None = None
+    error: SimError | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "done": self.done}
+        if self.error is not None:
+            out["error"] = {"code": _CODES.get(self.error.status, 13), "message": self.error.message}
+        elif self.response is not None:
+            out["response"] = self.response
+        return out
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: dict[str, Any]
+
+
+@dataclass
+class VertexSim:
+    op_seconds: float = 0.05  # uploads, endpoint create/delete, undeploys
+    deploy_seconds: float = 0.4  # a deployed model's provisioning time
+    fail_image: dict[str, str] = field(default_factory=dict)  # image substring -> why it never gets ready
+    unhealthy_image: dict[str, float] = field(default_factory=dict)  # image substring -> seconds healthy
+    quota_machine: set[str] = field(default_factory=set)
+    # image substring -> responses by HTTP code, reported by Cloud Monitoring's response_count metric
+    responses: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.models: dict[str, dict[str, Any]] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.operations: dict[str, Operation] = {}
+        self.requests: list[Request] = []
+        self._ids = itertools.count(1000)
+        self._throttle = 0
+        self._throttle_suffix = ""
+        self._denied: dict[str, str] = {}
+        self.server: ThreadingHTTPServer | None = None
+
+    # ------------------------------------------------------------ control
+
+    def start(self) -> str:
+        sim = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                status, payload = sim.handle(self.command, self.path, raw)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def throttle(self, n: int, suffix: str = "") -> None:
+        """Answer the next `n` calls (whose path ends with `suffix`) with 429 RATE_LIMIT_EXCEEDED."""
+        self._throttle = n
+        self._throttle_suffix = suffix
+
+    def deny(self, suffix: str, permission: str) -> None:
+        """Answer calls whose path ends with `suffix` with 403 PERMISSION_DENIED (a missing IAM role)."""
+        self._denied[suffix] = permission
+
+    def calls(self, method: str | None = None, suffix: str = "") -> list[Request]:
+        return [r for r in self.requests if (method is None or r.method == method) and r.path.endswith(suffix)]
+
+    def provisioning_seconds(self) -> float:
+        """Time Vertex itself spent on operations (what scalectl cannot make faster)."""
+        return sum(op.done_at - op.started for op in self.operations.values() if op.done)
+
+    def endpoint(self) -> dict[str, Any]:
+        (ep,) = self.endpoints.values()
+        return self._endpoint_json(ep)
+
+    def break_health(self, image_part: str) -> None:
+        """Make replicas of deployed models whose image contains `image_part` fail health checks now."""
+        with self.lock:
+            for ep in self.endpoints.values():
+                for dm in ep["deployedModels"]:
+                    if image_part in self.models[dm["model"]]["containerSpec"]["imageUri"]:
+                        dm["_unhealthy_at"] = time.monotonic()
+
+    # ------------------------------------------------------------ HTTP
+
+    def handle(self, method: str, url: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        body = json.loads(raw) if raw else {}
+        with self.lock:
+            self.requests.append(Request(method, parts.path, query, body))
+            self._tick()
+            try:
+                if self._throttle > 0 and parts.path.endswith(self._throttle_suffix):
+                    self._throttle -= 1
+                    raise SimError(
+                        "RESOURCE_EXHAUSTED",
+                        "Rate limit exceeded for aiplatform.googleapis.com (requests per minute per region).",
+                        [
+                            {
+                                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                "reason": "RATE_LIMIT_EXCEEDED",
+                                "domain": "googleapis.com",
+                                "metadata": {"service": "aiplatform.googleapis.com"},
+                            }
+                        ],
+                    )
+                for suffix, permission in self._denied.items():
+                    if parts.path.endswith(suffix):
+                        raise SimError(
+                            "PERMISSION_DENIED", f"Permission '{permission}' denied on resource (or it may not exist)."
+                        )
+                if parts.path.startswith("/v3/"):
+                    return 200, self._time_series(parts.path, query)
+                path = re.sub(r"^/(v1|ui)/", "", unquote(parts.path))  # the SDK uses /ui/ for operations
+                return 200, self._route(method, path, query, body)
+            except SimError as exc:
+                return _HTTP.get(exc.status, 500), exc.body()
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        loc = r"projects/[^/]+/locations/[^/]+"
+        routes: list[tuple[str, str, Callable[..., dict[str, Any]]]] = [
+            ("POST", rf"({loc})/models:upload", self._upload_model),
+            ("GET", rf"({loc})/models", self._list_models),
+            ("GET", rf"({loc}/models/[^/:]+)", self._get_model),
+            ("PATCH", rf"({loc}/models/[^/:]+)", self._patch_model),
+            ("DELETE", rf"({loc}/models/[^/:]+)", self._delete_model),
+            ("POST", rf"({loc})/endpoints", self._create_endpoint),
+            ("GET", rf"({loc})/endpoints", self._list_endpoints),
+            ("GET", rf"({loc}/endpoints/[^/:]+)", self._get_endpoint),
+            ("PATCH", rf"({loc}/endpoints/[^/:]+)", self._patch_endpoint),
+            ("DELETE", rf"({loc}/endpoints/[^/:]+)", self._delete_endpoint),
+            ("POST", rf"({loc}/endpoints/[^/:]+):deployModel", self._deploy),
+            ("POST", rf"({loc}/endpoints/[^/:]+):undeployModel", self._undeploy),
+            ("GET", rf"({loc}/.+/operations/[^/:]+)", self._get_operation),
+            ("POST", rf"({loc}/.+/operations/[^/:]+):cancel", self._cancel_operation),
+        ]
+        for verb, pattern, fn in routes:
+            m = re.fullmatch(pattern, path)
+            if m and verb == method:
+                return fn(m.group(1), query, body)
+        raise SimError("NOT_FOUND", f"The requested URL /v1/{path} was not found on this server.")
+
+    # ------------------------------------------------------------ helpers
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for op in list(self.operations.values()):
+            if not op.done and now >= op.done_at:
+                try:
+                    op.response = op.complete()
+                except SimError as exc:
+                    op.error = exc
+                op.done = True
+
+    def _operation(self, resource: str, seconds: float, complete: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        now = time.monotonic()
+        op = Operation(f"{resource}/operations/{next(self._ids)}", now, now + seconds, complete)
+        self.operations[op.name] = op
+        return op.to_json()
+
+    def _id(self) -> str:
+        return str(next(self._ids))
+
+    @staticmethod
+    def _parse(message_type: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """Validate like Vertex: the body must parse into the v1 request message."""
+        try:
+            pb = json_format.ParseDict(body, message_type.pb()(), ignore_unknown_fields=False)
+        except json_format.ParseError as exc:
+            raise SimError("INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}") from None
+        return json_format.MessageToDict(pb)
+
+    def _model(self, name: str) -> dict[str, Any]:
+        name = name.split("@", 1)[0]  # `models/123@1` names version 1 (the only one here)
+        if name not in self.models:
+            raise SimError("NOT_FOUND", f'The Model does not exist: "{name}".')
+        return self.models[name]
+
+    def _ep(self, name: str) -> dict[str, Any]:
+        if name not in self.endpoints:
+            raise SimError("NOT_FOUND", f'The Endpoint does not exist: "{name}".')
+        return self.endpoints[name]
+
+    @staticmethod
+    def _matches(resource: dict[str, Any], query: dict[str, list[str]]) -> bool:
+        text = query.get("filter", [""])[0]
+        wanted = dict(re.findall(r'labels\.([a-z0-9_-]+)\s*=\s*"?([^"\s]*)"?', text))
+        labels = resource.get("labels", {})
+        return all(labels.get(k) == v for k, v in wanted.items())
+
+    def _endpoint_json(self, ep: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in ep.items() if k != "deployedModels"}
+        now = time.monotonic()
+        out["deployedModels"] = []
+        for dm in ep["deployedModels"]:
+            public = {k: v for k, v in dm.items() if not k.startswith("_")}
+            healthy = now < dm["_unhealthy_at"]
+            replicas = int(dm["dedicatedResources"].get("minReplicaCount", 1))
+            public["status"] = {
+                "availableReplicaCount": replicas if healthy else 0,
+                "message": "" if healthy else f"Replicas fail the health check on {dm['_health']}",
+            }
+            out["deployedModels"].append(public)
+        return out
+
+    @staticmethod
+    def _check_split(split: dict[str, int], ids: set[str]) -> None:
+        unknown = sorted(set(split) - ids)
+        if unknown:
+            raise SimError("INVALID_ARGUMENT", f"Traffic split refers to unknown deployed model(s): {unknown}")
+        if split and sum(split.values()) != 100:
+            raise SimError(
+                "INVALID_ARGUMENT", f"Sum of all traffic split values must be 100, got {sum(split.values())}."
+            )
+
+    # ------------------------------------------------------------ models
+
+    def _upload_model(self, parent: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        request = self._parse(types.UploadModelRequest, body)
+        model = request["model"]
+        name = f"{parent}/models/{self._id()}"
+
+        def complete() -> dict[str, Any]:
+            stamp = _now()
+            self.models[name] = {
+                **model,
+                "name": name,
+                "versionId": "1",
+                "createTime": stamp,
+                "updateTime": stamp,
+                "supportedDeploymentResourcesTypes": ["DEDICATED_RESOURCES"],
+            }
+            return {"@type": _V1 + "UploadModelResponse", "model": name, "modelVersionId": "1"}
+
+        return self._operation(name, self.op_seconds, complete)
+
+    def _list_models(self, parent: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        found = [m for n, m in self.models.items() if n.startswith(parent + "/") and self._matches(m, query)]
+        return {"models": found}
+
+    def _get_model(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        return self._model(name)
+
+    def _patch_model(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        model = self._model(name)
+        patch = self._parse(types.Model, body)
+        fields = query.get("updateMask", [""])[0].split(",")
+        if not fields or not set(fields) <= {"labels", "description", "displayName"}:
+            raise SimError("INVALID_ARGUMENT", f"Unsupported update mask: {fields!r}")
+        for name_ in fields:
+            model[name_] = patch.get(name_, {} if name_ == "labels" else "")
+        model["updateTime"] = _now()
+        return model
+
+    def _delete_model(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        self._model(name)
+        where = [e for e, ep in self.endpoints.items() if any(d["model"] == name for d in ep["deployedModels"])]
+        if where:
+            raise SimError(
+                "FAILED_PRECONDITION",
+                f"The Model {name} is deployed or being deployed at the following Endpoint(s): {', '.join(where)}.",
+            )
+
+        def complete() -> dict[str, Any]:
+            self.models.pop(name, None)
+            return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+
+        return self._operation(name, self.op_seconds, complete)
+
+    # ------------------------------------------------------------ endpoints
+
+    def _create_endpoint(self, parent: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        endpoint = self._parse(types.Endpoint, body)
+        name = f"{parent}/endpoints/{self._id()}"
+
+        def complete() -> dict[str, Any]:
+            stamp = _now()
+            self.endpoints[name] = {
+                **endpoint,
+                "name": name,
+                "createTime": stamp,
+                "updateTime": stamp,
+                "deployedModels": [],
+                "trafficSplit": {},
+            }
+            return {"@type": _V1 + "Endpoint", **self._endpoint_json(self.endpoints[name])}
+
+        return self._operation(name, self.op_seconds, complete)
+
+    def _list_endpoints(self, parent: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        found = [self._endpoint_json(e) for n, e in self.endpoints.items() if n.startswith(parent + "/")]
+        return {"endpoints": [e for e in found if self._matches(e, query)]}
+
+    def _get_endpoint(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        return self._endpoint_json(self._ep(name))
+
+    def _patch_endpoint(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        ep = self._ep(name)
+        patch = self._parse(types.Endpoint, body)
+        mask = query.get("updateMask", [""])[0]
+        if mask != "trafficSplit":
+            raise SimError("INVALID_ARGUMENT", f"Unsupported update mask: {mask!r}")
+        split = {k: int(v) for k, v in patch.get("trafficSplit", {}).items()}
+        self._check_split(split, {d["id"] for d in ep["deployedModels"]})
+        ep["trafficSplit"] = split
+        ep["updateTime"] = _now()
+        return self._endpoint_json(ep)
+
+    def _delete_endpoint(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        ep = self._ep(name)
+        if ep["deployedModels"]:
+            raise SimError("FAILED_PRECONDITION", f"Endpoint {name} has deployed models; undeploy them first.")
+
+        def complete() -> dict[str, Any]:
+            self.endpoints.pop(name, None)
+            return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+
+        return self._operation(name, self.op_seconds, complete)
+
+    def _deploy(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        ep = self._ep(name)
+        request = self._parse(types.DeployModelRequest, body)
+        dm = request["deployedModel"]
+        model = self._model(dm.get("model", ""))
+        if "DEDICATED_RESOURCES" not in model["supportedDeploymentResourcesTypes"] or "dedicatedResources" not in dm:
+            raise SimError("INVALID_ARGUMENT", "This Model requires dedicatedResources.")
+        split = {k: int(v) for k, v in request.get("trafficSplit", {}).items()}
+        self._check_split(split, {d["id"] for d in ep["deployedModels"]} | {"0"})
+        machine = dm["dedicatedResources"]["machineSpec"]["machineType"]
+        image = model["containerSpec"]["imageUri"]
+        new_id = self._id()
+
+        def complete() -> dict[str, Any]:
+            if machine in self.quota_machine:
+                raise SimError(
+                    "RESOURCE_EXHAUSTED",
+                    f"The following quota metrics exceed quota limits: aiplatform.googleapis.com/"
+                    f"custom_model_serving_{machine.split('-')[0]}_cpus",
+                )
+            for part, why in self.fail_image.items():
+                if part in image:
+                    raise SimError(
+                        "INVALID_ARGUMENT",
+                        f"Model server never became ready. Please validate that your model file or container "
+                        f"configuration are valid. ({why})",
+                    )
+            healthy_for = next((s for p, s in self.unhealthy_image.items() if p in image), None)
+            deployed = {
+                **dm,
+                "id": new_id,
+                "createTime": _now(),
+                "_health": model["containerSpec"].get("healthRoute", "/"),
+                "_unhealthy_at": time.monotonic() + healthy_for if healthy_for is not None else float("inf"),
+            }
+            ep["deployedModels"].append(deployed)
+            if split:
+                ep["trafficSplit"] = {(new_id if k == "0" else k): v for k, v in split.items()}
+            public = {k: v for k, v in deployed.items() if not k.startswith("_")}
+            return {"@type": _V1 + "DeployModelResponse", "deployedModel": public}
+
+        return self._operation(name, self.deploy_seconds, complete)
+
+    def _undeploy(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        ep = self._ep(name)
+        request = self._parse(types.UndeployModelRequest, body)
+        dm_id = request.get("deployedModelId", "")
+        if not any(d["id"] == dm_id for d in ep["deployedModels"]):
+            raise SimError("NOT_FOUND", f"Deployed model {dm_id} not found on Endpoint {name}.")
+        split = {k: int(v) for k, v in request.get("trafficSplit", {}).items()}
+        last = len(ep["deployedModels"]) == 1
+        has_traffic = ep["trafficSplit"].get(dm_id, 0) > 0
+        if has_traffic and not last and (not split or split.get(dm_id, 0) != 0):
+            raise SimError(
+                "FAILED_PRECONDITION",
+                f"Model {dm_id} has {ep['trafficSplit'][dm_id]}% of traffic; move its traffic before undeploying it.",
+            )
+        if split:
+            self._check_split(split, {d["id"] for d in ep["deployedModels"] if d["id"] != dm_id})
+
+        def complete() -> dict[str, Any]:
+            ep["deployedModels"] = [d for d in ep["deployedModels"] if d["id"] != dm_id]
+            if split:
+                ep["trafficSplit"] = split
+            else:
+                ep["trafficSplit"] = {k: v for k, v in ep["trafficSplit"].items() if k != dm_id and v}
+            return {"@type": _V1 + "UndeployModelResponse"}
+
+        return self._operation(name, self.op_seconds, complete)
+
+    # ------------------------------------------------------------ Cloud Monitoring
+
+    def _time_series(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """monitoring v3 timeSeries.list for prediction/online/response_count of one deployed model."""
+        if not re.fullmatch(r"/v3/projects/[^/]+/timeSeries", path):
+            raise SimError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
+        text = query.get("filter", [""])[0]
+        for key in ("interval.startTime", "interval.endTime"):
+            if key not in query:
+                raise SimError("INVALID_ARGUMENT", f"Field {key} is required.")
+        if 'metric.type="aiplatform.googleapis.com/prediction/online/response_count"' not in text:
+            return {}
+        wanted = dict(re.findall(r'(?:resource|metric)\.labels\.([a-z_]+)="([^"]*)"', text))
+        series = []
+        for name, ep in self.endpoints.items():
+            if wanted.get("endpoint_id") not in (None, name.rsplit("/", 1)[-1]):
+                continue
+            for dm in ep["deployedModels"]:
+                if wanted.get("deployed_model_id") not in (None, dm["id"]):
+                    continue
+                image = self.models[dm["model"]]["containerSpec"]["imageUri"]
+                counts = next((c for part, c in self.responses.items() if part in image), {})
+                for code, count in counts.items():
+                    series.append(
+                        {
+                            "metric": {"type": text, "labels": {"deployed_model_id": dm["id"], "response_code": code}},
+                            "resource": {"type": "aiplatform.googleapis.com/Endpoint"},
+                            "points": [{"value": {"int64Value": str(count)}}],
+                        }
+                    )
+        return {"timeSeries": series} if series else {}
+
+    # ------------------------------------------------------------ operations
+
+    def _get_operation(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        if name not in self.operations:
+            raise SimError("NOT_FOUND", f"Operation {name} not found.")
+        return self.operations[name].to_json()
+
+    def _cancel_operation(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        op = self.operations.get(name)
+        if op is None:
+            raise SimError("NOT_FOUND", f"Operation {name} not found.")
+        if not op.done:
+            op.done = True
+            op.error = SimError("CANCELLED", "Operation was cancelled.")
+        return {}
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
