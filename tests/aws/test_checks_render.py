@@ -170,3 +170,31 @@ def test_utilisation_targets_are_converted_to_sagemaker_units(project: Project) 
 
     project.write(instance="ml.c5.2xlarge", autoscaling="{min: 1, max: 3, metric: gpu, target: 60}")
     assert project.run("validate").exit_code == 2
+
+
+def test_a_target_model_override_supplies_the_aws_secret_and_artifact(project: Project) -> None:
+    project.file.write_text(
+        project.file.read_text().replace(
+            "  image: acme/fraud:1\n",
+            "  image: acme/fraud:1\n  artifact: gs://acme/fraud/model.tar.gz\n  secrets: {TOKEN: gcp-sm://token}\n",
+        )
+    )
+    result = project.run("validate", "--output", "json")
+    assert result.exit_code == 2
+    fields = {d["field"] for d in json.loads(result.stdout)["diagnostics"]}
+    assert fields == {"model.artifact", "model.secrets.TOKEN"}
+
+    project.write(
+        extra="model: {artifact: s3://acme/fraud/model.tar.gz, secrets: {TOKEN: aws-sm://prod/token}}\n",
+    )
+    project.file.write_text(
+        project.file.read_text().replace(
+            "  image: acme/fraud:1\n",
+            "  image: acme/fraud:1\n  artifact: gs://acme/fraud/model.tar.gz\n  secrets: {TOKEN: gcp-sm://token}\n",
+        )
+    )
+    result = project.run("render", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    model = json.loads(json.loads(result.stdout)["targets"]["prod"]["create_model.json"])
+    assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme/fraud/model.tar.gz"
+    assert model["PrimaryContainer"]["Environment"] == {"TOKEN_SECRET_REF": "aws-sm://prod/token"}
