@@ -277,8 +277,9 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
             if saved is not None:
                 detached.append(saved)
     same_variants = set(new_types) == {v["VariantName"] for v in current["ProductionVariants"]}
-    body = req.update_body(release, name, timeout=target.rollout.timeout, fast=same_variants)
-    if not same_variants:
+    body = req.update_body(release, name, timeout=target.rollout.timeout, fast=True)
+    if not same_variants:  # no guardrails and nothing to retain across a variant rename
+        body = {k: v for k, v in body.items() if k != "DeploymentConfig"}
         body["RetainAllVariantProperties"] = False
     events.step(f"rolling endpoint {endpoint} back to revision {to.number} ({name})")
     try:
@@ -294,8 +295,14 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
             f"rollback to revision {to.number} failed: {reason}; {desc['EndpointConfigName']} still serves"
         )
     # Re-attach scaling to the variant that now serves, on the new instance type.
+    serving = next(iter(new_types))
+    ours = req.policy_name(endpoint, "")
     for saved in detached:
-        saved["target"] = {**saved["target"], "ResourceId": req.resource_id(endpoint, next(iter(new_types)))}
+        saved["target"] = {**saved["target"], "ResourceId": req.resource_id(endpoint, serving)}
+        saved["policies"] = [
+            {**p, "PolicyName": req.policy_name(endpoint, serving)} if p["PolicyName"].startswith(ours) else p
+            for p in saved["policies"]
+        ]
     _restore_scaling(c, detached, events)
     _set_status(c, wanted["EndpointConfigArn"], "active")
     _set_status(c, current["EndpointConfigArn"], "rolled_back")

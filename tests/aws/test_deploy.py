@@ -508,3 +508,16 @@ def test_a_deploy_while_another_holds_the_target_exits_5(sim: SageMakerSimulator
         result = project.run("deploy", "--yes")
     assert result.exit_code == 5 and "locked" in result.stderr
     assert sim.calls["CreateModel"] == 0
+
+
+def test_rollback_across_a_variant_rename(sim: SageMakerSimulator, project: Project, autoscaling: Any) -> None:
+    assert deploy(project)[0] == 0
+    project.write(extra="variant: blue\n")
+    assert deploy(project)[0] == 0
+    code, doc = project.json("rollback", "--yes")
+    assert code == 0, doc
+    assert sim.endpoints[ENDPOINT].config == "fraud-prod-r1"
+    found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+    assert [t["ResourceId"] for t in found] == [RID]
+    policies = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    assert [(p["PolicyName"], p["ResourceId"]) for p in policies] == [(f"scalectl-{ENDPOINT}-AllTraffic", RID)]
