@@ -198,3 +198,23 @@ def test_a_target_model_override_supplies_the_aws_secret_and_artifact(project: P
     model = json.loads(json.loads(result.stdout)["targets"]["prod"]["create_model.json"])
     assert model["PrimaryContainer"]["ModelDataUrl"] == "s3://acme/fraud/model.tar.gz"
     assert model["PrimaryContainer"]["Environment"] == {"TOKEN_SECRET_REF": "aws-sm://prod/token"}
+
+
+def test_large_model_settings_reach_the_endpoint_config(project: Project) -> None:
+    project.write(
+        instance="ml.inf2.24xlarge",
+        extra="startup_timeout: 20m\ndownload_timeout: 15m\nvolume_size_gb: 256\ninstance_count: 2\n",
+    )
+    result = project.run("render", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    config = json.loads(json.loads(result.stdout)["targets"]["prod"]["create_endpoint_config.json"])
+    variant = config["ProductionVariants"][0]
+    assert variant["InstanceType"] == "ml.inf2.24xlarge"
+    assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 1200
+    assert variant["ModelDataDownloadTimeoutInSeconds"] == 900
+    assert variant["VolumeSizeInGB"] == 256
+    assert variant["InitialInstanceCount"] == 2
+
+    project.write(instance="ml.inf2.xlarge", extra="startup_timeout: 2h\n")
+    result = project.run("validate")
+    assert result.exit_code == 2 and "between 60s and 1h" in result.stderr
