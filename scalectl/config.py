@@ -240,6 +240,9 @@ class AwsTarget(TargetBase):
     startup_timeout: Duration | None = None
     download_timeout: Duration | None = None
     rolling_batch: int | None = Field(None, ge=1, description="use a rolling update in batches of N instances")
+    termination_wait: Duration = Field(
+        0, description="keep the old fleet this long after traffic moved (SageMaker TerminationWaitInSeconds)"
+    )
 
 
 class Accelerator(Strict):

@@ -1,0 +1,227 @@
+"""`provider: aws` - SageMaker real-time endpoints (Inf2 included) with SageMaker's own deployment
+guardrails, Application Auto Scaling, and history kept in tags on the per-revision resources.
+
+Every revision is a model and an endpoint config named `<endpoint>-r<N>` and tagged with its
+revision, digest, image, author and status, so `history` and `rollback` work from any machine.
+The first deploy creates the endpoint; later ones call UpdateEndpoint with a blue/green
+(ALL_AT_ONCE / CANARY / LINEAR) or rolling DeploymentConfig, and SageMaker itself rolls back
+when the new fleet fails its health check or an alarm fires. boto3 is imported lazily.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from scalectl.config import AwsTarget, ScaleFile
+from scalectl.errors import Diagnostic, ProviderError
+from scalectl.events import Events
+from scalectl.provider import Change, ChangeAction, Live, Plan, Release, Revision
+from scalectl.render import pretty
+
+from . import aws_requests as req
+from .aws_checks import check as check_target
+
+
+class AwsProvider:
+    """SageMaker real-time inference through boto3."""
+
+    name = "aws"
+
+    # ------------------------------------------------------------------ offline
+
+    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
+        return check_target(spec, target)
+
+    def render(self, release: Release) -> dict[str, str]:
+        """The bodies of the next revision; `{revision}` and `{actor}` are filled in at deploy time,
+        and an update's InitialInstanceCount is the autoscaler's count at that moment."""
+        target = _aws(release)
+        files = req.bodies(release, "{revision}", actor="{actor}", timeout=target.rollout.timeout).as_files()
+        out = {name: pretty(body) for name, body in files.items()}
+        out["iam_policy.json"] = pretty(req.iam_policy(release))
+        return out
+
+    # ------------------------------------------------------------------ reading
+
+    def observe(self, release: Release) -> Live:
+        from .aws_api import clients
+
+        c = clients(_aws(release).region)
+        return _observe(c, release)
+
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        target = _aws(release)
+        endpoint = req.endpoint_name(release)
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            return [Change("keep", f"endpoint {endpoint}", f"revision {active.number} runs this config")]
+        count = live.details.get("variants", {}).get(target.variant, {}).get("desired_instances")
+        count_note = f"{count}, the autoscaler's current count" if count else str(req.initial_count(target))
+        changes = [
+            Change("create", f"model {req.name_base(release)}-r<next>", release.model.image),
+            Change("create", f"endpoint config {req.name_base(release)}-r<next>", f"{target.instance} x {count_note}"),
+        ]
+        if live.details.get("status", "absent") == "absent":
+            changes.append(Change("create", f"endpoint {endpoint}", "new endpoint"))
+        else:
+            old_variants = set(live.details.get("variants", {}))
+            how = _strategy_text(target)
+            if old_variants and old_variants != {target.variant}:
+                how = "all at once: SageMaker's guardrails need the same variant name"
+            changes.append(Change("update", f"endpoint {endpoint}", how))
+        auto = target.autoscaling
+        scaling = live.details.get("autoscaling", {}).get(req.resource_id(endpoint, target.variant))
+        want = f"min {max(auto.min, 1)}, max {auto.max}, {_metric_text(release)}"
+        if scaling is None:
+            action: ChangeAction = "create"
+        elif (scaling["min"], scaling["max"]) == (max(auto.min, 1), auto.max):
+            action = "keep"
+        else:
+            action = "update"
+            bounds = f"min {scaling['min']} -> {max(auto.min, 1)}, max {scaling['max']} -> {auto.max}"
+            want = f"{bounds}, {_metric_text(release)}"
+        changes.append(Change(action, f"autoscaling {req.resource_id(endpoint, target.variant)}", want))
+        return changes
+
+    # ------------------------------------------------------------------ changing
+
+    def apply(self, plan: Plan, events: Events) -> Revision:
+        from .aws_deploy import deploy
+
+        return deploy(plan, events)
+
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        from .aws_deploy import rollback
+
+        return rollback(release, live, to, events)
+
+    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
+        from .aws_deploy import destroy
+
+        return destroy(release, live, events)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _aws(release: Release) -> AwsTarget:
+    target = release.target
+    if not isinstance(target, AwsTarget):
+        raise ProviderError(f"target {release.target_name} is not an aws target")
+    return target
+
+
+def _strategy_text(target: AwsTarget) -> str:
+    r = target.rollout
+    if target.rolling_batch:
+        return f"rolling update, batches of {target.rolling_batch}, bake {r.bake}s"
+    text = {
+        "all_at_once": "blue/green all at once",
+        "canary": f"blue/green canary {r.percent}%",
+        "linear": f"blue/green linear steps of {r.percent}%",
+    }[r.strategy]
+    text += f", bake {r.bake}s"
+    if r.auto_rollback and r.alarms:
+        text += f", roll back on {', '.join(r.alarms)}"
+    return text
+
+
+def _metric_text(release: Release) -> str:
+    metric = req.scaling_metric(release)
+    if metric["predefined_metric"]:
+        return f"{metric['target_value']:g} invocations/instance/minute"
+    return f"{metric['metric_name']} {metric['target_value']:g}"
+
+
+_REV = re.compile(r"-r(\d+)$")
+
+
+def _observe(c: Any, release: Release) -> Live:
+    """Endpoint, revisions (from the tagged endpoint configs) and autoscaling, as AWS reports them."""
+    from .aws_api import call, describe_endpoint, list_named, tags_of
+
+    target = _aws(release)
+    endpoint = req.endpoint_name(release)
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    current = desc.get("EndpointConfigName") if desc else None
+    pending = (desc or {}).get("PendingDeploymentSummary", {}).get("EndpointConfigName")
+    revisions: list[Revision] = []
+    prefix = f"{req.name_base(release)}-r"
+    for summary in list_named(c.sagemaker.list_endpoint_configs, "EndpointConfigs", prefix, "listing endpoint configs"):
+        name = summary["EndpointConfigName"]
+        if not re.fullmatch(re.escape(prefix) + r"\d+", name):
+            continue
+        tags = tags_of(c.sagemaker, summary["EndpointConfigArn"])
+        if tags.get(f"{req.TAG}managed-by") != req.MANAGED_BY or tags.get(f"{req.TAG}endpoint") != endpoint:
+            continue
+        revisions.append(_revision(name, summary, tags, current, pending))
+    revisions.sort(key=lambda r: r.number)
+    active = next((r.number for r in revisions if r.status == "active"), None)
+    # `exists` also when only retained revisions are left (a first deploy that failed), so that
+    # `destroy` cleans them up; details["status"] says whether there is an endpoint.
+    live = Live(exists=desc is not None or bool(revisions), revisions=revisions, active=active)
+    if desc is None:
+        live.details = {"endpoint": endpoint, "status": "absent", "retained_revisions": len(revisions)}
+        return live
+    live.url = req.runtime_url(target.region, endpoint)
+    live.traffic = {active: 100} if active is not None else {}
+    variants = {
+        v["VariantName"]: {
+            "current_instances": v.get("CurrentInstanceCount"),
+            "desired_instances": v.get("DesiredInstanceCount"),
+            "weight": v.get("CurrentWeight"),
+        }
+        for v in desc.get("ProductionVariants", [])
+    }
+    live.details = {"endpoint": endpoint, "status": desc["EndpointStatus"], "variants": variants}
+    if desc.get("FailureReason"):
+        live.details["failure_reason"] = desc["FailureReason"]
+    if variants:
+        ids = [req.resource_id(endpoint, v) for v in variants]
+        found = call(
+            c.autoscaling.describe_scalable_targets,
+            "reading autoscaling",
+            ServiceNamespace="sagemaker",
+            ResourceIds=ids,
+            ScalableDimension=req.SCALABLE_DIMENSION,
+        )
+        live.details["autoscaling"] = {
+            t["ResourceId"]: {"min": t["MinCapacity"], "max": t["MaxCapacity"]}
+            for t in found.get("ScalableTargets", [])
+        }
+    return live
+
+
+def _revision(
+    name: str, summary: dict[str, Any], tags: dict[str, str], current: str | None, pending: str | None
+) -> Revision:
+    match = _REV.search(name)
+    assert match is not None
+    status = tags.get(f"{req.TAG}status", "pending")
+    if name == current:
+        status = "active"
+    elif name == pending:
+        status = "pending"
+    elif status == "active":
+        status = "superseded"  # tagged active by a deploy that has since been replaced
+    created = summary.get("CreationTime")
+    created_at = (
+        created.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        if isinstance(created, datetime)
+        else str(created or "")
+    )
+    return Revision(
+        number=int(match.group(1)),
+        digest=tags.get(f"{req.TAG}digest", ""),
+        image=tags.get(f"{req.TAG}image", ""),
+        created_at=created_at,
+        created_by=tags.get(f"{req.TAG}created-by", ""),
+        status=status,  # type: ignore[arg-type]
+        message=tags.get(f"{req.TAG}message", ""),
+    )
+
+
+PROVIDER_CLASS = AwsProvider

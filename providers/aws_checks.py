@@ -1,0 +1,189 @@
+"""Offline checks of an `aws` target: what SageMaker real-time endpoints can and cannot do."""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from scalectl.config import AwsTarget, ScaleFile
+from scalectl.errors import Diagnostic, Findings
+
+from .aws_instances import HOSTING_INSTANCE_TYPES
+from .aws_requests import NAME_LIMIT, gpus_per_instance
+
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+_ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+_LARGE_MODEL_FAMILIES = ("inf1", "inf2", "trn1", "trn1n", "trn2", "p4d", "p4de", "p5", "p5e", "p5en")
+
+
+def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
+    target = spec.targets[name]
+    assert isinstance(target, AwsTarget)
+    f = Findings()
+    at = ("targets", name)
+    _instance(f, at, target)
+    _platform(f, at, target)
+    _naming(f, at, spec, name, target)
+    _container(f, spec, name)
+    _autoscaling(f, at, target)
+    _rollout(f, at, target)
+    return f.items
+
+
+def suggest_instance(value: str) -> list[str]:
+    """Close hosting instance types: `inf2.xlarge` -> `ml.inf2.xlarge`, `ml.g5.xlarg` -> `ml.g5.xlarge`."""
+    candidates = sorted(HOSTING_INSTANCE_TYPES)
+    guess = value if value.startswith("ml.") else f"ml.{value}"
+    if guess in HOSTING_INSTANCE_TYPES:
+        return [guess]
+    close = difflib.get_close_matches(guess, candidates, n=3, cutoff=0.75)
+    if not close:
+        family = guess.split(".")[1] if guess.count(".") >= 1 else ""
+        close = [c for c in candidates if c.split(".")[1] == family][:4]
+    return close
+
+
+def _instance(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    if target.instance in HOSTING_INSTANCE_TYPES:
+        family = target.instance.split(".")[1]
+        if family in _LARGE_MODEL_FAMILIES and target.startup_timeout is None:
+            f.warning(
+                (*at, "instance"),
+                f"{target.instance} usually loads large or Neuron-compiled models: the default container "
+                "start-up health check may time out; consider startup_timeout: 10m and download_timeout: 10m",
+            )
+        return
+    hint = suggest_instance(target.instance)
+    tip = f"; did you mean {' or '.join(f'`{h}`' for h in hint)}?" if hint else ""
+    f.error(
+        (*at, "instance"),
+        f"`{target.instance}` is not a SageMaker real-time hosting instance type{tip} "
+        "(hosting types start with `ml.`, e.g. ml.g5.xlarge, ml.inf2.xlarge)",
+    )
+
+
+def _platform(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    if target.spot:
+        f.error(
+            (*at, "spot"),
+            "SageMaker real-time endpoints offer no spot capacity; remove `spot`, or use SageMaker "
+            "asynchronous inference / batch transform for interruptible work, or a gcp target with spot: true",
+        )
+    if not _REGION.match(target.region):
+        f.error((*at, "region"), f"`{target.region}` is not an AWS region name (like us-east-1)")
+    if target.execution_role is None:
+        f.error(
+            at,
+            "execution_role is required: the ARN of the IAM role SageMaker assumes to pull the image and "
+            "model files (arn:aws:iam::<account>:role/<name>)",
+        )
+    elif not _ROLE.match(target.execution_role):
+        f.error((*at, "execution_role"), f"`{target.execution_role}` is not an IAM role ARN")
+    for key, value in (("startup_timeout", target.startup_timeout), ("download_timeout", target.download_timeout)):
+        if value is not None and not 60 <= value <= 3600:
+            f.error((*at, key), f"SageMaker accepts {key} between 60s and 1h, got {value}s")
+    if target.termination_wait > 3600:
+        f.error((*at, "termination_wait"), "SageMaker keeps the old fleet at most 1h (TerminationWaitInSeconds)")
+
+
+def _naming(f: Findings, at: tuple[str, ...], spec: ScaleFile, name: str, target: AwsTarget) -> None:
+    endpoint = target.endpoint_name or f"{spec.name}-{name}"
+    where = (*at, "endpoint_name") if target.endpoint_name else at
+    if len(endpoint) > NAME_LIMIT:
+        f.error(
+            where, f"endpoint name `{endpoint}` has {len(endpoint)} characters; SageMaker allows 63: set endpoint_name"
+        )
+    elif not _NAME.match(endpoint):
+        f.error(where, f"endpoint name `{endpoint}` may contain only letters, digits and '-' (not at either end)")
+    if not _NAME.match(target.variant) or len(target.variant) > NAME_LIMIT:
+        f.error((*at, "variant"), f"variant name `{target.variant}` may contain only letters, digits and '-'")
+
+
+def _container(f: Findings, spec: ScaleFile, name: str) -> None:
+    model = spec.model
+    contract = {
+        "port": (model.port, 8080),
+        "health": (model.health, "/ping"),
+        "predict": (model.predict, "/invocations"),
+    }
+    for key, (value, fixed) in contract.items():
+        if value != fixed:
+            f.error(
+                ("model", key),
+                f"target {name}: SageMaker always calls the container on {fixed} (port 8080, GET /ping, "
+                f"POST /invocations); make the image serve that contract, or leave `{key}` at its default",
+            )
+    if model.artifact and not model.artifact.startswith("s3://"):
+        f.error(("model", "artifact"), f"target {name}: SageMaker reads model files from S3: upload them, use s3://...")
+    for secret, ref in model.secrets.items():
+        if not ref.startswith(("aws-sm://", "aws-ssm://")):
+            f.error(
+                ("model", "secrets", secret),
+                f"target {name}: a SageMaker container cannot read {ref.split('://')[0]}:// references and scalectl "
+                "never copies secret values into the endpoint; use aws-sm://<secret-id> or aws-ssm://<parameter> "
+                f"(passed as {secret}_SECRET_REF for the container to fetch with its execution role)",
+            )
+
+
+def _autoscaling(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    auto = target.autoscaling
+    where = (*at, "autoscaling")
+    if auto.min < 1:
+        f.error(
+            (*where, "min"),
+            "a SageMaker real-time endpoint variant keeps at least 1 instance (scale to zero needs inference "
+            "components); set min: 1, or use asynchronous inference",
+        )
+    if target.instance_count is not None and not auto.min <= target.instance_count <= auto.max:
+        f.error(
+            (*at, "instance_count"),
+            f"instance_count {target.instance_count} is outside min..max ({auto.min}..{auto.max})",
+        )
+    if auto.metric == "accelerator_duty_cycle":
+        f.error(
+            (*where, "metric"),
+            "SageMaker has no accelerator duty-cycle metric for autoscaling; "
+            "use requests_per_replica, cpu, gpu or memory",
+        )
+    if auto.metric == "gpu" and gpus_per_instance(target.instance) is None:
+        f.error(
+            (*where, "metric"),
+            f"metric gpu needs a GPU instance type scalectl knows the GPU count of; {target.instance} is not one "
+            "(use requests_per_replica)",
+        )
+
+
+def _rollout(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    rollout = target.rollout
+    where = (*at, "rollout")
+    if rollout.bake > 3600:
+        f.error((*where, "bake"), "SageMaker bakes each traffic step at most 1h (WaitIntervalInSeconds)")
+    if rollout.timeout > 28800:
+        f.error((*where, "timeout"), "SageMaker limits a deployment to 8h (MaximumExecutionTimeoutInSeconds)")
+    if target.rolling_batch is None and rollout.strategy == "canary" and rollout.percent > 50:
+        f.error((*where, "percent"), f"a SageMaker canary is at most 50% of the new fleet, got {rollout.percent}%")
+    if target.rolling_batch is None and rollout.strategy == "linear" and not 10 <= rollout.percent <= 50:
+        f.error((*where, "percent"), f"SageMaker linear steps are 10-50% of the new fleet, got {rollout.percent}%")
+    if target.instance.startswith("ml.inf1.") and (rollout.strategy != "all_at_once" or target.rolling_batch):
+        f.warning(
+            (*where, "strategy"),
+            "SageMaker does not apply deployment guardrails to Inf1 endpoints: updates switch all at once "
+            "without baking; use ml.inf2 for canary/linear rollouts",
+        )
+    if len(rollout.alarms) > 10:
+        f.error((*where, "alarms"), f"SageMaker watches at most 10 alarms per deployment, got {len(rollout.alarms)}")
+    if rollout.alarms and not rollout.auto_rollback:
+        f.warning((*where, "alarms"), "auto_rollback is false, so these alarms are not passed to SageMaker")
+    if rollout.max_error_rate is not None:
+        f.error(
+            (*where, "max_error_rate"),
+            "SageMaker rolls back on CloudWatch alarms, not an error-rate threshold: create an alarm on the "
+            "endpoint's Invocation5XXErrors metric and list its name in rollout.alarms",
+        )
+    if target.rolling_batch is not None and rollout.strategy != "all_at_once":
+        f.warning(
+            (*at, "rolling_batch"),
+            f"rolling_batch makes SageMaker replace instances in batches; rollout.strategy {rollout.strategy} "
+            "(blue/green traffic shifting) is not used",
+        )

@@ -1,0 +1,427 @@
+"""Deploy, rollback and destroy on SageMaker. Imported only by commands that change things.
+
+SageMaker does the rollout (blue/green or rolling, with its own health checks and alarm
+watching) and the rollback; scalectl sends the rendered bodies, follows the endpoint's state
+adaptively, and keeps Application Auto Scaling attached to the variant that serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalectl.config import AwsTarget
+from scalectl.errors import DeployFailed, ProviderError
+from scalectl.events import Events
+from scalectl.provider import Live, Plan, Release, Revision
+from scalectl.wait import WaitTimeout
+
+from . import aws_requests as req
+from .aws_api import (
+    AwsError,
+    Clients,
+    call,
+    clients,
+    describe_endpoint,
+    list_named,
+    settled,
+    tags_of,
+    wait_endpoint,
+)
+
+SCALABLE = {"ServiceNamespace": "sagemaker", "ScalableDimension": req.SCALABLE_DIMENSION}
+
+
+# ---------------------------------------------------------------------- deploy
+
+
+def deploy(plan: Plan, events: Events) -> Revision:
+    """Create the revision's model and config, then create or update the endpoint and wait."""
+    release, revision = plan.release, plan.revision
+    target = _aws(release)
+    c = clients(target.region)
+    endpoint = req.endpoint_name(release)
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    if desc is not None:
+        _require_ours(c, desc)
+        _require_ready(desc)
+    _require_alarms(c, target)
+
+    current = _current_count(desc, target) if desc else None
+    bodies = req.bodies(
+        release, revision.number, actor=revision.created_by, timeout=plan.timeout, instance_count=current
+    )
+    name = req.revision_name(release, revision.number)
+    events.step(f"creating model {name} ({release.model.image})")
+    call(c.sagemaker.create_model, f"creating model {name}", **bodies.create_model)
+    count = bodies.create_endpoint_config["ProductionVariants"][0]["InitialInstanceCount"]
+    kept = ", the autoscaler's current count" if current else ""
+    events.step(f"creating endpoint config {name} ({target.instance} x {count}{kept})")
+    config = call(
+        c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", **bodies.create_endpoint_config
+    )
+    config_arn = config["EndpointConfigArn"]
+
+    try:
+        if desc is None:
+            _create(c, plan, bodies, config_arn, events)
+            previous = None
+        else:
+            previous = _update(c, plan, bodies, desc, config_arn, events)
+    except AwsError as exc:  # refused by AWS: record it with the revision, for every machine's history
+        _set_status(c, config_arn, "failed", exc.message)
+        raise
+
+    _set_status(c, config_arn, "active")
+    if previous is not None:
+        _set_status(c, previous, "superseded")
+    _prune(c, release, plan.live, revision.number, events)
+    return Revision(**{**revision.to_dict(), "status": "active", "message": ""})
+
+
+def _create(c: Clients, plan: Plan, bodies: req.Bodies, config_arn: str, events: Events) -> None:
+    endpoint = bodies.create_endpoint["EndpointName"]
+    events.step(f"creating endpoint {endpoint}")
+    call(c.sagemaker.create_endpoint, f"creating endpoint {endpoint}", **bodies.create_endpoint)
+    final = _wait(c, endpoint, events, plan.timeout, "create")
+    assert final is not None
+    if final["EndpointStatus"] != "InService":
+        reason = str(final.get("FailureReason") or final["EndpointStatus"]).rstrip(".")
+        _set_status(c, config_arn, "failed", reason)
+        events.step(f"deleting failed endpoint {endpoint}")
+        call(c.sagemaker.delete_endpoint, f"deleting failed endpoint {endpoint}", EndpointName=endpoint)
+        raise DeployFailed(
+            f"SageMaker could not start revision {plan.revision.number}: {reason}. Nothing was serving before; "
+            f"the failed endpoint {endpoint} was deleted (model and endpoint config kept for inspection)."
+        )
+    _attach_scaling(c, bodies, events)
+
+
+def _update(
+    c: Clients, plan: Plan, bodies: req.Bodies, desc: dict[str, Any], config_arn: str, events: Events
+) -> str | None:
+    """UpdateEndpoint with guardrails; returns the previous config's ARN. Raises DeployFailed when
+    SageMaker rolled back (the previous revision keeps serving)."""
+    release = plan.release
+    target = _aws(release)
+    endpoint = desc["EndpointName"]
+    old_config = desc["EndpointConfigName"]
+    old = call(c.sagemaker.describe_endpoint_config, f"reading {old_config}", EndpointConfigName=old_config)
+    old_types = {v["VariantName"]: v.get("InstanceType") for v in old["ProductionVariants"]}
+    # SageMaker refuses to change the instance type of a variant Application Auto Scaling manages:
+    # detach first, re-attach after (and restore the old attachment if the rollout fails).
+    detached = []
+    for variant, itype in old_types.items():
+        if variant != target.variant or itype != target.instance:
+            saved = _detach_scaling(c, endpoint, variant, events)
+            if saved is not None:
+                detached.append(saved)
+    body = bodies.update_endpoint
+    if set(old_types) != {target.variant}:
+        # SageMaker's guardrails need the same variant name in both configs.
+        body = {k: v for k, v in body.items() if k != "DeploymentConfig"}
+        events.warn(
+            f"the variant changes ({', '.join(old_types)} -> {target.variant}): SageMaker cannot use deployment "
+            "guardrails for this update, so it switches all at once without baking or alarms"
+        )
+    events.step(f"updating endpoint {endpoint} to {body['EndpointConfigName']}")
+    try:
+        call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
+    except AwsError:
+        _restore_scaling(c, detached, events)
+        raise
+    final = _wait(c, endpoint, events, plan.timeout, "update")
+    assert final is not None
+    if final.get("EndpointConfigName") != bodies.update_endpoint["EndpointConfigName"] or final[
+        "EndpointStatus"
+    ] not in ("InService",):
+        reason = str(final.get("FailureReason") or f"endpoint is {final['EndpointStatus']}").rstrip(".")
+        _set_status(c, config_arn, "failed", reason)
+        _restore_scaling(c, detached, events)
+        if final["EndpointStatus"] == "InService":
+            old_rev = _rev_of(old_config)
+            raise DeployFailed(
+                f"SageMaker rolled back revision {plan.revision.number}: {reason}. "
+                f"Revision {old_rev} ({old_config}) still serves all traffic."
+            )
+        raise DeployFailed(
+            f"revision {plan.revision.number} failed and endpoint {endpoint} is {final['EndpointStatus']}: {reason}. "
+            "Check the endpoint in the SageMaker console; `scalectl rollback` needs it InService."
+        )
+    _attach_scaling(c, bodies, events)
+    _carry_over_policies(c, detached, bodies, events)
+    return str(old["EndpointConfigArn"])
+
+
+def _carry_over_policies(c: Clients, detached: list[dict[str, Any]], bodies: req.Bodies, events: Events) -> None:
+    """Scaling policies someone else added to the old variant move to the new one with it."""
+    ours = req.policy_name(bodies.create_endpoint["EndpointName"], "")  # scalectl's, for any variant
+    rid = bodies.register_scalable_target["ResourceId"]
+    for saved in detached:
+        others = [p for p in saved["policies"] if not p["PolicyName"].startswith(ours)]
+        if others:
+            events.step(f"moving {', '.join(p['PolicyName'] for p in others)} to {rid}")
+            _put_policies(c, rid, others)
+
+
+def _wait(c: Clients, endpoint: str, events: Events, timeout: int, what: str) -> dict[str, Any] | None:
+    try:
+        return wait_endpoint(c.sagemaker, endpoint, events, timeout=timeout, done=settled)
+    except WaitTimeout:
+        desc = describe_endpoint(c.sagemaker, endpoint)
+        state = desc["EndpointStatus"] if desc else "gone"
+        after = (
+            f"SageMaker rolls the update back by itself after {req.max_execution(timeout)}s; the previous revision "
+            "serves until then"
+            if what == "update"
+            else "it was not serving traffic before"
+        )
+        raise DeployFailed(f"timed out after {timeout}s waiting for endpoint {endpoint} ({state}); {after}") from None
+
+
+def _current_count(desc: dict[str, Any], target: AwsTarget) -> int | None:
+    """The instance count the autoscaler chose, clamped to the new min..max, so an update keeps it."""
+    for v in desc.get("ProductionVariants", []):
+        if v["VariantName"] == target.variant:
+            count = v.get("DesiredInstanceCount") or v.get("CurrentInstanceCount")
+            if count:
+                return int(min(max(count, max(target.autoscaling.min, 1)), target.autoscaling.max))
+    return None
+
+
+# ---------------------------------------------------------------------- autoscaling
+
+
+def _attach_scaling(c: Clients, bodies: req.Bodies, events: Events) -> None:
+    rid = bodies.register_scalable_target["ResourceId"]
+    events.step(
+        f"autoscaling {rid}: {bodies.register_scalable_target['MinCapacity']}-"
+        f"{bodies.register_scalable_target['MaxCapacity']} instances"
+    )
+    call(c.autoscaling.register_scalable_target, f"registering {rid}", **bodies.register_scalable_target)
+    call(c.autoscaling.put_scaling_policy, f"attaching scaling policy to {rid}", **bodies.put_scaling_policy)
+
+
+def _detach_scaling(c: Clients, endpoint: str, variant: str, events: Events) -> dict[str, Any] | None:
+    """Remove the variant's policies and scalable target; returns what was there, to restore it."""
+    rid = req.resource_id(endpoint, variant)
+    found = call(c.autoscaling.describe_scalable_targets, f"reading {rid}", ResourceIds=[rid], **SCALABLE).get(
+        "ScalableTargets", []
+    )
+    if not found:
+        return None
+    policies = call(c.autoscaling.describe_scaling_policies, f"reading policies of {rid}", ResourceId=rid, **SCALABLE)
+    saved = {"target": found[0], "policies": policies.get("ScalingPolicies", [])}
+    events.step(f"detaching autoscaling from {rid} while the variant changes")
+    for p in saved["policies"]:
+        call(
+            c.autoscaling.delete_scaling_policy,
+            f"deleting policy {p['PolicyName']}",
+            PolicyName=p["PolicyName"],
+            ResourceId=rid,
+            **SCALABLE,
+        )
+    call(c.autoscaling.deregister_scalable_target, f"deregistering {rid}", ResourceId=rid, **SCALABLE)
+    return saved
+
+
+def _restore_scaling(c: Clients, detached: list[dict[str, Any]], events: Events) -> None:
+    for saved in detached:
+        t = saved["target"]
+        events.step(f"re-attaching autoscaling to {t['ResourceId']}")
+        call(
+            c.autoscaling.register_scalable_target,
+            f"restoring {t['ResourceId']}",
+            ResourceId=t["ResourceId"],
+            MinCapacity=t["MinCapacity"],
+            MaxCapacity=t["MaxCapacity"],
+            **SCALABLE,
+        )
+        _put_policies(c, t["ResourceId"], saved["policies"])
+
+
+def _put_policies(c: Clients, rid: str, policies: list[dict[str, Any]]) -> None:
+    """Put policies read with DescribeScalingPolicies back onto `rid`, as they were."""
+    for p in policies:
+        params = {"PolicyName": p["PolicyName"], "ResourceId": rid, "PolicyType": p["PolicyType"]}
+        for key in ("TargetTrackingScalingPolicyConfiguration", "StepScalingPolicyConfiguration"):
+            if key in p:
+                params[key] = p[key]
+        call(c.autoscaling.put_scaling_policy, f"restoring policy {p['PolicyName']}", **params, **SCALABLE)
+
+
+# ---------------------------------------------------------------------- rollback
+
+
+def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revision:
+    """Point the endpoint back at `to`'s retained endpoint config, all at once, keeping the count."""
+    target = _aws(release)
+    c = clients(target.region)
+    endpoint = req.endpoint_name(release)
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    if desc is None:
+        raise ProviderError(f"endpoint {endpoint} does not exist; nothing to roll back")
+    _require_ours(c, desc)
+    _require_ready(desc)
+    name = req.revision_name(release, to.number)
+    wanted = call(c.sagemaker.describe_endpoint_config, f"reading {name}", EndpointConfigName=name)
+    current = call(
+        c.sagemaker.describe_endpoint_config,
+        f"reading {desc['EndpointConfigName']}",
+        EndpointConfigName=desc["EndpointConfigName"],
+    )
+    new_types = {v["VariantName"]: v.get("InstanceType") for v in wanted["ProductionVariants"]}
+    detached = []
+    for v in current["ProductionVariants"]:
+        if new_types.get(v["VariantName"]) != v.get("InstanceType"):
+            saved = _detach_scaling(c, endpoint, v["VariantName"], events)
+            if saved is not None:
+                detached.append(saved)
+    same_variants = set(new_types) == {v["VariantName"] for v in current["ProductionVariants"]}
+    body = req.update_body(release, name, timeout=target.rollout.timeout, fast=True)
+    if not same_variants:  # no guardrails and nothing to retain across a variant rename
+        body = {k: v for k, v in body.items() if k != "DeploymentConfig"}
+        body["RetainAllVariantProperties"] = False
+    events.step(f"rolling endpoint {endpoint} back to revision {to.number} ({name})")
+    try:
+        call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
+    except AwsError:
+        _restore_scaling(c, detached, events)
+        raise
+    final = _wait(c, endpoint, events, target.rollout.timeout, "update")
+    if final is None or final.get("EndpointConfigName") != name or final["EndpointStatus"] != "InService":
+        _restore_scaling(c, detached, events)
+        reason = str((final or {}).get("FailureReason") or "the update did not complete").rstrip(".")
+        raise DeployFailed(
+            f"rollback to revision {to.number} failed: {reason}; {desc['EndpointConfigName']} still serves"
+        )
+    # Re-attach scaling to the variant that now serves, on the new instance type.
+    serving = next(iter(new_types))
+    ours = req.policy_name(endpoint, "")
+    for saved in detached:
+        saved["target"] = {**saved["target"], "ResourceId": req.resource_id(endpoint, serving)}
+        saved["policies"] = [
+            {**p, "PolicyName": req.policy_name(endpoint, serving)} if p["PolicyName"].startswith(ours) else p
+            for p in saved["policies"]
+        ]
+    _restore_scaling(c, detached, events)
+    _set_status(c, wanted["EndpointConfigArn"], "active")
+    _set_status(c, current["EndpointConfigArn"], "rolled_back")
+    return Revision(**{**to.to_dict(), "status": "active"})
+
+
+# ---------------------------------------------------------------------- destroy
+
+
+def destroy(release: Release, live: Live, events: Events) -> list[str]:
+    """Delete the endpoint, its scaling, and the models/configs scalectl tagged as its own."""
+    target = _aws(release)
+    c = clients(target.region)
+    endpoint = req.endpoint_name(release)
+    removed: list[str] = []
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    if desc is not None:
+        _require_ours(c, desc)
+        for v in desc.get("ProductionVariants", []):
+            if _detach_scaling(c, endpoint, v["VariantName"], events) is not None:
+                removed.append(f"autoscaling {req.resource_id(endpoint, v['VariantName'])}")
+        events.step(f"deleting endpoint {endpoint}")
+        call(c.sagemaker.delete_endpoint, f"deleting endpoint {endpoint}", EndpointName=endpoint)
+        wait_endpoint(c.sagemaker, endpoint, events, timeout=target.rollout.timeout, done=lambda d: d is None)
+        removed.append(f"endpoint {endpoint}")
+    prefix = f"{req.name_base(release)}-r"
+    for kind, lister, key, deleter, param in (
+        (
+            "endpoint config",
+            c.sagemaker.list_endpoint_configs,
+            "EndpointConfigs",
+            c.sagemaker.delete_endpoint_config,
+            "EndpointConfigName",
+        ),
+        ("model", c.sagemaker.list_models, "Models", c.sagemaker.delete_model, "ModelName"),
+    ):
+        arn_key = "EndpointConfigArn" if kind == "endpoint config" else "ModelArn"
+        for item in list_named(lister, key, prefix, f"listing {kind}s"):
+            tags = tags_of(c.sagemaker, item[arn_key])
+            if tags.get(f"{req.TAG}managed-by") != req.MANAGED_BY or tags.get(f"{req.TAG}endpoint") != endpoint:
+                continue
+            events.step(f"deleting {kind} {item[param]}")
+            call(deleter, f"deleting {kind} {item[param]}", **{param: item[param]})
+            removed.append(f"{kind} {item[param]}")
+    return removed
+
+
+# ---------------------------------------------------------------------- shared
+
+
+def _aws(release: Release) -> AwsTarget:
+    target = release.target
+    if not isinstance(target, AwsTarget):
+        raise ProviderError(f"target {release.target_name} is not an aws target")
+    return target
+
+
+def _require_ours(c: Clients, desc: dict[str, Any]) -> None:
+    tags = tags_of(c.sagemaker, desc["EndpointArn"])
+    if tags.get(f"{req.TAG}managed-by") != req.MANAGED_BY:
+        raise ProviderError(
+            f"endpoint {desc['EndpointName']} exists but was not created by scalectl; scalectl will not change it. "
+            "Set endpoint_name on the target to use another name."
+        )
+
+
+def _require_ready(desc: dict[str, Any]) -> None:
+    status = desc["EndpointStatus"]
+    if status == "InService":
+        return
+    if status == "Failed":
+        raise ProviderError(
+            f"endpoint {desc['EndpointName']} is Failed ({desc.get('FailureReason', 'no reason given')}); "
+            "SageMaker cannot update a failed endpoint: run `scalectl destroy` and deploy again"
+        )
+    raise ProviderError(
+        f"endpoint {desc['EndpointName']} is {status}: another deploy or a SageMaker operation is in progress; "
+        "try again when it is InService"
+    )
+
+
+def _require_alarms(c: Clients, target: AwsTarget) -> None:
+    """SageMaker only checks alarm names when it watches them; a typo should fail before anything changes."""
+    if not (target.rollout.auto_rollback and target.rollout.alarms):
+        return
+    found = call(c.cloudwatch.describe_alarms, "reading CloudWatch alarms", AlarmNames=list(target.rollout.alarms))
+    names = {a["AlarmName"] for a in found.get("MetricAlarms", []) + found.get("CompositeAlarms", [])}
+    missing = [a for a in target.rollout.alarms if a not in names]
+    if missing:
+        raise ProviderError(
+            f"rollout.alarms: no CloudWatch alarm named {', '.join(missing)} in {target.region}; "
+            "create it, or remove it from rollout.alarms. Nothing was changed."
+        )
+
+
+def _set_status(c: Clients, arn: str, status: str, message: str = "") -> None:
+    tags = [{"Key": f"{req.TAG}status", "Value": status}]
+    if message:
+        tags.append({"Key": f"{req.TAG}message", "Value": req.tag_value(message)})
+    call(c.sagemaker.add_tags, f"tagging {arn}", ResourceArn=arn, Tags=tags)
+
+
+def _rev_of(config_name: str) -> str:
+    return config_name.rsplit("-r", 1)[-1] if "-r" in config_name else config_name
+
+
+def _prune(c: Clients, release: Release, live: Live, new: int, events: Events) -> None:
+    """Keep the new revision and `keep_revisions` earlier ones; delete older configs and models."""
+    keep = _aws(release).keep_revisions
+    older = sorted((r.number for r in live.revisions if r.number < new), reverse=True)
+    for number in older[keep:]:
+        name = req.revision_name(release, number)
+        events.step(f"pruning revision {number} ({name})")
+        for deleter, param in (
+            (c.sagemaker.delete_endpoint_config, "EndpointConfigName"),
+            (c.sagemaker.delete_model, "ModelName"),
+        ):
+            try:
+                call(deleter, f"deleting {name}", **{param: name})
+            except AwsError as exc:
+                if exc.code != "ValidationException":
+                    raise

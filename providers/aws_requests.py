@@ -1,0 +1,276 @@
+"""The request bodies scalectl sends to SageMaker and Application Auto Scaling, and their names.
+
+Pure functions of the release (no boto3): `render` shows these bodies and `apply` sends them,
+so what a user reviews is exactly what AWS receives.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from scalectl import __version__
+from scalectl.config import AwsTarget
+from scalectl.provider import Release
+from scalectl.render import render_json
+
+MANAGED_BY = "scalectl"
+TAG = "scalectl:"  # prefix of every tag key scalectl writes
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+NAME_LIMIT = 63  # SageMaker endpoint, endpoint config and model names
+_TAG_VALUE_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
+
+# GPUs per instance for the GPU families whose GPUUtilization SageMaker sums over GPUs.
+_GPUS_BY_SIZE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4}
+_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "g7e")
+
+
+def endpoint_name(release: Release) -> str:
+    target = _aws(release)
+    return target.endpoint_name or f"{release.app}-{release.target_name}"
+
+
+def name_base(release: Release) -> str:
+    """Prefix of the per-revision model and config names (room left for `-r<N>`)."""
+    return endpoint_name(release)[: NAME_LIMIT - 8].rstrip("-")
+
+
+def revision_name(release: Release, revision: int | str) -> str:
+    """Model and endpoint config name of one revision (both share it; they are different kinds)."""
+    return f"{name_base(release)}-r{revision}"
+
+
+def resource_id(endpoint: str, variant: str) -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def policy_name(endpoint: str, variant: str) -> str:
+    return f"scalectl-{endpoint}-{variant}"[:256]
+
+
+def runtime_url(region: str, endpoint: str) -> str:
+    return f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{endpoint}/invocations"
+
+
+PLACEHOLDERS = ("{revision}", "{actor}")  # what `render` shows where deploy fills in a value
+
+
+def tag_value(text: str) -> str:
+    """SageMaker tag values allow letters, digits, spaces and `_.:/=+-@`, up to 256 characters."""
+    if text in PLACEHOLDERS:
+        return text
+    return _TAG_VALUE_BAD.sub("_", text)[:256]
+
+
+def revision_tags(release: Release, revision: int | str, actor: str, status: str = "pending") -> list[dict[str, str]]:
+    """Tags that let any machine rebuild history from the endpoint configs and models alone."""
+    target = _aws(release)
+    ours = {
+        "managed-by": MANAGED_BY,
+        "app": release.app,
+        "target": release.target_name,
+        "endpoint": endpoint_name(release),
+        "revision": str(revision),
+        "digest": release.digest,
+        "image": release.model.image,
+        "version": __version__,
+        "created-by": actor,
+        "status": status,
+    }
+    tags = [{"Key": f"{TAG}{k}", "Value": tag_value(v)} for k, v in ours.items()]
+    tags += [{"Key": k, "Value": tag_value(v)} for k, v in target.tags.items() if not k.startswith(TAG)]
+    return tags
+
+
+def endpoint_tags(release: Release) -> list[dict[str, str]]:
+    target = _aws(release)
+    ours = {"managed-by": MANAGED_BY, "app": release.app, "target": release.target_name}
+    tags = [{"Key": f"{TAG}{k}", "Value": tag_value(v)} for k, v in ours.items()]
+    tags += [{"Key": k, "Value": tag_value(v)} for k, v in target.tags.items() if not k.startswith(TAG)]
+    return tags
+
+
+def environment(release: Release) -> dict[str, str]:
+    """Container environment: `env` as is, secrets as references only (`NAME_SECRET_REF`)."""
+    env = dict(release.model.env)
+    for name, ref in release.model.secrets.items():
+        env[f"{name}_SECRET_REF"] = ref
+    return env
+
+
+def initial_count(target: AwsTarget) -> int:
+    return target.instance_count or max(target.autoscaling.min, 1)
+
+
+def gpus_per_instance(instance_type: str) -> int | None:
+    """GPU count for the GPU families scalectl knows; None when unknown."""
+    parts = instance_type.split(".")
+    if len(parts) != 3:
+        return None
+    family, size = parts[1], parts[2]
+    if family in _GPU_FAMILIES:
+        return 8 if size in ("48xlarge", "metal") else _GPUS_BY_SIZE.get(size)
+    if family == "p3":
+        return {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}.get(size)
+    if family.startswith(("p4", "p5", "p6")):
+        return 8
+    return None
+
+
+def vcpus_per_instance(instance_type: str) -> int | None:
+    """vCPUs from the size name (`large` 2, `xlarge` 4, `Nxlarge` 4N), true for every hosting family."""
+    size = instance_type.rsplit(".", 1)[-1]
+    if size in ("medium", "large"):
+        return 2
+    if size == "xlarge":
+        return 4
+    m = re.fullmatch(r"(\d+)xlarge", size)
+    return 4 * int(m.group(1)) if m else None
+
+
+def scaling_metric(release: Release) -> dict[str, Any]:
+    """Template context for the target-tracking policy: metric and the target in SageMaker's units."""
+    target = _aws(release)
+    auto = target.autoscaling
+    if auto.metric == "requests_per_replica":
+        # SageMakerVariantInvocationsPerInstance is per minute; scale.yaml says per second.
+        return {
+            "predefined_metric": "SageMakerVariantInvocationsPerInstance",
+            "target_value": round(auto.target * 60, 3),
+        }
+    if auto.metric == "cpu":
+        cpus = vcpus_per_instance(target.instance) or 1
+        return {"predefined_metric": None, "metric_name": "CPUUtilization", "target_value": auto.target * cpus}
+    if auto.metric == "gpu":
+        gpus = gpus_per_instance(target.instance) or 1
+        return {"predefined_metric": None, "metric_name": "GPUUtilization", "target_value": auto.target * gpus}
+    if auto.metric == "memory":
+        return {"predefined_metric": None, "metric_name": "MemoryUtilization", "target_value": auto.target}
+    raise ValueError(f"metric {auto.metric} has no SageMaker equivalent")  # check() refuses it first
+
+
+@dataclass(frozen=True)
+class Bodies:
+    """Every request body of one deploy of one revision, as sent."""
+
+    create_model: dict[str, Any]
+    create_endpoint_config: dict[str, Any]
+    create_endpoint: dict[str, Any]
+    update_endpoint: dict[str, Any]
+    register_scalable_target: dict[str, Any]
+    put_scaling_policy: dict[str, Any]
+
+    def as_files(self) -> dict[str, dict[str, Any]]:
+        return {
+            "create_model.json": self.create_model,
+            "create_endpoint_config.json": self.create_endpoint_config,
+            "create_endpoint.json": self.create_endpoint,
+            "update_endpoint.json": self.update_endpoint,
+            "register_scalable_target.json": self.register_scalable_target,
+            "put_scaling_policy.json": self.put_scaling_policy,
+        }
+
+
+def bodies(
+    release: Release,
+    revision: int | str,
+    *,
+    actor: str,
+    timeout: int,
+    instance_count: int | None = None,
+) -> Bodies:
+    """Render the request bodies of `revision`; `instance_count` overrides the initial count (updates)."""
+    target = _aws(release)
+    endpoint = endpoint_name(release)
+    name = revision_name(release, revision)
+    rid = resource_id(endpoint, target.variant)
+    common = {"endpoint_name": endpoint, "config_name": name, "model_name": name, "variant": target.variant}
+    return Bodies(
+        create_model=render_json(
+            "aws/create_model.json.j2",
+            model_name=name,
+            image=release.model.image,
+            artifact=release.model.artifact,
+            environment=environment(release),
+            execution_role=target.execution_role or "",
+            tags=revision_tags(release, revision, actor),
+        ),
+        create_endpoint_config=render_json(
+            "aws/create_endpoint_config.json.j2",
+            **common,
+            instance_type=target.instance,
+            instance_count=instance_count or initial_count(target),
+            volume_size_gb=target.volume_size_gb,
+            startup_timeout=target.startup_timeout,
+            download_timeout=target.download_timeout,
+            tags=revision_tags(release, revision, actor),
+        ),
+        create_endpoint=render_json("aws/create_endpoint.json.j2", **common, endpoint_tags=endpoint_tags(release)),
+        update_endpoint=update_body(release, name, timeout=timeout),
+        register_scalable_target=render_json(
+            "aws/register_scalable_target.json.j2",
+            resource_id=rid,
+            min_capacity=max(target.autoscaling.min, 1),
+            max_capacity=target.autoscaling.max,
+        ),
+        put_scaling_policy=render_json(
+            "aws/put_scaling_policy.json.j2",
+            **common,
+            resource_id=rid,
+            policy_name=policy_name(endpoint, target.variant),
+            scale_in_cooldown=target.autoscaling.scale_in_cooldown,
+            scale_out_cooldown=target.autoscaling.scale_out_cooldown,
+            **scaling_metric(release),
+        ),
+    )
+
+
+def update_body(
+    release: Release,
+    config_name: str,
+    *,
+    timeout: int,
+    fast: bool = False,
+) -> dict[str, Any]:
+    """UpdateEndpoint with the rollout's guardrails; `fast` (rollback) is all-at-once without baking
+    and keeps the variant's current instance count and weight."""
+    target = _aws(release)
+    rollout = target.rollout
+    return render_json(
+        "aws/update_endpoint.json.j2",
+        endpoint_name=endpoint_name(release),
+        config_name=config_name,
+        retain_variant_properties=fast,
+        rolling_batch=None if fast else target.rolling_batch,
+        strategy="all_at_once" if fast else rollout.strategy,
+        percent=rollout.percent,
+        bake=0 if fast else rollout.bake,
+        termination_wait=0 if fast else target.termination_wait,
+        max_execution=max_execution(timeout),
+        # A rollback must not watch the alarms: they are usually firing, which is why it runs.
+        alarms=rollout.alarms if rollout.auto_rollback and not fast else [],
+    )
+
+
+def max_execution(timeout: int) -> int:
+    """SageMaker's own rollout deadline (it rolls back after it): the API allows 600-28800 s."""
+    return min(max(timeout, 600), 28800)
+
+
+def iam_policy(release: Release) -> dict[str, Any]:
+    target = _aws(release)
+    return render_json(
+        "aws/iam_policy.json.j2",
+        region=target.region,
+        endpoint_name=endpoint_name(release),
+        name_base=name_base(release),
+        execution_role=target.execution_role or "arn:aws:iam::*:role/*",
+    )
+
+
+def _aws(release: Release) -> AwsTarget:
+    target = release.target
+    if not isinstance(target, AwsTarget):  # the registry only sends aws targets here
+        raise TypeError(f"not an aws target: {target!r}")
+    return target
