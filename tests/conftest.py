@@ -52,8 +52,9 @@ class Cli:
     def __init__(self) -> None:
         self.runner = CliRunner()
 
-    def __call__(self, *args: str, env: dict[str, str] | None = None, input: str | None = None):  # type: ignore[no-untyped-def]
-        return self.runner.invoke(app, list(args), env=env, input=input, catch_exceptions=False)
+    def __call__(self, *args: object, env: dict[str, str] | None = None, input: str | None = None):  # type: ignore[no-untyped-def]
+        """Run `scalectl ARGS...` in-process; returns click's Result (exit_code, stdout, stderr)."""
+        return self.runner.invoke(app, [str(a) for a in args], env=env, input=input, catch_exceptions=False)
 
 
 @pytest.fixture

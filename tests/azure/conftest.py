@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from azure_arm_sim import ArmSimulator
@@ -45,21 +44,6 @@ def scale_file(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
-
-
-@pytest.fixture
-def cli():  # type: ignore[no-untyped-def]
-    """Run `scalectl ARGS...` in-process; returns click's Result (exit_code, stdout, output)."""
-    from typer.testing import CliRunner
-
-    from scalectl.cli import app
-
-    runner = CliRunner()
-
-    def run(*args: str) -> Any:
-        return runner.invoke(app, [str(a) for a in args])
-
-    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:
