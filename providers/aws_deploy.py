@@ -7,6 +7,7 @@ adaptively, and keeps Application Auto Scaling attached to the variant that serv
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from scalectl.config import AwsTarget
@@ -89,6 +90,9 @@ def _create(c: Clients, plan: Plan, bodies: req.Bodies, config_arn: str, events:
         _set_status(c, config_arn, "failed", reason)
         events.step(f"deleting failed endpoint {endpoint}")
         call(c.sagemaker.delete_endpoint, f"deleting failed endpoint {endpoint}", EndpointName=endpoint)
+        # Wait until it is gone, so the next deploy can create it again straight away.
+        with contextlib.suppress(WaitTimeout):
+            wait_endpoint(c.sagemaker, endpoint, events, timeout=min(plan.timeout, 600), done=lambda d: d is None)
         raise DeployFailed(
             f"SageMaker could not start revision {plan.revision.number}: {reason}. Nothing was serving before; "
             f"the failed endpoint {endpoint} was deleted (model and endpoint config kept for inspection)."
