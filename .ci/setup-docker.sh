@@ -83,7 +83,11 @@ debian_mirror() {
   local uri
   uri="$(grep -hsE '^URIs:.*/debian/?$' /etc/apt/sources.list.d/*.sources | head -n1 | awk '{print $2}')"
   [ -n "$uri" ] || uri="$(grep -hsE '^deb .*/debian/? ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | head -n1 | awk '{print $2}')"
-  echo "${uri:-http://deb.debian.org/debian}"
+  if [ -z "$uri" ]; then
+    log "no Debian mirror found in apt's sources; set DEBIAN_MIRROR to one"
+    exit 1
+  fi
+  echo "$uri"
 }
 
 if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
