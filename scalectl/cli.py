@@ -102,6 +102,15 @@ def _reporting(ui: Ui, command: str) -> Iterator[None]:
         _exit(130)
     except (typer.Exit, SystemExit):
         raise
+    except ModuleNotFoundError as exc:
+        extra = _SDK_EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is None or os.environ.get("SCALECTL_DEBUG"):
+            raise
+        message = f"this command needs the {exc.name} package: pip install 'scalectl[{extra}]'; nothing was changed"
+        if ui.json:
+            ui.document({"command": command, "ok": False, "error": message, "exit_code": int(ExitCode.FAILED)})
+        ui.say(f"[red]error:[/red] {_escape(message)}")
+        _exit(ExitCode.FAILED)
     except Exception as exc:
         if os.environ.get("SCALECTL_DEBUG"):
             raise
@@ -109,6 +118,10 @@ def _reporting(ui: Ui, command: str) -> Iterator[None]:
             ui.document({"command": command, "ok": False, "error": f"internal error: {exc!r}", "exit_code": 1})
         ui.say(f"[red]internal error:[/red] {_escape(repr(exc))} (set SCALECTL_DEBUG=1 for a traceback)")
         _exit(ExitCode.FAILED)
+
+
+# a platform SDK that is not installed -> the extra that brings it
+_SDK_EXTRAS = {"boto3": "aws", "botocore": "aws", "google": "gcp", "azure": "azure", "docker": "docker"}
 
 
 def _exit(code: int) -> NoReturn:

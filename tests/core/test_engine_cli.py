@@ -149,3 +149,13 @@ def test_env_vars_stand_in_for_flags(cli, memory, app_file) -> None:
     result = cli("deploy", env={"SCALECTL_FILE": str(app_file), "SCALECTL_YES": "1", "SCALECTL_OUTPUT": "json"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ok"] is True
+
+
+def test_a_missing_platform_sdk_names_the_extra_to_install(cli, memory, app_file, monkeypatch) -> None:
+    def observe(release):  # type: ignore[no-untyped-def]
+        raise ModuleNotFoundError("No module named 'boto3'", name="boto3")
+
+    monkeypatch.setattr(memory, "observe", observe)
+    result = cli("status", "-f", str(app_file))
+    assert result.exit_code == 1
+    assert "pip install 'scalectl[aws]'" in result.stderr and "Traceback" not in result.output
