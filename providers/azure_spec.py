@@ -7,13 +7,12 @@ dicts with a placeholder revision.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scalectl.errors import Diagnostic
+from scalectl.errors import Diagnostic, did_you_mean
 from scalectl.render import render_json
 
 if TYPE_CHECKING:
@@ -112,8 +111,7 @@ def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) 
             )
         )
     if t.instance not in INSTANCE_TYPES:
-        close = difflib.get_close_matches(t.instance, list(INSTANCE_TYPES), n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(f'`{c}`' for c in close)}?)" if close else ""
+        hint = did_you_mean(t.instance, INSTANCE_TYPES, n=3, cutoff=0.5)
         out.append(
             Diagnostic(
                 f"`{t.instance}` is not a managed online endpoint instance type{hint}; see "

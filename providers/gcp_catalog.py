@@ -8,12 +8,11 @@ minutes into a deploy.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from scalectl.config import GcpTarget, ScaleFile
-from scalectl.errors import Diagnostic, Findings
+from scalectl.errors import Diagnostic, Findings, did_you_mean
 
 CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 DUTY_CYCLE_METRIC = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
@@ -133,12 +132,11 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
     f = Findings()
     machine = MACHINES.get(target.machine)
     if machine is None:
-        close = difflib.get_close_matches(target.machine, list(MACHINES), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        hint = did_you_mean(target.machine, MACHINES, n=3, cutoff=0.5)
         f.error(
             (*at, "machine"),
-            f"`{target.machine}` is not a Vertex AI serving machine type{hint} "
-            "(GPU: g2-standard-8 with NVIDIA_L4, a2-highgpu-1g; TPU: ct5lp-hightpu-1t/4t/8t, ct6e-standard-1t/4t/8t)",
+            f"`{target.machine}` is not a Vertex AI serving machine type{hint}; "
+            "for example GPU: g2-standard-8 with NVIDIA_L4, a2-highgpu-1g; TPU: ct5lp-hightpu-1t/4t/8t, ct6e-standard-1t/4t/8t",
         )
     else:
         _check_accelerator(f, at, target, machine)

@@ -7,7 +7,6 @@ into each target, validate, then run each provider's offline capability checks.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -28,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from scalectl.errors import ConfigError, Diagnostic
+from scalectl.errors import ConfigError, Diagnostic, did_you_mean
 from scalectl.yamlsource import Document, interpolate, merge_defaults, read_document
 
 PROVIDERS = ("docker", "aws", "gcp", "azure")
@@ -354,7 +353,7 @@ class Config:
         if unknown:
             from scalectl.errors import UsageError
 
-            hints = _did_you_mean(unknown[0], list(self.spec.targets))
+            hints = did_you_mean(unknown[0], list(self.spec.targets))
             raise UsageError(
                 f"unknown target {unknown[0]!r} in {self.path}{hints}; targets are: {', '.join(self.spec.targets)}"
             )
@@ -455,7 +454,7 @@ def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
         if kind == "extra_forbidden":
             key = str(loc[-1])
             allowed = _fields_at(loc[:-1], data)
-            message = f"unknown key `{key}`{_did_you_mean(key, allowed)}"
+            message = f"unknown key `{key}`{did_you_mean(key, allowed)}"
             if allowed:
                 message += f"; allowed here: {', '.join(sorted(allowed))}"
         elif kind == "missing":
@@ -464,7 +463,7 @@ def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
             given = str(err.get("ctx", {}).get("tag", ""))
             loc = (*loc, "provider")
             message = (
-                f"unknown provider `{given}`{_did_you_mean(given, list(PROVIDERS))}; "
+                f"unknown provider `{given}`{did_you_mean(given, list(PROVIDERS))}; "
                 f"expected one of: {', '.join(PROVIDERS)}"
             )
         elif kind == "union_tag_not_found":
@@ -486,11 +485,6 @@ def _document_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
 
 
 _TYPE_MARKERS = {"int", "str", "float", "bool", "none", "function-after", "function-before", "function-wrap"}
-
-
-def _did_you_mean(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean `{close[0]}`?)" if close else ""
 
 
 def _fields_at(loc: tuple[Any, ...], data: Any) -> list[str]:

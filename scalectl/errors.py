@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -13,6 +15,12 @@ class ExitCode(IntEnum):
     CHANGES = 3  # `plan --detailed-exitcode` found changes
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
+
+
+def did_you_mean(word: str, options: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
+    """` (did you mean `a`?)` or ` (did you mean `a`, `b`?)` for the closest options, or ``."""
+    close = difflib.get_close_matches(word, list(options), n=n, cutoff=cutoff)
+    return f" (did you mean {', '.join(f'`{c}`' for c in close)}?)" if close else ""
 
 
 @dataclass(frozen=True)
