@@ -136,7 +136,8 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
         f.error(
             (*at, "machine"),
             f"`{target.machine}` is not a Vertex AI serving machine type{hint}; "
-            "for example GPU: g2-standard-8 with NVIDIA_L4, a2-highgpu-1g; TPU: ct5lp-hightpu-1t/4t/8t, ct6e-standard-1t/4t/8t",
+            "for example GPU: g2-standard-8 with NVIDIA_L4, a2-highgpu-1g; "
+            "TPU: ct5lp-hightpu-1t/4t/8t, ct6e-standard-1t/4t/8t",
         )
     else:
         _check_accelerator(f, at, target, machine)
