@@ -159,3 +159,35 @@ def test_a_missing_platform_sdk_names_the_extra_to_install(cli, memory, app_file
     result = cli("status", "-f", str(app_file))
     assert result.exit_code == 1
     assert "pip install 'scalectl[aws]'" in result.stderr and "Traceback" not in result.output
+
+
+def _plant_lock(state_dir: Path, pid: int) -> None:
+    """A lock row as a deploy on this host with `pid` would leave it."""
+    import socket
+    import sqlite3
+
+    Journal.open(state_dir)
+    with sqlite3.connect(state_dir / "journal.sqlite") as db:
+        db.execute(
+            "INSERT INTO locks VALUES (?,?,?,?,?,?)",
+            ("fraud", "local", "ci@runner", socket.gethostname(), pid, "2026-01-01T00:00:00Z"),
+        )
+
+
+def test_a_lock_left_by_a_dead_process_on_this_host_is_taken_over(cli, memory, app_file) -> None:
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _plant_lock(app_file.parent / ".scalectl", gone.pid)
+    assert deploy(cli, app_file, "v1").exit_code == 0
+
+
+def test_unlock_removes_a_lock_held_by_a_live_process(cli, memory, app_file) -> None:
+    import os
+
+    _plant_lock(app_file.parent / ".scalectl", os.getppid())  # alive: deploy must refuse
+    assert deploy(cli, app_file, "v1").exit_code == 5
+    result = cli("unlock", "-f", str(app_file), "--output", "json")
+    assert json.loads(result.stdout)["unlocked"] == ["local"]
+    assert deploy(cli, app_file, "v1").exit_code == 0
