@@ -29,15 +29,15 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
-from aws.conftest import REGION, ROLE, CountingMotoServer  # noqa: E402
-from aws.sagemaker_sim import SageMakerSimulator  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from scalectl.cli import app  # noqa: E402
 from scalectl.wait import backoff  # noqa: E402
+from tests.aws.conftest import REGION, ROLE, CountingMotoServer  # noqa: E402
+from tests.aws.simulator import SageMakerSimulator  # noqa: E402
 
 SCALE = """\
 version: 1

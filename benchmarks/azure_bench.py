@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "azure"))
+sys.path.insert(0, str(ROOT))
 
-from azure_arm_sim import ArmSimulator  # noqa: E402
-from azure_testkit import SCALE, FakeCredential  # noqa: E402
+from tests.azure.helpers import SCALE, FakeCredential  # noqa: E402
+from tests.azure.simulator import ArmSimulator  # noqa: E402
 
 DEPLOY_SECONDS = 3.0  # simulated deployment provisioning
 ENDPOINT_SECONDS = 0.5  # simulated endpoint create / traffic update
@@ -58,9 +58,9 @@ def subprocess_seconds(code: str) -> float:
 def main() -> None:
     sim = ArmSimulator(deploy_seconds=DEPLOY_SECONDS, endpoint_seconds=ENDPOINT_SECONDS)
     os.environ["SCALECTL_AZURE_ARM_ENDPOINT"] = sim.start()
-    from scalectl.providers.azure import AzureProvider
+    from scalectl.providers.azure.provider import AzureProvider
 
-    from scalectl import provider as registry
+    from scalectl import registry
 
     registry.register("azure", lambda: AzureProvider(credential=FakeCredential()))
     import azure.ai.ml  # noqa: F401 - warm the SDK import so the first deploy measures deploying

@@ -103,7 +103,9 @@ def _reporting(ui: Ui, command: str) -> Iterator[None]:
     except (typer.Exit, SystemExit):
         raise
     except ModuleNotFoundError as exc:
-        extra = _SDK_EXTRAS.get((exc.name or "").split(".")[0])
+        from scalectl.registry import sdk_extra
+
+        extra = sdk_extra((exc.name or "").split(".")[0])
         if extra is None or os.environ.get("SCALECTL_DEBUG"):
             raise
         message = f"this command needs the {exc.name} package: pip install 'scalectl[{extra}]'; nothing was changed"
@@ -120,10 +122,6 @@ def _reporting(ui: Ui, command: str) -> Iterator[None]:
         _exit(ExitCode.FAILED)
 
 
-# a platform SDK that is not installed -> the extra that brings it
-_SDK_EXTRAS = {"boto3": "aws", "botocore": "aws", "google": "gcp", "azure": "azure", "docker": "docker"}
-
-
 def _exit(code: int) -> NoReturn:
     raise typer.Exit(int(code))
 
@@ -135,10 +133,12 @@ def _escape(text: str) -> str:
 
 
 def _load(file: Path, targets: list[str] | None, check_providers: bool = True) -> tuple[Any, list[str]]:
+    from scalectl.checks import check_config
     from scalectl.config import load_config
 
-    config = load_config(file, targets=targets, check_providers=check_providers)
-    return config, config.select(targets)
+    config = load_config(file)
+    names = config.select(targets)
+    return (check_config(config, names) if check_providers else config), names
 
 
 def _engine(config: Any, state_dir: Path | None) -> Any:
@@ -267,7 +267,7 @@ def render(
 ) -> None:
     """Show exactly what each provider will send or run (request bodies, gateway config). No network."""
     from scalectl.engine import release_for
-    from scalectl.provider import get_provider
+    from scalectl.registry import get_provider
 
     ui = Ui(output, no_color)
     with _reporting(ui, "render"):
@@ -772,7 +772,7 @@ def _load_baseline(path: Path, name: str) -> Any:
     from scalectl.config import load_config
 
     try:
-        return load_config(path, check_providers=False)
+        return load_config(path)
     except ConfigError as exc:
         first = next((d for d in exc.diagnostics if d.severity == "error"), exc.diagnostics[0])
         where = f"{name}:{first.line}:{first.column}" if first.line else name

@@ -13,7 +13,8 @@ from pathlib import Path
 from scalectl.config import Config, digest, effective_model
 from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
-from scalectl.provider import Change, Live, Plan, Release, Revision, get_provider
+from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.registry import get_provider
 from scalectl.state import Journal, actor, now_iso
 
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from memory_provider import MemoryProvider
-
-from scalectl import provider as registry
+from scalectl import registry
 from scalectl.cli import app
+from tests.memory_provider import MemoryProvider
 
 MINIMAL = """\
 version: 1

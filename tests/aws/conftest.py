@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 
 from scalectl.cli import app
 
-from .sagemaker_sim import SageMakerSimulator
+from .simulator import SageMakerSimulator
 
 REGION = "us-east-1"
 logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from .conftest import CountingMotoServer, Project
-from .sagemaker_sim import SageMakerSimulator
+from .simulator import SageMakerSimulator
 
 ENDPOINT = "fraud-prod"
 RID = f"endpoint/{ENDPOINT}/variant/AllTraffic"

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure_arm_sim import ArmSimulator
-from azure_testkit import SCALE, FakeCredential
 
-from scalectl import provider as registry
+from scalectl import registry
+from tests.azure.helpers import SCALE, FakeCredential
+from tests.azure.simulator import ArmSimulator
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[ArmSimulator]:
     url = simulator.start()
     monkeypatch.setenv("SCALECTL_AZURE_ARM_ENDPOINT", url)
 
-    from scalectl.providers.azure import AzureProvider as Provider
+    from scalectl.providers.azure.provider import AzureProvider as Provider
 
     registry.register("azure", lambda: Provider(credential=FakeCredential()))
     try:

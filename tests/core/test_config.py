@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from scalectl.config import json_schema, load_config, parse_duration
+from scalectl.config import json_schema, load_config
 from scalectl.errors import ConfigError
+from scalectl.schema import parse_duration
 
 FULL = """\
 version: 1
@@ -36,7 +37,7 @@ traffic: {peak_rps: 400, offpeak_rps: 40, peak_hours_per_day: 10, replica_rps: 6
 
 
 def test_defaults_are_inherited_and_a_target_overrides_them(scale_file) -> None:
-    config = load_config(scale_file(FULL), env={"GIT_SHA": "abc123"}, check_providers=False)
+    config = load_config(scale_file(FULL), env={"GIT_SHA": "abc123"})
     aws, gcp = config.spec.targets["prod-aws"], config.spec.targets["prod-gcp"]
     assert (aws.autoscaling.min, aws.autoscaling.max) == (1, 4)
     assert (aws.rollout.strategy, aws.rollout.bake) == ("canary", 300)
@@ -49,7 +50,7 @@ def test_defaults_are_inherited_and_a_target_overrides_them(scale_file) -> None:
 def test_an_unset_variable_is_an_error_that_names_it(scale_file) -> None:
     path = scale_file(FULL)
     with pytest.raises(ConfigError) as err:
-        load_config(path, env={}, check_providers=False)
+        load_config(path, env={})
     (d,) = err.value.diagnostics
     assert "GIT_SHA is not set" in d.message
     assert (d.line, d.column, d.field) == (4, 10, "model.image")
@@ -57,7 +58,7 @@ def test_an_unset_variable_is_an_error_that_names_it(scale_file) -> None:
 
 def test_variable_defaults_and_escapes(scale_file) -> None:
     text = FULL.replace("${GIT_SHA}", "${GIT_SHA:-latest}").replace("LOG_LEVEL: info", "LOG_LEVEL: '$${not_a_var}'")
-    config = load_config(scale_file(text), env={}, check_providers=False)
+    config = load_config(scale_file(text), env={})
     assert config.spec.model.image.endswith(":latest")
     assert config.spec.model.env["LOG_LEVEL"] == "${not_a_var}"
 
@@ -65,7 +66,7 @@ def test_variable_defaults_and_escapes(scale_file) -> None:
 def test_an_error_in_inherited_defaults_points_at_the_defaults_line(scale_file) -> None:
     text = FULL.replace("{min: 1, max: 4,", "{min: 9, max: 4,")
     with pytest.raises(ConfigError) as err:
-        load_config(scale_file(text), env={"GIT_SHA": "x"}, check_providers=False)
+        load_config(scale_file(text), env={"GIT_SHA": "x"})
     lines = {(d.line, d.message) for d in err.value.diagnostics}
     assert (9, "min (9) is greater than max (4)") in lines
     assert len(err.value.diagnostics) == 2  # prod-aws and local inherit it; prod-gcp overrides max
@@ -79,8 +80,8 @@ def test_durations(text: object, seconds: int) -> None:
 def test_digest_changes_with_what_the_target_runs(scale_file) -> None:
     from scalectl.config import digest
 
-    a = load_config(scale_file(FULL), env={"GIT_SHA": "a"}, check_providers=False).spec
-    b = load_config(scale_file(FULL), env={"GIT_SHA": "b"}, check_providers=False).spec
+    a = load_config(scale_file(FULL), env={"GIT_SHA": "a"}).spec
+    b = load_config(scale_file(FULL), env={"GIT_SHA": "b"}).spec
     assert digest(a, "local") != digest(b, "local")
     assert digest(a, "local") == digest(a, "local")
 
@@ -110,7 +111,7 @@ def test_a_target_overrides_model_artifact_secrets_and_env(scale_file) -> None:
         "             model: {artifact: s3://other/model.tar.gz, env: {LOG_LEVEL: debug},\n"
         "                     secrets: {DB_URL: aws-ssm://prod/db}}}",
     )
-    spec = load_config(scale_file(text), env={"GIT_SHA": "a"}, check_providers=False).spec
+    spec = load_config(scale_file(text), env={"GIT_SHA": "a"}).spec
     aws = effective_model(spec, "prod-aws")
     assert aws.artifact == "s3://other/model.tar.gz"
     assert aws.env["LOG_LEVEL"] == "debug" and aws.env["WORKERS"] == "4"

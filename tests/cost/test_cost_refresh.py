@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from price_servers import serve
-
 from scalectl import catalog as cat
+from tests.cost.price_servers import serve
 
 AZURE_FILE = """\
 version: 1

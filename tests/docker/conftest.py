@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from docker_helpers import NEEDED, Load, remove_target
+
+from tests.docker.helpers import NEEDED, Load, remove_target
 
 
 def _unavailable(reason: str) -> None:

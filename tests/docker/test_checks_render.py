@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from docker_helpers import QUICKSTART, REPO
-from scalectl.providers.docker import DockerProvider, Upstream, nginx_conf, traffic_steps
-from scalectl.providers.docker_engine import gateway_errors
+from scalectl.providers.docker.api import gateway_errors
+from scalectl.providers.docker.provider import DockerProvider, Upstream, nginx_conf, traffic_steps
 
-from scalectl.config import load_config
+from scalectl.checks import load_checked
 from scalectl.engine import release_for
 from scalectl.errors import ConfigError
+from tests.docker.helpers import QUICKSTART, REPO
 
 APP = """\
 version: 1
@@ -35,7 +35,7 @@ def write(tmp_path: Path, target_extra: str = "", model_extra: str = "") -> Path
 
 
 def rendered(tmp_path: Path, target_extra: str = "", model_extra: str = "") -> dict[str, str]:
-    config = load_config(write(tmp_path, target_extra, model_extra))
+    config = load_checked(write(tmp_path, target_extra, model_extra))
     return DockerProvider().render(release_for(config, "local"))
 
 
@@ -70,7 +70,7 @@ def test_the_quickstart_example_validates(cli) -> None:
 )
 def test_what_docker_cannot_do_is_a_validation_error(tmp_path, target_extra, model_extra, field, message) -> None:
     with pytest.raises(ConfigError) as caught:
-        load_config(write(tmp_path, target_extra, model_extra))
+        load_checked(write(tmp_path, target_extra, model_extra))
     found = {(d.field, d.message) for d in caught.value.diagnostics}
     assert any(f == field and message in m for f, m in found), found
 
@@ -129,7 +129,7 @@ def test_secrets_render_as_references_and_the_gateway_key_stays_with_the_gateway
 
 
 def test_the_gateway_splits_traffic_by_revision_with_the_other_as_backup(tmp_path) -> None:
-    release = release_for(load_config(write(tmp_path)), "local")
+    release = release_for(load_checked(write(tmp_path)), "local")
     conf = nginx_conf(
         release,
         [Upstream(1, 90, "fraud:v1", ["r1-0"], ["r2-0"]), Upstream(2, 10, "fraud:v2", ["r2-0"], ["r1-0"])],
@@ -154,7 +154,7 @@ def test_the_gateway_splits_traffic_by_revision_with_the_other_as_backup(tmp_pat
     ],
 )
 def test_traffic_steps_per_strategy(tmp_path, rollout, has_previous, steps) -> None:
-    release = release_for(load_config(write(tmp_path, f"    rollout: {rollout}\n")), "local")
+    release = release_for(load_checked(write(tmp_path, f"    rollout: {rollout}\n")), "local")
     assert traffic_steps(release.target, has_previous) == steps
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_helpers import GATEWAY_IMAGE, MODEL_IMAGE, QUICKSTART, free_port, predict
-from scalectl.providers.docker import Stamp, replica_body
-from scalectl.providers.docker_engine import create_container
+from scalectl.providers.docker.api import create_container
+from scalectl.providers.docker.provider import Stamp, replica_body
 
-from scalectl.config import load_config
+from scalectl.checks import load_checked
 from scalectl.engine import release_for
+from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, QUICKSTART, free_port, predict
 
 pytestmark = pytest.mark.docker
 
@@ -86,7 +86,7 @@ def test_gpus_on_an_engine_without_the_nvidia_runtime_are_refused_not_run_on_cpu
 def test_gpus_per_replica_reach_the_engine_as_device_requests(engine, tmp_path) -> None:
     """The bodies deploy sends, created (not started: there is no GPU here) and read back from the engine."""
     path = scale(tmp_path, "gpuspread", extra="    replicas: 2\n    gpus: [0, 1, 2, 3]\n    gpus_per_replica: 2\n")
-    release = release_for(load_config(path), "local")
+    release = release_for(load_checked(path), "local")
     seen = []
     for index in range(2):
         body = replica_body(release, Stamp(1, "2026-01-01T00:00:00Z", "test"), index)

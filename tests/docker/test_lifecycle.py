@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port, predict, remove_target
+
+from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port, predict, remove_target
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from scalectl.providers.gcp import GcpProvider
+from scalectl.providers.gcp.provider import GcpProvider
 
-from scalectl.provider import get_provider, register, unregister
+from scalectl.registry import get_provider, register, unregister
 
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from scalectl.cli import app
 
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 SCALE = """\
 version: 1

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from scalectl.checks import load_checked
 from scalectl.cli import app
-from scalectl.config import load_config
 from scalectl.errors import ConfigError
 
 from .helpers import write_scale
@@ -18,14 +18,14 @@ runner = CliRunner()
 
 def errors(path: Path) -> list[str]:
     with pytest.raises(ConfigError) as info:
-        load_config(path)
+        load_checked(path)
     return [f"{d.field}: {d.message}" for d in info.value.diagnostics if d.severity == "error"]
 
 
 def test_l4_spot_and_tpu_v5e_targets_validate(tmp_path: Path) -> None:
-    assert load_config(write_scale(tmp_path, machine="g2-standard-8", spot=True))
-    assert load_config(write_scale(tmp_path, machine="ct5lp-hightpu-4t", spot=True, extra="tpu_topology: 2x2\n"))
-    assert load_config(write_scale(tmp_path, machine="ct6e-standard-8t", metric="accelerator_duty_cycle"))
+    assert load_checked(write_scale(tmp_path, machine="g2-standard-8", spot=True))
+    assert load_checked(write_scale(tmp_path, machine="ct5lp-hightpu-4t", spot=True, extra="tpu_topology: 2x2\n"))
+    assert load_checked(write_scale(tmp_path, machine="ct6e-standard-8t", metric="accelerator_duty_cycle"))
 
 
 def test_unknown_machine_type_suggests_close_names(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_spot_on_a_multi_host_tpu_slice_is_refused(tmp_path: Path) -> None:
     assert message.startswith("targets.prod.spot: Vertex AI does not run multi-host TPU slices (4x4 = 4 hosts)")
     assert "single-host topology (2x2)" in message
     # the same slice on demand is fine
-    assert load_config(write_scale(tmp_path, machine="ct5lp-hightpu-4t", extra="tpu_topology: 4x4\n"))
+    assert load_checked(write_scale(tmp_path, machine="ct5lp-hightpu-4t", extra="tpu_topology: 4x4\n"))
 
 
 def test_topology_must_fit_the_machine(tmp_path: Path) -> None:
@@ -95,13 +95,13 @@ def test_validate_cli_points_at_the_line_and_exits_2(tmp_path: Path) -> None:
 def test_aws_alarms_are_a_warning_not_silently_ignored(tmp_path: Path) -> None:
     path = write_scale(tmp_path)
     path.write_text(path.read_text().replace("timeout: 60s}", "timeout: 60s, alarms: [fraud-5xx]}"))
-    config = load_config(path)
+    config = load_checked(path)
     assert next(w.message for w in config.warnings).startswith("rollout.alarms are CloudWatch alarms (AWS)")
 
 
 def test_the_gcp_example_validates() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "gcp" / "scale.yaml"
-    config = load_config(example, env={})
+    config = load_checked(example, env={})
     assert sorted(config.spec.targets) == ["l4-spot", "tpu-v5e"]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalectl.providers.gcp import GcpProvider
+from scalectl.providers.gcp.provider import GcpProvider
 
 from .helpers import V1, V2, scalectl, write_scale
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 
 def test_rollback_from_a_fresh_state_dir_redeploys_the_previous_model(

@@ -7,13 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scalectl.providers.gcp import GcpProvider
+from scalectl.providers.gcp.provider import GcpProvider
 from typer.testing import CliRunner
 
 from scalectl.cli import app
 
 from .helpers import scalectl, write_scale
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 runner = CliRunner()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scalectl.providers.gcp import GcpProvider
+from scalectl.providers.gcp.provider import GcpProvider
 
 from .helpers import V1, V2, scalectl, traffic_updates, write_scale
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 
 def test_first_deploy_creates_endpoint_model_and_deployment(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:

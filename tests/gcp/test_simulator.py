@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .vertex_sim import VertexSim
+from .simulator import VertexSim
 
 LOC = "projects/acme/locations/us-central1"
 

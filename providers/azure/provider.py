@@ -8,7 +8,7 @@ deployment and autoscale bodies, tagged with the revision's identity), deploymen
 same tags, and outcomes (failed, rolled back) are tags on the endpoint. Any machine can
 therefore list history and roll back, even to a revision whose deployment was deleted.
 
-The SDKs are imported in `azure_arm`, which only commands that talk to Azure load.
+The SDKs are imported in `api`, which only commands that talk to Azure load.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.render import pretty
 from scalectl.wait import WaitTimeout, backoff, poll_until
 
-from .azure_history import (
+from .history import (
     OUTCOME,
     Observed,
     autoscale_summary,
@@ -34,7 +34,7 @@ from .azure_history import (
     to_int,
     trim,
 )
-from .azure_spec import (
+from .requests import (
     PLACEHOLDER,
     TAG,
     Bodies,
@@ -50,9 +50,10 @@ from .azure_spec import (
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from scalectl.config import AzureTarget, ScaleFile
+    from scalectl.config import ScaleFile
 
-    from .azure_arm import Arm
+    from .api import Arm
+    from .schema import AzureTarget
 
 
 class _RolloutFailed(Exception):
@@ -92,7 +93,7 @@ class AzureProvider:
     # ---------------------------------------------------------------- reading Azure
 
     def _arm(self, release: Release) -> Arm:
-        from .azure_arm import Arm
+        from .api import Arm
 
         t: AzureTarget = release.target  # type: ignore[assignment]
         key = (t.subscription, t.resource_group, t.workspace)
@@ -419,7 +420,6 @@ class AzureProvider:
         return removed
 
 
-PROVIDER_CLASS = AzureProvider
 _BAKE_DELAY = backoff(initial=0.25, factor=1.6, maximum=10.0)
 
 

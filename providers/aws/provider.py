@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scalectl.config import AwsTarget, ScaleFile
+from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
 from scalectl.provider import Change, ChangeAction, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
-from . import aws_requests as req
-from .aws_checks import check as check_target
+from . import requests as req
+from .checks import check as check_target
+from .schema import AwsTarget
 
 
 class AwsProvider:
@@ -47,7 +48,7 @@ class AwsProvider:
     # ------------------------------------------------------------------ reading
 
     def observe(self, release: Release) -> Live:
-        from .aws_api import clients
+        from .api import clients
 
         c = clients(_aws(release).region)
         return _observe(c, release)
@@ -89,17 +90,17 @@ class AwsProvider:
     # ------------------------------------------------------------------ changing
 
     def apply(self, plan: Plan, events: Events) -> Revision:
-        from .aws_deploy import deploy
+        from .rollout import deploy
 
         return deploy(plan, events)
 
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
-        from .aws_deploy import rollback
+        from .rollout import rollback
 
         return rollback(release, live, to, events)
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
-        from .aws_deploy import destroy
+        from .rollout import destroy
 
         return destroy(release, live, events)
 
@@ -141,7 +142,7 @@ _REV = re.compile(r"-r(\d+)$")
 
 def _observe(c: Any, release: Release) -> Live:
     """Endpoint, revisions (from the tagged endpoint configs) and autoscaling, as AWS reports them."""
-    from .aws_api import call, describe_endpoint, list_named, tags_of
+    from .api import call, describe_endpoint, list_named, tags_of
 
     target = _aws(release)
     endpoint = req.endpoint_name(release)
@@ -222,6 +223,3 @@ def _revision(
         status=status,  # type: ignore[arg-type]
         message=tags.get(f"{req.TAG}message", ""),
     )
-
-
-PROVIDER_CLASS = AwsProvider

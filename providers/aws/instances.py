@@ -1,7 +1,7 @@
 """SageMaker real-time hosting instance types, for offline validation with suggestions.
 
 Copied from the `ProductionVariantInstanceType` enum of the SageMaker service model shipped with
-botocore 1.43.11 (the list the API accepts); refresh it with `python -m scalectl.providers.aws_instances`.
+botocore 1.43.11 (the list the API accepts); refresh it with `python -m scalectl.providers.aws.instances`.
 """
 
 from __future__ import annotations

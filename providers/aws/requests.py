@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalectl import __version__
-from scalectl.config import AwsTarget
 from scalectl.provider import Release
 from scalectl.render import render_json
+
+from .schema import AwsTarget
 
 MANAGED_BY = "scalectl"
 TAG = "scalectl:"  # prefix of every tag key scalectl writes

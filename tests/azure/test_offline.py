@@ -159,12 +159,12 @@ print(",".join(loaded))
 def test_the_deployment_body_is_what_azure_ai_ml_would_send() -> None:
     """azure-ai-ml's own entity, serialised by azure-ai-ml, against the body scalectl renders."""
     from azure.ai.ml.entities import ManagedOnlineDeployment, OnlineRequestSettings, ProbeSettings
-    from scalectl.providers.azure_spec import PLACEHOLDER, Bodies
+    from scalectl.providers.azure.requests import PLACEHOLDER, Bodies
 
-    from scalectl.config import load_config
+    from scalectl.checks import load_checked
     from scalectl.engine import release_for
 
-    config = load_config(ROOT / "examples" / "azure" / "scale.yaml")
+    config = load_checked(ROOT / "examples" / "azure" / "scale.yaml")
     body = Bodies(release_for(config, "prod"), PLACEHOLDER).deployment_body()
     props = body["properties"]
     probe = ProbeSettings(initial_delay=30, period=10, timeout=2, success_threshold=1, failure_threshold=30)
@@ -190,12 +190,12 @@ def test_the_deployment_body_is_what_azure_ai_ml_would_send() -> None:
 
 
 def _example_bodies():  # type: ignore[no-untyped-def]
-    from scalectl.providers.azure_spec import PLACEHOLDER, Bodies
+    from scalectl.providers.azure.requests import PLACEHOLDER, Bodies
 
-    from scalectl.config import load_config
+    from scalectl.checks import load_checked
     from scalectl.engine import release_for
 
-    return Bodies(release_for(load_config(ROOT / "examples" / "azure" / "scale.yaml"), "prod"), PLACEHOLDER)
+    return Bodies(release_for(load_checked(ROOT / "examples" / "azure" / "scale.yaml"), "prod"), PLACEHOLDER)
 
 
 def test_the_endpoint_body_is_what_azure_ai_ml_would_send() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 import re
 
-from scalectl.config import AwsTarget, ScaleFile
+from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, Findings
 
-from .aws_instances import HOSTING_INSTANCE_TYPES
-from .aws_requests import NAME_LIMIT, gpus_per_instance
+from .instances import HOSTING_INSTANCE_TYPES
+from .requests import NAME_LIMIT, gpus_per_instance
+from .schema import AwsTarget
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")

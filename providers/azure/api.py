@@ -23,7 +23,7 @@ from scalectl.wait import backoff, poll_until
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
 
-    from scalectl.config import AzureTarget
+    from .schema import AzureTarget
 
 ARM_ENDPOINT_ENV = "SCALECTL_AZURE_ARM_ENDPOINT"
 DEFAULT_ARM = "https://management.azure.com"

@@ -28,14 +28,16 @@ from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.render import render_json, render_text
 from scalectl.wait import WaitTimeout, poll_until
 
-from . import docker_engine as eng
+from . import api as eng
 
 if TYPE_CHECKING:
     from docker import DockerClient
     from docker.models.containers import Container
 
-    from scalectl.config import DockerTarget, ScaleFile
+    from scalectl.config import ScaleFile
     from scalectl.events import Events
+
+    from .schema import DockerTarget
 
 LOCAL_SECRET_SCHEMES = ("env", "file")
 DEFAULT_MAX_ERROR_RATE = 0.05  # share of a canary's requests that may fail during a bake
@@ -67,7 +69,7 @@ def base_labels(release: Release, role: str) -> dict[str, str]:
 
 
 def docker_target(release: Release) -> DockerTarget:
-    from scalectl.config import DockerTarget
+    from .schema import DockerTarget
 
     assert isinstance(release.target, DockerTarget)
     return release.target
@@ -699,7 +701,7 @@ class DockerProvider:
     name = "docker"
 
     def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
-        from scalectl.config import DockerTarget
+        from .schema import DockerTarget
 
         t = spec.targets[target]
         assert isinstance(t, DockerTarget)
@@ -1040,6 +1042,3 @@ class DockerProvider:
                 raise ProviderError(f"could not remove network {network.name}: {eng.api_error(exc)}") from None
             removed.append(f"network {network.name}")
         return removed
-
-
-PROVIDER_CLASS = DockerProvider

@@ -16,10 +16,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from scalectl.config import GcpTarget
 from scalectl.errors import ProviderError
 from scalectl.events import Events
 from scalectl.wait import backoff, poll_until
+
+from .schema import GcpTarget
 
 ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
 ENV_MONITORING_ENDPOINT = "SCALECTL_GCP_MONITORING_ENDPOINT"

@@ -13,11 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scalectl.providers.gcp_catalog import autoscaling_metric, hardware
-
-from scalectl.config import GcpTarget
 from scalectl.provider import Release, Revision
 from scalectl.render import pretty, render_json
+
+from .checks import autoscaling_metric, hardware
+from .schema import GcpTarget
 
 # label keys use underscores: they appear in list filters (`labels.scalectl_app="..."`)
 MANAGED_BY = "managed_by"

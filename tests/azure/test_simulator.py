@@ -9,19 +9,19 @@ from __future__ import annotations
 import time
 
 import pytest
-from azure_arm_sim import ArmSimulator
-from azure_testkit import FakeCredential
+from scalectl.providers.azure.schema import AzureTarget
 
-from scalectl.config import AzureTarget
 from scalectl.errors import ProviderError
 from scalectl.events import Events
+from tests.azure.helpers import FakeCredential
+from tests.azure.simulator import ArmSimulator
 
 EP = "shop-prod"
 
 
 @pytest.fixture
 def arm(sim: ArmSimulator):  # type: ignore[no-untyped-def]
-    from scalectl.providers.azure_arm import Arm
+    from scalectl.providers.azure.api import Arm
 
     target = AzureTarget(
         provider="azure", subscription="sub-1", resource_group="ml", workspace="prod", instance="Standard_DS3_v2"

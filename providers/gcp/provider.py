@@ -9,7 +9,7 @@ model and undeploys the new one.
 
 History is read back from the Models and the Endpoint, so a fresh state directory (or a
 different CI runner) sees the same revisions. The Google SDK is imported only by
-`providers.gcp_api.Vertex`, i.e. only by commands that talk to Vertex.
+`providers.gcp.api.Vertex`, i.e. only by commands that talk to Vertex.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scalectl.providers import gcp_catalog
-from scalectl.providers import gcp_render as bodies
-from scalectl.providers.gcp_api import Vertex, VertexError
-
 from scalectl.config import ScaleFile
 from scalectl.errors import DeployFailed, Diagnostic, ProviderError, ScalectlError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.state import actor, now_iso
 from scalectl.wait import WaitTimeout
+
+from . import checks
+from . import requests as bodies
+from .api import Vertex, VertexError
 
 MIN_RESPONSES = 20  # fewer responses than this say nothing about an error rate
 
@@ -85,7 +85,7 @@ class GcpProvider:
     # ------------------------------------------------------------ offline
 
     def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
-        return gcp_catalog.check(spec, target)
+        return checks.check(spec, target)
 
     def render(self, release: Release) -> dict[str, str]:
         return bodies.render_preview(release)
@@ -109,7 +109,7 @@ class GcpProvider:
 
     def plan(self, release: Release, live: Live) -> list[Change]:
         target = bodies.target_of(release)
-        hw = gcp_catalog.hardware(target)
+        hw = checks.hardware(target)
         a = target.autoscaling
         active = live.active_revision
         if active is not None and active.digest == release.digest and live.traffic.get(active.number) == 100:
@@ -597,6 +597,3 @@ def _describe_deployed(d: Deployed) -> dict[str, Any]:
         "autoscaling": res.get("autoscalingMetricSpecs", []),
         "spot": bool(res.get("spot", False)),
     }
-
-
-PROVIDER_CLASS = GcpProvider

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from azure_arm_sim import ArmSimulator
+from tests.azure.simulator import ArmSimulator
 
 EP = "fraud-prod"
 
@@ -46,15 +46,15 @@ def test_first_deploy_creates_endpoint_deployment_and_autoscale(sim, scale_file,
 
 def test_what_is_sent_is_exactly_what_render_shows(sim, scale_file, cli) -> None:
     """render and deploy use the same templates; deploy only fills in the revision's identity."""
-    from scalectl.providers.azure_spec import PLACEHOLDER, Bodies, Identity
+    from scalectl.providers.azure.requests import PLACEHOLDER, Bodies, Identity
 
-    from scalectl.config import load_config
+    from scalectl.checks import load_checked
     from scalectl.engine import release_for
     from scalectl.provider import Revision
 
     path = scale_file()
     assert deploy(cli, path).exit_code == 0
-    release = release_for(load_config(path), "prod")
+    release = release_for(load_checked(path), "prod")
     tags = sim.deployments[(EP, "rev-1")].body["tags"]
     revision = Revision(
         1, tags["scalectl.digest"], tags["scalectl.image"], tags["scalectl.created_at"], tags["scalectl.created_by"]
@@ -236,7 +236,7 @@ def test_status_shows_deployments_traffic_and_autoscale(sim, scale_file, cli) ->
 
 
 def test_an_endpoint_scalectl_did_not_create_is_left_alone(sim, scale_file, cli) -> None:
-    from azure_arm_sim import Resource
+    from tests.azure.simulator import Resource
 
     sim.endpoints[EP] = Resource({"location": "eastus", "tags": {}, "properties": {"authMode": "Key", "traffic": {}}})
     result = deploy(cli, scale_file())
@@ -286,9 +286,9 @@ def test_without_auto_rollback_the_split_is_left_and_said(sim, scale_file, cli) 
 
 def test_no_azure_credentials_is_a_clear_error(sim, scale_file, cli) -> None:
     from azure.core.exceptions import ClientAuthenticationError
-    from scalectl.providers.azure import AzureProvider
+    from scalectl.providers.azure.provider import AzureProvider
 
-    from scalectl import provider as registry
+    from scalectl import registry
 
     class NoCredential:
         def get_token(self, *scopes: str, **kwargs: object) -> object:
@@ -313,7 +313,7 @@ def test_a_refused_deployment_leaves_the_old_one_serving(sim, scale_file, cli) -
 
 
 def test_an_interrupted_rollout_puts_the_old_revision_back(sim, scale_file, cli, monkeypatch) -> None:
-    from scalectl.providers.azure_arm import Arm
+    from scalectl.providers.azure.api import Arm
 
     assert deploy(cli, scale_file(image="acr.example.io/fraud:1")).exit_code == 0
 

@@ -16,8 +16,10 @@ from scalectl.errors import Diagnostic, did_you_mean
 from scalectl.render import render_json
 
 if TYPE_CHECKING:
-    from scalectl.config import AzureTarget, ModelSpec
     from scalectl.provider import Release, Revision
+    from scalectl.schema import ModelSpec
+
+    from .schema import AzureTarget
 
 TAG = "scalectl"  # prefix of every tag scalectl writes; destroy acts only on resources that carry it
 ML = "Microsoft.MachineLearningServices"

@@ -12,7 +12,7 @@ from typing import Any
 
 from scalectl.provider import Revision
 
-from .azure_spec import TAG, deployment_name, revision_of
+from .requests import TAG, deployment_name, revision_of
 
 OUTCOME = f"{TAG}.outcome."  # endpoint tag per revision: "failed: <why>" | "rolled_back"
 KEEP_OUTCOMES = 30  # Azure allows 50 tags per resource

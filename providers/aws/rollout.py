@@ -10,14 +10,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from scalectl.config import AwsTarget
 from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
 from scalectl.provider import Live, Plan, Release, Revision
 from scalectl.wait import WaitTimeout
 
-from . import aws_requests as req
-from .aws_api import (
+from . import requests as req
+from .api import (
     AwsError,
     Clients,
     call,
@@ -28,6 +27,7 @@ from .aws_api import (
     tags_of,
     wait_endpoint,
 )
+from .schema import AwsTarget
 
 SCALABLE = {"ServiceNamespace": "sagemaker", "ScalableDimension": req.SCALABLE_DIMENSION}
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from scalectl.config import GcpTarget, ScaleFile
+from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, Findings, did_you_mean
+
+from .schema import GcpTarget
 
 CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 DUTY_CYCLE_METRIC = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"

@@ -71,7 +71,7 @@ def test_rollback_with_nothing_earlier_is_bad_input(sim, scale_file, cli, tmp_pa
 
 
 def test_destroy_removes_only_what_scalectl_created(sim, scale_file, cli, tmp_path: Path) -> None:
-    from azure_arm_sim import Resource
+    from tests.azure.simulator import Resource
 
     deploy(cli, scale_file(image="acr.example.io/fraud:1"), tmp_path / "a")
     deploy(cli, scale_file(image="acr.example.io/fraud:2"), tmp_path / "a")

@@ -1,0 +1,38 @@
+"""`provider: docker` target keys: replicas behind a local gateway."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+
+from scalectl.schema import Duration, TargetBase
+
+
+def _gpus(value: Any) -> Any:
+    ok = (
+        value is None
+        or value == "all"
+        or (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        or (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+    )
+    if not ok:
+        raise ValueError(f"expected `all`, a GPU count (>= 1), or a list of GPU ids like [0, 1]; got {value!r}")
+    return value
+
+
+class DockerTarget(TargetBase):
+    provider: Literal["docker"]
+    replicas: int = Field(1, ge=1, le=64)
+    port: int = Field(8000, ge=1, le=65535, description="gateway port on the host")
+    host: str = Field("127.0.0.1", description="address the gateway binds on the host")
+    gpus: Annotated[Literal["all"] | int | list[int] | None, BeforeValidator(_gpus)] = Field(
+        None, description="`all`, a count, or GPU ids; needs the NVIDIA container runtime"
+    )
+    gpus_per_replica: int | None = Field(None, ge=1)
+    gateway_image: str = "nginx:1.27-alpine"
+    rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
+    api_key: str | None = Field(None, description="name of a model.secrets entry the gateway checks as a header")
+    startup_timeout: Duration = Field(
+        300, description="how long new replicas may take to pass the health route before the deploy fails"
+    )

@@ -1,0 +1,122 @@
+"""Which platforms exist: the built-in ones and any installed package that declares one.
+
+A platform is described by a `Platform`: its name, its target schema (a pydantic model that
+imports no SDK) and where its Provider class lives, imported only when a command needs it.
+Built-in platforms live in `scalectl.providers.<name>`; another package adds one with an
+entry point in the `scalectl.providers` group whose value is its `Platform`:
+
+    [project.entry-points."scalectl.providers"]
+    nomad = "scalectl_nomad:PLATFORM"
+
+Everything that lists platforms (the `targets` union, `scalectl schema`, `validate`,
+`cost-estimate`, the hint naming the extra to install) reads this registry, so adding a
+platform touches no core file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from scalectl.errors import ProviderError
+
+if TYPE_CHECKING:
+    from scalectl.provider import Provider
+    from scalectl.schema import TargetBase
+
+ENTRY_POINT_GROUP = "scalectl.providers"
+BUILTIN = ("docker", "aws", "gcp", "azure")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One platform as the core sees it; nothing here imports the platform's SDK."""
+
+    name: str
+    schema: type[TargetBase]  # its `targets.<name>` model, with `provider: Literal[name]`
+    provider: str  # "module:Class" of its Provider, imported on first use
+    extra: str | None = None  # pip extra that installs its SDK: `pip install 'scalectl[extra]'`
+    sdk_modules: tuple[str, ...] = ()  # top-level modules of that SDK, to turn an ImportError into that hint
+    pricing: str | None = None  # "module:function" (catalog, target) -> Pricing; None: no price data
+    description: str = ""  # what it deploys to, for `cost-estimate` and docs
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+_broken: dict[str, str] = {}  # entry point name -> why it could not be loaded
+_overrides: dict[str, Callable[[], Provider]] = {}
+_instances: dict[str, Provider] = {}
+
+
+@cache
+def platforms() -> dict[str, Platform]:
+    """Every platform, built-ins first, then installed entry points in name order."""
+    found = {name: importlib.import_module(f"scalectl.providers.{name}").PLATFORM for name in BUILTIN}
+    for ep in sorted(_entry_points(), key=lambda e: e.name):
+        if ep.name in found:
+            _broken[ep.name] = f"entry point {ep.value} names a built-in platform; it is ignored"
+            continue
+        try:
+            platform = ep.load()
+        except Exception as exc:  # a broken plugin must not break every command
+            _broken[ep.name] = f"its package failed to load ({type(exc).__name__}: {exc})"
+            continue
+        if not isinstance(platform, Platform) or platform.name != ep.name:
+            _broken[ep.name] = f"entry point {ep.value} is not a scalectl Platform named {ep.name!r}"
+            continue
+        found[ep.name] = platform
+    return found
+
+
+def _entry_points() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def platform(name: str) -> Platform:
+    known = platforms()
+    if name not in known:
+        why = _broken.get(name)
+        if why:
+            raise ProviderUnavailable(f"provider {name!r} is installed but unusable: {why}")
+        raise ProviderUnavailable(f"unknown provider {name!r}; expected one of: {', '.join(known)}")
+    return known[name]
+
+
+def load(reference: str) -> Any:
+    """Import "module:attribute" and return the attribute."""
+    module_name, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def register(name: str, factory: Callable[[], Provider]) -> None:
+    """Use `factory` for `provider: name` (tests register in-memory providers this way)."""
+    _overrides[name] = factory
+    _instances.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    _overrides.pop(name, None)
+    _instances.pop(name, None)
+
+
+def get_provider(name: str) -> Provider:
+    if name in _instances:
+        return _instances[name]
+    provider: Provider = _overrides[name]() if name in _overrides else load(platform(name).provider)()
+    _instances[name] = provider
+    return provider
+
+
+def sdk_extra(module: str) -> str | None:
+    """The extra that installs `module` (a top-level import name), if a platform's SDK owns it."""
+    for p in platforms().values():
+        if module in p.sdk_modules:
+            return p.extra
+    return None

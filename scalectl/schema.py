@@ -1,0 +1,190 @@
+"""The shared pieces of a target's model: the container contract, autoscaling, rollout, durations.
+
+Providers build their target schema on `TargetBase`; `scalectl.config` joins them into the
+`targets.<name>` union from the provider registry. Nothing here knows any platform.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+SECRET_SCHEMES = ("env", "file", "aws-sm", "aws-ssm", "gcp-sm", "azure-kv")
+
+_DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+
+
+def parse_duration(value: Any) -> int:
+    """`90`, `"90s"`, `"5m"`, `"1h30m"` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like 30s, 5m or 1h")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return value
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return int(value)
+        m = _DURATION.match(value)
+        if m and any(m.groups()):
+            h, mi, s = (int(g) if g else 0 for g in m.groups())
+            return h * 3600 + mi * 60 + s
+    raise ValueError(f"expected a duration like 30s, 5m or 1h, got {value!r}")
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+def _stringify(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str, BeforeValidator(_stringify)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Strict):
+    """The one container every target runs (SageMaker's serving contract)."""
+
+    image: str = Field(min_length=1, description="Container image; `${VAR}` is filled from the environment.")
+    build: str | None = Field(None, description="Docker targets: build `image` from this directory first.")
+    artifact: str | None = Field(None, description="Model files: s3://, gs://, azureml:// or a local path.")
+    port: int = Field(8080, ge=1, le=65535)
+    health: str = Field("/ping", description="GET route that answers 200 when the model is ready")
+    predict: str = Field("/invocations", description="POST route that returns predictions")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        description="NAME: reference (env://VAR, aws-sm://id, gcp-sm://name, azure-kv://vault/name). Never values.",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        return _secret_references(value)
+
+    @field_validator("health", "predict")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"a route must start with '/', e.g. /{value}")
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
+
+
+def _secret_references(value: dict[str, str]) -> dict[str, str]:
+    for name, ref in value.items():
+        scheme = ref.split("://", 1)[0] if "://" in ref else ""
+        if scheme not in SECRET_SCHEMES:
+            raise ValueError(
+                f"secret {name} must be a reference like env://VAR or aws-sm://id "
+                f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
+            )
+    return value
+
+
+def _env_var_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"environment variable name {name!r} is not valid")
+    return value
+
+
+class ModelOverride(Strict):
+    """What differs about the model on one target: its artifact store, its secret manager, an image.
+
+    `env` and `secrets` are merged over `model`'s by name; `image` and `artifact` replace it.
+    """
+
+    image: str | None = Field(None, min_length=1)
+    artifact: str | None = Field(None, description="this platform's copy of the model files (gs://, azureml:...)")
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="NAME: reference in this platform's manager")
+
+    @field_validator("secrets")
+    @classmethod
+    def _references_only(cls, value: dict[str, str]) -> dict[str, str]:
+        return _secret_references(value)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return _env_var_names(value)
+
+
+Metric = Literal["requests_per_replica", "cpu", "gpu", "accelerator_duty_cycle", "memory"]
+
+
+class Autoscaling(Strict):
+    """Replica bounds and the metric that moves them."""
+
+    min: int = Field(1, ge=0)
+    max: int = Field(1, ge=1)
+    metric: Metric = "requests_per_replica"
+    target: float = Field(50, gt=0, description="requests/s per replica, or utilisation percent")
+    scale_in_cooldown: Duration = 300
+    scale_out_cooldown: Duration = 60
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.metric in ("cpu", "gpu", "accelerator_duty_cycle", "memory") and self.target > 100:
+            raise ValueError(f"target for metric {self.metric} is a percentage (1-100), got {self.target}")
+        return self
+
+
+class Rollout(Strict):
+    """How a new revision takes traffic, and when it is rolled back."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    percent: int = Field(10, ge=1, le=99, description="canary share, or linear step size")
+    bake: Duration = Field(60, description="wait at each traffic step before the next")
+    auto_rollback: bool = True
+    alarms: list[str] = Field(default_factory=list, description="AWS: CloudWatch alarms that roll back")
+    max_error_rate: float | None = Field(None, gt=0, le=1, description="roll back above this 5xx share")
+    timeout: Duration = Field(1800, description="give up (and roll back) after this long")
+
+
+class Defaults(Strict):
+    """Inherited by every target; a target's own keys win."""
+
+    autoscaling: dict[str, Any] | None = None
+    rollout: dict[str, Any] | None = None
+    tags: dict[str, str] | None = None
+    keep_revisions: int | None = None
+
+
+class TargetBase(Strict):
+    """What every target has, whatever its platform; a provider's schema adds its own keys."""
+
+    provider: str
+    model: ModelOverride | None = Field(None, description="per-target changes to `model` (artifact, secrets, env)")
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)  # type: ignore[arg-type]
+    rollout: Rollout = Field(default_factory=Rollout)  # type: ignore[arg-type]
+    spot: bool = False
+    tags: dict[str, EnvValue] = Field(default_factory=dict)
+    keep_revisions: int = Field(3, ge=1, le=50, description="previous revisions kept for fast rollback")
+    hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
+
+
+class Traffic(Strict):
+    """A day's load, for cost-estimate."""
+
+    peak_rps: float = Field(ge=0)
+    offpeak_rps: float = Field(0, ge=0)
+    peak_hours_per_day: float = Field(8, ge=0, le=24)
+    replica_rps: float = Field(gt=0, description="requests/s one replica serves at target latency")
