@@ -1,6 +1,7 @@
 """Jinja2 rendering of provider templates: sandboxed, StrictUndefined, JSON-safe values.
 
-Templates live in `templates/<provider>/`. Values that land in JSON go through the `json`
+Built-in templates live in `templates/<provider>/`; a provider installed from another package
+passes its own template folder as `root`. Values that land in JSON go through the `json`
 filter, so a quote in an env var cannot break (or inject into) a request body.
 """
 
@@ -28,9 +29,10 @@ def templates_dir() -> Path:
 
 
 @cache
-def environment() -> SandboxedEnvironment:
+def environment(root: Path | None = None) -> SandboxedEnvironment:
+    """The sandboxed environment for templates under `root` (default: scalectl's own)."""
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(templates_dir())),
+        loader=FileSystemLoader(str(root or templates_dir())),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -41,17 +43,17 @@ def environment() -> SandboxedEnvironment:
     return env
 
 
-def render_text(template: str, **context: Any) -> str:
-    """Render `templates/<template>` (e.g. "aws/create_model.json.j2")."""
+def render_text(template: str, *, root: Path | None = None, **context: Any) -> str:
+    """Render `templates/<template>` (e.g. "aws/create_model.json.j2"), or `root/<template>`."""
     try:
-        return environment().get_template(template).render(**context)
+        return environment(root).get_template(template).render(**context)
     except TemplateError as exc:
         raise RenderError(f"template {template}: {exc}") from exc
 
 
-def render_json(template: str, **context: Any) -> dict[str, Any]:
+def render_json(template: str, *, root: Path | None = None, **context: Any) -> dict[str, Any]:
     """Render a JSON template and parse it: what a provider sends is exactly what `render` shows."""
-    text = render_text(template, **context)
+    text = render_text(template, root=root, **context)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -20,7 +20,7 @@ def test_the_wheel_installs_providers_templates_and_catalog_inside_scalectl(tmp_
     (wheel,) = tmp_path.glob("scalectl-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"scalectl/templates/{p.relative_to(ROOT / 'templates')}" for p in (ROOT / "templates").rglob("*.j2")}
-    expected |= {f"scalectl/providers/{p.name}" for p in (ROOT / "providers").glob("*.py")}
+    expected |= {f"scalectl/providers/{p.relative_to(ROOT / 'providers')}" for p in (ROOT / "providers").rglob("*.py")}
     expected |= {"scalectl/catalog/prices.csv", "scalectl/py.typed"}
     assert len(expected) > 20
     assert expected <= names, sorted(expected - names)
