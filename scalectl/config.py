@@ -148,7 +148,10 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
     try:
         spec = scale_file_model().model_validate(data)
     except ValidationError as exc:
-        problems += [doc.locate(d) for d in _diagnostics_from(exc, data)]
+        # a value whose ${VAR} is unset is reported once, as that, not again as whatever it fails to parse as
+        unset = {(d.line, d.column) for d in problems}
+        located = [doc.locate(d) for d in _diagnostics_from(exc, data)]
+        problems += [d for d in located if (d.line, d.column) not in unset]
 
     problems = dedupe(problems)
     if problems:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 SECRET_SCHEMES = ("env", "file", "aws-sm", "aws-ssm", "gcp-sm", "azure-kv")
 
@@ -37,6 +37,33 @@ def parse_duration(value: Any) -> int:
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 
 
+# Docker's image reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest].
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+# A URL path (RFC 3986 segments) without the characters that mean something to nginx or HTTP framing.
+_ROUTE = re.compile(r"^/[A-Za-z0-9._~!*+,=:@%/-]*$")
+# What may follow `scheme://` in a secret reference: ids, ARNs, paths and versions, nothing that breaks a line.
+_SECRET_REFERENCE = re.compile(r"^[A-Za-z0-9._~:/@+=,%-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def image_reference(value: str) -> str:
+    """Refuse what no registry accepts, before it reaches a request, a label or a config comment."""
+    if not _IMAGE.fullmatch(value):
+        shown = value if value.isprintable() else repr(value)
+        raise ValueError(
+            f"{shown} is not a container image reference (expected [registry/]name[:tag][@sha256:digest], "
+            "lowercase name, no spaces or control characters)"
+        )
+    return value
+
+
+ImageRef = Annotated[str, AfterValidator(image_reference)]
+
+
 def _stringify(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -55,7 +82,7 @@ class Strict(BaseModel):
 class ModelSpec(Strict):
     """The one container every target runs (SageMaker's serving contract)."""
 
-    image: str = Field(min_length=1, description="Container image; `${VAR}` is filled from the environment.")
+    image: ImageRef = Field(min_length=1, description="Container image; `${VAR}` is filled from the environment.")
     build: str | None = Field(None, description="Docker targets: build `image` from this directory first.")
     artifact: str | None = Field(None, description="Model files: s3://, gs://, azureml:// or a local path.")
     port: int = Field(8080, ge=1, le=65535)
@@ -77,6 +104,11 @@ class ModelSpec(Strict):
     def _route(cls, value: str) -> str:
         if not value.startswith("/"):
             raise ValueError(f"a route must start with '/', e.g. /{value}")
+        if not _ROUTE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a URL path: use letters, digits and - . _ ~ / : @ % (no spaces, quotes, "
+                "query strings or control characters)"
+            )
         return value
 
     @field_validator("env")
@@ -86,6 +118,9 @@ class ModelSpec(Strict):
 
 
 def _secret_references(value: dict[str, str]) -> dict[str, str]:
+    """Names are environment variable names (they double as the gateway's API-key header name);
+    references are `scheme://id` with no whitespace, quotes or braces."""
+    _env_var_names(value, what="secret name")
     for name, ref in value.items():
         scheme = ref.split("://", 1)[0] if "://" in ref else ""
         if scheme not in SECRET_SCHEMES:
@@ -93,13 +128,18 @@ def _secret_references(value: dict[str, str]) -> dict[str, str]:
                 f"secret {name} must be a reference like env://VAR or aws-sm://id "
                 f"(schemes: {', '.join(SECRET_SCHEMES)}), never the value itself"
             )
+        if not _SECRET_REFERENCE.fullmatch(ref.split("://", 1)[1]):
+            raise ValueError(
+                f"secret {name}: the reference after {scheme}:// may hold letters, digits and - . _ ~ : / @ + = , % "
+                "only (no spaces, quotes, braces or line breaks)"
+            )
     return value
 
 
-def _env_var_names(value: dict[str, str]) -> dict[str, str]:
+def _env_var_names(value: dict[str, str], what: str = "environment variable name") -> dict[str, str]:
     for name in value:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError(f"environment variable name {name!r} is not valid")
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{what} {name!r} is not valid: use letters, digits and '_', not starting with a digit")
     return value
 
 
@@ -109,7 +149,7 @@ class ModelOverride(Strict):
     `env` and `secrets` are merged over `model`'s by name; `image` and `artifact` replace it.
     """
 
-    image: str | None = Field(None, min_length=1)
+    image: ImageRef | None = Field(None, min_length=1)
     artifact: str | None = Field(None, description="this platform's copy of the model files (gs://, azureml:...)")
     env: dict[str, EnvValue] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(default_factory=dict, description="NAME: reference in this platform's manager")

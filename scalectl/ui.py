@@ -79,8 +79,9 @@ class Ui:
                     sources[d.file] = _source_lines(d.file)
                 lines = sources[d.file]
                 if 0 < d.line <= len(lines):
-                    self.err.print(f"  [dim]{d.line:>4} |[/dim] {escape(lines[d.line - 1].rstrip())}")
-                    self.err.print(f"  [dim]     |[/dim] {' ' * (max(d.column, 1) - 1)}[{color}]^[/{color}]")
+                    text, column = excerpt(lines[d.line - 1].rstrip(), d.column)
+                    self.err.print(f"  [dim]{d.line:>4} |[/dim] {escape(text)}")
+                    self.err.print(f"  [dim]     |[/dim] {' ' * (column - 1)}[{color}]^[/{color}]")
         if os.environ.get("GITHUB_ACTIONS") == "true":
             for d in diags:
                 kind = "error" if d.severity == "error" else "warning"
@@ -95,6 +96,18 @@ def _plain(value: Any) -> str:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return "" if value is None else str(value)
+
+
+def excerpt(line: str, column: int, width: int = 100) -> tuple[str, int]:
+    """At most `width` characters of a source line around `column`, and the column within them."""
+    column = max(column, 1)
+    if len(line) <= width:
+        return line, column
+    start = max(0, min(column - 1 - width // 2, len(line) - width))
+    text = line[start : start + width]
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if start + width < len(line) else ""
+    return prefix + text + suffix, column - start + len(prefix)
 
 
 def _source_lines(file: str) -> list[str]:

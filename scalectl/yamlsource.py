@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +125,7 @@ def parse_document(raw: bytes, name: str) -> Document:
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
         raise fail("file is empty; expected a mapping with `version`, `name`, `model` and `targets`")
     try:
+        _refuse_deep_nesting(text, fail)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -147,6 +148,24 @@ def parse_document(raw: bytes, name: str) -> Document:
         raise ConfigError(builder.problems)
     doc = Document(name, data, builder.values, builder.keys)
     return doc
+
+
+def _refuse_deep_nesting(text: str, fail: Callable[[str, int, int], ConfigError]) -> None:
+    """Stop a file nested deeper than MAX_DEPTH before PyYAML's recursive composer sees it.
+
+    The event parser keeps its own stack, so 20,000 nested lists cost a loop here instead of
+    a RecursionError in `yaml.compose`.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH + 1:  # the top-level mapping is depth 1; values below it count from 0
+                mark = event.start_mark
+                line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                raise fail(f"nesting deeper than {MAX_DEPTH} levels", line, column)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 class _Builder:

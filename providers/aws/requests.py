@@ -186,7 +186,12 @@ def bodies(
     endpoint = endpoint_name(release)
     name = revision_name(release, revision)
     rid = resource_id(endpoint, target.variant)
-    common = {"endpoint_name": endpoint, "config_name": name, "model_name": name, "variant": target.variant}
+    common: dict[str, Any] = {
+        "endpoint_name": endpoint,
+        "config_name": name,
+        "model_name": name,
+        "variant": target.variant,
+    }
     return Bodies(
         create_model=render_json(
             "aws/create_model.json.j2",

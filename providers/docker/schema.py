@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from scalectl.schema import Duration, TargetBase
+from scalectl.schema import Duration, ImageRef, TargetBase
 
 
 def _gpus(value: Any) -> Any:
@@ -30,7 +30,7 @@ class DockerTarget(TargetBase):
         None, description="`all`, a count, or GPU ids; needs the NVIDIA container runtime"
     )
     gpus_per_replica: int | None = Field(None, ge=1)
-    gateway_image: str = "nginx:1.27-alpine"
+    gateway_image: ImageRef = "nginx:1.27-alpine"
     rate_limit: int | None = Field(None, ge=1, description="requests/s per client at the gateway")
     api_key: str | None = Field(None, description="name of a model.secrets entry the gateway checks as a header")
     startup_timeout: Duration = Field(
