@@ -1,0 +1,380 @@
+"""One `Harness` per platform, so tests/conformance/test_scenarios.py runs the same scenarios on each.
+
+A harness says how to write a scale.yaml for its platform, which images deploy cleanly and how
+to get one whose revision fails its health check, what is left on the platform after destroy,
+and which environment points the provider at its (local) platform. The `platform` fixture is
+module-scoped and parametrized over the platforms: each platform's scenarios run in file order
+against one app (a unique name per run), which is destroyed when the module is done with it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scalectl import registry
+from scalectl.checks import load_checked
+from scalectl.engine import Engine
+from scalectl.events import Events
+from tests.docker.conftest import engine  # noqa: F401  (the real engine, or a skip; used by the docker harness)
+
+PLATFORMS = ["docker", "aws", "gcp", "azure"]
+
+
+@dataclass
+class Harness:
+    """What the scenarios need to know about one platform."""
+
+    provider: str  # `provider:` in scale.yaml, and the registry name
+    scale: Callable[[str, str, str], str]  # (app, image, rollout) -> scale.yaml text with target `prod`
+    images: tuple[str, str]  # two images that deploy and pass their health check (v1, v2)
+    broken: Callable[[], str]  # arrange it and return an image whose revision fails its health check
+    leftovers: Callable[[str], list[str]]  # what the platform still holds for app (empty after destroy)
+    env: dict[str, str] = field(default_factory=dict)  # points the provider at its platform
+    unset: tuple[str, ...] = ()  # prefixes of environment variables that must not leak in (e.g. "AWS_")
+    provider_factory: Callable[[], Any] | None = None  # registered for `provider`; None: the built-in class
+    scrub: Callable[[str], None] | None = None  # last-resort removal of app's resources if destroy itself fails
+
+
+@dataclass
+class App:
+    """One app deployed through a harness: its scale.yaml, state dir and engines."""
+
+    harness: Harness
+    name: str
+    folder: Path
+    target: str = "prod"
+    rollout: str = "{strategy: all_at_once, bake: 0s}"
+    failed: str | None = None  # the first scenario that failed; later ones start from an unknown state
+
+    @property
+    def file(self) -> Path:
+        return self.folder / "scale.yaml"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.folder / "state"
+
+    def engine(self, image: str | None = None, rollout: str | None = None, state_dir: Path | None = None) -> Engine:
+        """Write scale.yaml for `image`/`rollout` (default: as last written) and load it into an Engine."""
+        if image is not None or rollout is not None or not self.file.exists():
+            self.rollout = rollout or self.rollout
+            self.file.write_text(self.harness.scale(self.name, image or self.harness.images[0], self.rollout))
+        return Engine(load_checked(self.file), state_dir or self.state_dir)
+
+    def environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        for var in list(os.environ):
+            if var.startswith(self.harness.unset):
+                monkeypatch.delenv(var)
+        for key, value in self.harness.env.items():
+            monkeypatch.setenv(key, value)
+
+
+# ---------------------------------------------------------------- docker: the real engine
+
+DOCKER_SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {image}
+  port: 8080
+  health: /ping
+  predict: /invocations
+targets:
+  prod:
+    provider: docker
+    replicas: 1
+    port: {port}
+    gateway_image: {gateway}
+    startup_timeout: 8s  # a broken revision fails after this long
+    rollout: {rollout}
+"""
+
+
+def docker_harness(engine: Any) -> Harness:
+    from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port, remove_target
+
+    port = free_port()
+
+    def scale(app: str, image: str, rollout: str) -> str:
+        return DOCKER_SCALE.format(app=app, image=image, port=port, gateway=GATEWAY_IMAGE, rollout=rollout)
+
+    def leftovers(app: str) -> list[str]:
+        label = {"label": f"io.scalectl.app={app}"}
+        return [f"container {c.name}" for c in engine.containers.list(all=True, filters=label)] + [
+            f"network {n.name}" for n in engine.networks.list(filters=label)
+        ]
+
+    return Harness(
+        provider="docker",
+        scale=scale,
+        images=(f"{MODEL_IMAGE}:v1", f"{MODEL_IMAGE}:v2"),
+        broken=lambda: f"{MODEL_IMAGE}:broken",  # its /ping answers 503
+        leftovers=leftovers,
+        scrub=lambda app: remove_target(engine, app),
+    )
+
+
+# ---------------------------------------------------------------- aws: SageMaker simulator + moto
+
+AWS_SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {image}
+targets:
+  prod:
+    provider: aws
+    region: {region}
+    instance: ml.g5.xlarge
+    execution_role: {role}
+    autoscaling: {{min: 1, max: 2, target: 5}}
+    rollout: {rollout}
+"""
+
+
+def aws_harness(folder: Path) -> Iterator[Harness]:
+    import boto3
+
+    from tests.aws.conftest import REGION, ROLE, CountingMotoServer
+    from tests.aws.simulator import SageMakerSimulator
+
+    moto = CountingMotoServer()
+    moto.start()
+    sim = SageMakerSimulator(region=REGION).start()
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION, endpoint_url=moto.url, **keys)
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION, endpoint_url=moto.url, **keys)
+
+    def firing(names: list[str]) -> list[str]:
+        alarms = cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        return [a["AlarmName"] for a in alarms if a["StateValue"] == "ALARM"]
+
+    def registered(resource_id: str) -> bool:
+        found = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[resource_id])
+        return bool(found["ScalableTargets"])
+
+    sim.alarm_source, sim.autoscaled = firing, registered
+
+    def broken() -> str:
+        sim.broken_images.add("acme/scorer:broken")  # its new fleet fails the ping health check
+        return "acme/scorer:broken"
+
+    def leftovers(app: str) -> list[str]:
+        with sim.lock:
+            found = [f"endpoint {n}" for n in sim.endpoints if n.startswith(f"{app}-")]
+            found += [f"endpoint config {n}" for n in sim.configs if n.startswith(f"{app}-")]
+            found += [f"model {n}" for n in sim.models if n.startswith(f"{app}-")]
+        targets = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
+        return found + [f"autoscaling {t['ResourceId']}" for t in targets if f"/{app}-" in t["ResourceId"]]
+
+    yield Harness(
+        provider="aws",
+        scale=lambda app, image, rollout: AWS_SCALE.format(
+            app=app, image=image, region=REGION, role=ROLE, rollout=rollout
+        ),
+        images=("acme/scorer:1", "acme/scorer:2"),
+        broken=broken,
+        leftovers=leftovers,
+        env={
+            "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+            "AWS_CONFIG_FILE": str(folder / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(folder / "no-aws-credentials"),
+            "AWS_ENDPOINT_URL": moto.url,
+            "AWS_ENDPOINT_URL_SAGEMAKER": sim.url,
+        },
+        unset=("AWS_",),
+    )
+    sim.stop()
+    moto.stop()
+    assert sim.errors == [], "the SageMaker simulator itself failed"
+
+
+# ---------------------------------------------------------------- gcp: Vertex AI simulator
+
+GCP_SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {image}
+  artifact: gs://acme-models/scorer/v1
+  port: 8080
+  health: /ping
+  predict: /invocations
+targets:
+  prod:
+    provider: gcp
+    project: acme
+    region: us-central1
+    machine: g2-standard-8
+    autoscaling: {{min: 1, max: 2, metric: cpu, target: 60}}
+    rollout: {rollout}
+"""
+
+
+def gcp_harness() -> Iterator[Harness]:
+    from tests.gcp.simulator import VertexSim
+
+    sim = VertexSim(deploy_seconds=0.2)
+    url = sim.start()
+
+    def broken() -> str:
+        sim.fail_image["scorer:broken"] = "Model server never became ready: /ping answers 503"
+        return "us-docker.pkg.dev/acme/serving/scorer:broken"
+
+    def leftovers(app: str) -> list[str]:
+        # the simulator serves this app only, so everything in it is the app's
+        with sim.lock:
+            return [f"endpoint {n}" for n in sim.endpoints] + [f"model {n}" for n in sim.models]
+
+    yield Harness(
+        provider="gcp",
+        scale=lambda app, image, rollout: GCP_SCALE.format(app=app, image=image, rollout=rollout),
+        images=("us-docker.pkg.dev/acme/serving/scorer:v1", "us-docker.pkg.dev/acme/serving/scorer:v2"),
+        broken=broken,
+        leftovers=leftovers,
+        env={"SCALECTL_GCP_API_ENDPOINT": url, "SCALECTL_GCP_MONITORING_ENDPOINT": url},
+    )
+    sim.stop()
+
+
+# ---------------------------------------------------------------- azure: ARM simulator
+
+AZURE_SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {image}
+  artifact: azureml:scorer-model:1
+  port: 8080
+  health: /ping
+  predict: /invocations
+targets:
+  prod:
+    provider: azure
+    subscription: 00000000-0000-0000-0000-000000000001
+    resource_group: ml
+    workspace: prod
+    region: eastus
+    instance: Standard_NC4as_T4_v3
+    autoscaling: {{min: 1, max: 2, metric: cpu, target: 70}}
+    rollout: {rollout}
+"""
+
+
+def azure_harness() -> Iterator[Harness]:
+    from tests.azure.helpers import FakeCredential
+    from tests.azure.simulator import ArmSimulator
+
+    sim = ArmSimulator(deploy_seconds=0.2)
+    url = sim.start()
+    provider_class = registry.load(registry.platform("azure").provider)
+
+    def broken() -> str:
+        sim.failing_images.add("acr.example.io/scorer:broken")  # its readiness probe fails
+        return "acr.example.io/scorer:broken"
+
+    def leftovers(app: str) -> list[str]:
+        # the simulator serves this app only, so everything in it is the app's
+        with sim._lock:
+            return (
+                [f"endpoint {n}" for n in sim.endpoints]
+                + [f"deployment {e}/{d}" for e, d in sim.deployments]
+                + [f"environment {e}:{v}" for e, v in sim.environments]
+                + [f"autoscale setting {n}" for n in sim.autoscale]
+            )
+
+    yield Harness(
+        provider="azure",
+        scale=lambda app, image, rollout: AZURE_SCALE.format(app=app, image=image, rollout=rollout),
+        images=("acr.example.io/scorer:1", "acr.example.io/scorer:2"),
+        broken=broken,
+        leftovers=leftovers,
+        env={"SCALECTL_AZURE_ARM_ENDPOINT": url},
+        provider_factory=lambda: provider_class(credential=FakeCredential()),
+    )
+    sim.stop()
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module", params=[pytest.param(p, marks=[pytest.mark.docker] if p == "docker" else []) for p in PLATFORMS])
+def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The platform under test, running (a real engine or a local simulator) for this module."""
+    name: str = request.param
+    if name == "docker":
+        harness = docker_harness(request.getfixturevalue("engine"))
+        yield from _registered(harness)
+    elif name == "aws":
+        yield from _registered_from(aws_harness(tmp_path_factory.mktemp("aws")))
+    elif name == "gcp":
+        yield from _registered_from(gcp_harness())
+    else:
+        yield from _registered_from(azure_harness())
+
+
+def _registered(harness: Harness) -> Iterator[Harness]:
+    """A fresh provider instance for the module, so no client outlives its simulator."""
+    factory = harness.provider_factory or registry.load(registry.platform(harness.provider).provider)
+    registry.register(harness.provider, factory)
+    try:
+        yield harness
+    finally:
+        registry.unregister(harness.provider)
+
+
+def _registered_from(harnesses: Iterator[Harness]) -> Iterator[Harness]:
+    harness = next(harnesses)
+    yield from _registered(harness)
+    next(harnesses, None)  # stop the simulator (and run its own checks)
+
+
+@pytest.fixture(scope="module")
+def deployed(platform: Harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """The app the scenarios share on this platform; destroyed afterwards whatever happened."""
+    app = App(platform, name=f"conf{secrets.token_hex(3)}", folder=tmp_path_factory.mktemp(platform.provider))
+    yield app
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        app.environment(monkeypatch)
+        try:
+            if app.file.exists() and platform.leftovers(app.name):
+                app.engine().destroy(app.target, Events())
+        finally:
+            if platform.scrub is not None:
+                platform.scrub(app.name)
+
+
+@pytest.fixture
+def app(deployed: App, monkeypatch: pytest.MonkeyPatch) -> App:
+    """The shared app, with the platform's environment set for this test.
+
+    Scenarios run in file order, each from where the previous one left off; after one fails,
+    the rest are skipped rather than failing for a reason that is not theirs.
+    """
+    if deployed.failed is not None:
+        pytest.skip(f"{deployed.failed} failed on {deployed.harness.provider}; this scenario starts from its end state")
+    deployed.environment(monkeypatch)
+    return deployed
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    app = getattr(item, "funcargs", {}).get("app")
+    if isinstance(app, App) and report.failed and app.failed is None:
+        app.failed = item.originalname if isinstance(item, pytest.Function) else item.name
+    return report
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # azure-ai-ml's schemas warn about marshmallow 4 on import; not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore::Warning:azure")
+    config.addinivalue_line("filterwarnings", "ignore::Warning:marshmallow")

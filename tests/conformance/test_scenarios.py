@@ -1,0 +1,102 @@
+"""The scenarios every provider must pass, written once and run against each platform's Harness.
+
+They are one story, run in this order on one app per platform: deploy revision 1, deploy it
+again (nothing to do), canary revision 2, a broken canary rolled back by itself, a rollback from
+a machine that never deployed, destroy. Each is also an example of driving scalectl from Python:
+`load_checked` a scale.yaml, hand it to an `Engine`, and call plan / deploy / rollback / history /
+destroy for a target.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from scalectl.errors import DeployFailed, ExitCode
+from scalectl.events import Events
+from scalectl.provider import Revision
+from tests.conformance.conftest import App
+
+CANARY = "{strategy: canary, percent: 50, bake: 1s}"
+
+
+def numbered(history: list[Revision]) -> list[tuple[int, str]]:
+    return [(r.number, r.status) for r in history]
+
+
+def test_1_first_deploy_makes_revision_1_active_with_all_traffic(app: App) -> None:
+    engine = app.engine(image=app.harness.images[0])
+    assert engine.observe(app.target).exists is False
+
+    plan, revision = engine.deploy(app.target, Events())
+
+    assert plan.has_changes
+    assert revision is not None and (revision.number, revision.status) == (1, "active")
+    assert revision.image == app.harness.images[0]
+    live = engine.observe(app.target)
+    assert (live.exists, live.active, live.traffic) == (True, 1, {1: 100})
+    assert numbered(engine.history(app.target)) == [(1, "active")]
+
+
+def test_2_deploying_the_same_config_again_changes_nothing(app: App) -> None:
+    engine = app.engine()  # the same scale.yaml as scenario 1
+    assert not engine.plan(app.target).has_changes
+
+    plan, revision = engine.deploy(app.target, Events())
+
+    assert revision is None and not plan.has_changes
+    assert [c.action for c in plan.changes] == ["keep"]
+    assert numbered(engine.history(app.target)) == [(1, "active")]
+
+
+def test_3_a_canary_rolls_the_changed_config_out_to_all_traffic(app: App) -> None:
+    engine = app.engine(image=app.harness.images[1], rollout=CANARY)
+    assert engine.plan(app.target).has_changes
+
+    _, revision = engine.deploy(app.target, Events())
+
+    assert revision is not None and (revision.number, revision.image) == (2, app.harness.images[1])
+    live = engine.observe(app.target)
+    assert (live.active, live.traffic) == (2, {2: 100})
+    assert numbered(engine.history(app.target)) == [(1, "superseded"), (2, "active")]
+
+
+def test_4_a_failing_canary_is_rolled_back_and_the_previous_revision_keeps_all_traffic(app: App) -> None:
+    engine = app.engine(image=app.harness.broken(), rollout=CANARY)
+
+    with pytest.raises(DeployFailed) as failed:
+        engine.deploy(app.target, Events())
+
+    assert failed.value.exit_code == ExitCode.FAILED  # `scalectl deploy` exits 1
+    live = engine.observe(app.target)
+    assert (live.active, live.traffic) == (2, {2: 100})
+    history = engine.history(app.target)
+    assert numbered(history)[-2:] == [(2, "active"), (3, "failed")]
+
+
+def test_5_a_machine_with_no_local_state_sees_the_history_and_rolls_back(
+    app: App, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    here = app.engine(image=app.harness.images[1])  # back to revision 2's config
+    empty = tmp_path_factory.mktemp("another-machine")
+    assert not list(empty.iterdir())
+    elsewhere = app.engine(state_dir=empty)
+
+    assert numbered(elsewhere.history(app.target)) == numbered(here.history(app.target))
+    now_serving, replaced = elsewhere.rollback(app.target, None, Events())
+
+    assert (now_serving.number, replaced is not None and replaced.number) == (1, 2)
+    live = here.observe(app.target)
+    assert (live.active, live.traffic) == (1, {1: 100})
+    assert live.active_revision is not None and live.active_revision.image == app.harness.images[0]
+    assert numbered(here.history(app.target))[:2] == [(1, "active"), (2, "rolled_back")]
+
+
+def test_6_destroy_leaves_nothing_behind(app: App) -> None:
+    engine = app.engine()
+    assert app.harness.leftovers(app.name), "nothing deployed to destroy"
+
+    removed = engine.destroy(app.target, Events())
+
+    assert removed
+    assert engine.observe(app.target).exists is False
+    assert app.harness.leftovers(app.name) == []
