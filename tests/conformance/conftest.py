@@ -51,7 +51,7 @@ class App:
     folder: Path
     target: str = "prod"
     rollout: str = "{strategy: all_at_once, bake: 0s}"
-    failed: str | None = None  # the first scenario that failed; later ones start from an unknown state
+    passed: list[str] = field(default_factory=list)  # scenarios that passed, in order
 
     @property
     def file(self) -> Path:
@@ -97,7 +97,7 @@ targets:
 """
 
 
-def docker_harness(engine: Any) -> Harness:
+def docker_harness(client: Any) -> Iterator[Harness]:
     from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, free_port, remove_target
 
     port = free_port()
@@ -107,17 +107,17 @@ def docker_harness(engine: Any) -> Harness:
 
     def leftovers(app: str) -> list[str]:
         label = {"label": f"io.scalectl.app={app}"}
-        return [f"container {c.name}" for c in engine.containers.list(all=True, filters=label)] + [
-            f"network {n.name}" for n in engine.networks.list(filters=label)
+        return [f"container {c.name}" for c in client.containers.list(all=True, filters=label)] + [
+            f"network {n.name}" for n in client.networks.list(filters=label)
         ]
 
-    return Harness(
+    yield Harness(
         provider="docker",
         scale=scale,
         images=(f"{MODEL_IMAGE}:v1", f"{MODEL_IMAGE}:v2"),
         broken=lambda: f"{MODEL_IMAGE}:broken",  # its /ping answers 503
         leftovers=leftovers,
-        scrub=lambda app: remove_target(engine, app),
+        scrub=lambda app: remove_target(client, app),
     )
 
 
@@ -214,6 +214,7 @@ targets:
     project: acme
     region: us-central1
     machine: g2-standard-8
+    undeploy_grace: 0s  # default 30s keeps the old model warm after a rollout
     autoscaling: {{min: 1, max: 2, metric: cpu, target: 60}}
     rollout: {rollout}
 """
@@ -306,35 +307,28 @@ def azure_harness() -> Iterator[Harness]:
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module", params=[pytest.param(p, marks=[pytest.mark.docker] if p == "docker" else []) for p in PLATFORMS])
+@pytest.fixture(
+    scope="module", params=[pytest.param(p, marks=[pytest.mark.docker] if p == "docker" else []) for p in PLATFORMS]
+)
 def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    """The platform under test, running (a real engine or a local simulator) for this module."""
-    name: str = request.param
-    if name == "docker":
-        harness = docker_harness(request.getfixturevalue("engine"))
-        yield from _registered(harness)
-    elif name == "aws":
-        yield from _registered_from(aws_harness(tmp_path_factory.mktemp("aws")))
-    elif name == "gcp":
-        yield from _registered_from(gcp_harness())
-    else:
-        yield from _registered_from(azure_harness())
-
-
-def _registered(harness: Harness) -> Iterator[Harness]:
-    """A fresh provider instance for the module, so no client outlives its simulator."""
-    factory = harness.provider_factory or registry.load(registry.platform(harness.provider).provider)
-    registry.register(harness.provider, factory)
+    """The platform under test, running (the real engine or a local simulator) for this module,
+    with a fresh provider instance registered for it, so no client outlives its simulator."""
+    harnesses: dict[str, Callable[[], Iterator[Harness]]] = {
+        "docker": lambda: docker_harness(request.getfixturevalue("engine")),
+        "aws": lambda: aws_harness(tmp_path_factory.mktemp("aws")),
+        "gcp": gcp_harness,
+        "azure": azure_harness,
+    }
+    running = harnesses[request.param]()
+    harness = next(running)
+    registry.register(
+        harness.provider, harness.provider_factory or registry.load(registry.platform(harness.provider).provider)
+    )
     try:
         yield harness
     finally:
         registry.unregister(harness.provider)
-
-
-def _registered_from(harnesses: Iterator[Harness]) -> Iterator[Harness]:
-    harness = next(harnesses)
-    yield from _registered(harness)
-    next(harnesses, None)  # stop the simulator (and run its own checks)
+        next(running, None)  # stop the simulator (and run its own checks)
 
 
 @pytest.fixture(scope="module")
@@ -353,14 +347,18 @@ def deployed(platform: Harness, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 @pytest.fixture
-def app(deployed: App, monkeypatch: pytest.MonkeyPatch) -> App:
+def app(deployed: App, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> App:
     """The shared app, with the platform's environment set for this test.
 
-    Scenarios run in file order, each from where the previous one left off; after one fails,
-    the rest are skipped rather than failing for a reason that is not theirs.
+    Scenarios run in file order, each from where the previous one left off: one whose
+    predecessors did not all pass (one failed, or was deselected) is skipped, not failed for a
+    reason that is not its own.
     """
-    if deployed.failed is not None:
-        pytest.skip(f"{deployed.failed} failed on {deployed.harness.provider}; this scenario starts from its end state")
+    scenarios = [name for name in vars(request.module) if name.startswith("test_")]
+    earlier = scenarios[: scenarios.index(request.function.__name__)]
+    missing = [name for name in earlier if name not in deployed.passed]
+    if missing:
+        pytest.skip(f"starts where {missing[0]} left off, which did not pass on {deployed.harness.provider}")
     deployed.environment(monkeypatch)
     return deployed
 
@@ -369,8 +367,8 @@ def app(deployed: App, monkeypatch: pytest.MonkeyPatch) -> App:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
     app = getattr(item, "funcargs", {}).get("app")
-    if isinstance(app, App) and report.failed and app.failed is None:
-        app.failed = item.originalname if isinstance(item, pytest.Function) else item.name
+    if isinstance(app, App) and isinstance(item, pytest.Function) and report.when == "call" and report.passed:
+        app.passed.append(item.function.__name__)
     return report
 
 
