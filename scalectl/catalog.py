@@ -356,6 +356,10 @@ class Pricing(Protocol):
         """Every way to run a replica, for `nearest`."""
         ...
 
+    def fetch(self, current: Catalog, today: str) -> list[Row]:
+        """Fresh rows from the price API for the types `current` knows (`catalog refresh`)."""
+        ...
+
 
 def pricing_of(provider: str) -> Pricing | None:
     """The platform's pricing module, imported on first use; None when it ships no price data."""

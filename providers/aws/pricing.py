@@ -1,13 +1,25 @@
-"""SageMaker prices: a Hosting list row when the catalog has one, else the EC2 row times a ratio."""
+"""SageMaker prices: a Hosting list row when the catalog has one, else the EC2 row times a ratio.
+
+`fetch` asks the AWS Price List (`pricing.get_products`, ServiceCode AmazonSageMaker component
+Hosting, and AmazonEC2 Linux/Shared) through boto3, imported there only; the endpoint is
+overridable the standard boto3 way (`AWS_ENDPOINT_URL_PRICING` / `AWS_ENDPOINT_URL`). The
+API carries no spot figures (spot is a market, not a list price), so an EC2 row keeps its
+previous spot figure and says so in its source.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from scalectl.catalog import (
     Catalog,
     Hardware,
     Offering,
+    Row,
     UnknownHardware,
     from_row,
     hardware_of,
@@ -16,6 +28,7 @@ from scalectl.catalog import (
     unpriced,
 )
 from scalectl.cost import Rate
+from scalectl.errors import ProviderError, UsageError
 
 NO_SPOT = "not offered for SageMaker real-time endpoints"
 DEFAULT_REGION = "us-east-1"
@@ -93,3 +106,92 @@ def _instance_rate(catalog: Catalog, instance: str, region: str) -> tuple[Rate, 
         ),
         hw,
     )
+
+
+# ---------------------------------------------------------------- AWS Price List
+
+
+def fetch(current: Catalog, today: str) -> list[Row]:
+    try:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ModuleNotFoundError:
+        raise UsageError("refreshing AWS prices needs boto3: pip install 'scalectl[aws]'") from None
+    region = os.environ.get("SCALECTL_AWS_PRICING_REGION", "us-east-1")  # the API lives in us-east-1 / ap-south-1
+    client = boto3.client("pricing", region_name=region)
+    base = {r.type: r for r in current.rows if r.provider == "aws" and r.kind == "vm"}
+    old = {(r.type, r.region): r for r in current.rows if r.provider == "aws"}
+    rows: list[Row] = []
+    try:
+        for type_, ref in sorted(base.items()):
+            ec2_filters = {
+                "instanceType": type_,
+                "operatingSystem": "Linux",
+                "tenancy": "Shared",
+                "preInstalledSw": "NA",
+                "capacitystatus": "Used",
+            }
+            for attrs, price, sku in _aws_products(client, "AmazonEC2", ec2_filters):
+                reg = attrs.get("regionCode", "")
+                prev = old.get((type_, reg))
+                spot_note = f"; spot kept from {prev.source}" if prev and prev.spot_price is not None else ""
+                rows.append(
+                    replace(
+                        ref,
+                        region=reg,
+                        price=price,
+                        price_status="ok",
+                        spot_price=prev.spot_price if prev else None,
+                        spot_status=prev.spot_status if prev else "not-offered",
+                        source=f"AWS Price List AmazonEC2 sku {sku}{spot_note}",
+                        date=today,
+                    )
+                )
+            hosting = "ml." + type_
+            for attrs, price, sku in _aws_products(
+                client, "AmazonSageMaker", {"instanceName": hosting, "component": "Hosting"}
+            ):
+                rows.append(
+                    replace(
+                        ref,
+                        kind="hosting",
+                        type=hosting,
+                        region=attrs.get("regionCode", ""),
+                        price=price,
+                        price_status="ok",
+                        spot_price=None,
+                        spot_status="not-offered",
+                        source=f"AWS Price List AmazonSageMaker Hosting sku {sku}",
+                        date=today,
+                    )
+                )
+    except (BotoCoreError, ClientError) as exc:
+        raise ProviderError(f"AWS Price List: {exc}; the catalog was not changed") from None
+    return [r for r in rows if r.region]
+
+
+def _aws_products(client: Any, service: str, filters: dict[str, str]) -> Iterator[tuple[dict[str, str], float, str]]:
+    """(attributes, on-demand USD/hour, sku) per product; products without an hourly USD price are skipped."""
+    paginator = client.get_paginator("get_products")
+    pages = paginator.paginate(
+        ServiceCode=service,
+        Filters=[{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()],
+        FormatVersion="aws_v1",
+    )
+    for page in pages:
+        for item in page.get("PriceList", []):
+            product = json.loads(item) if isinstance(item, str) else item
+            attrs = product.get("product", {}).get("attributes", {})
+            sku = product.get("product", {}).get("sku", "")
+            price = _aws_hourly(product.get("terms", {}).get("OnDemand", {}))
+            if price is not None:
+                yield attrs, price, sku
+
+
+def _aws_hourly(on_demand: dict[str, Any]) -> float | None:
+    for term in on_demand.values():
+        for dim in term.get("priceDimensions", {}).values():
+            usd = dim.get("pricePerUnit", {}).get("USD")
+            if dim.get("unit") in ("Hrs", "Hours", "Hour") and usd is not None and float(usd) > 0:
+                return float(usd)
+    return None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scalectl.catalog import Catalog, Hardware, Offering, user_rate
+from scalectl.catalog import Catalog, Hardware, Offering, Row, user_rate
 from scalectl.cost import Rate
+from scalectl.errors import UsageError
 
 NO_SPOT = "not applicable to a local machine"
 DEFAULT_REGION = "local"
@@ -38,3 +39,7 @@ def catalog_types(name: str) -> set[str]:
 def offerings(catalog: Catalog) -> list[Offering]:
     """None: --compare never suggests a local machine."""
     return []
+
+
+def fetch(current: Catalog, today: str) -> list[Row]:
+    raise UsageError("docker has no price API to refresh from: set hourly_cost on the target")

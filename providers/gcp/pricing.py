@@ -1,12 +1,16 @@
 """Vertex AI prices: a listed prediction row, else the Compute Engine host plus its GPUs, or the TPU slice.
 
 Vertex adds a premium over Compute Engine that the shipped catalog does not know, so those
-rates are `vm-rate` lower bounds.
+rates are `vm-rate` lower bounds. `fetch` asks the GCP Cloud Billing Catalog
+`services/{id}/skus` over urllib (API key `SCALECTL_GCP_API_KEY` or bearer token
+`SCALECTL_GCP_TOKEN`); base URL `SCALECTL_GCP_BILLING_URL`.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import urllib.parse
 from dataclasses import replace
 from typing import Any
 
@@ -25,9 +29,12 @@ from scalectl.catalog import (
     unpriced,
 )
 from scalectl.cost import Rate
+from scalectl.errors import UsageError
 
 NO_SPOT = ""  # Vertex AI sells spot nodes
 DEFAULT_REGION = "us-central1"
+GCP_BILLING_URL = "https://cloudbilling.googleapis.com"
+GCP_COMPUTE_SERVICE = "6F81-5844-456A"  # Compute Engine in the Cloud Billing Catalog
 
 # Vertex AI accelerator names (scale.yaml `accelerator.type`) -> catalog names.
 VERTEX_ACCELERATORS = {
@@ -174,3 +181,125 @@ def _sum_rows(host: Row, gpu: Row) -> Rate:
         spot_note=note,
         parts=parts,
     )
+
+
+# ---------------------------------------------------------------- GCP Cloud Billing Catalog
+
+_GCP_PART = re.compile(r"^(?:Spot Preemptible )?(\w+) (?:Predefined )?Instance (Core|Ram) running in ")
+_GCP_GPU = re.compile(r"^(?:Spot Preemptible )?Nvidia (?:Tesla )?(.+?) GPU running in ")
+_GCP_SKIP = ("Sole Tenancy", "Reserved", "Premium", "Custom", "suspended", "Commitment")
+_GCP_GPU_NAMES = {"A100": "A100", "A100 80GB": "A100-80GB", "L4": "L4", "T4": "T4", "V100": "V100", "H100 80GB": "H100"}
+
+
+def fetch(current: Catalog, today: str) -> list[Row]:
+    from scalectl.catalog_refresh import get_json  # HTTP machinery only for `catalog refresh`
+
+    base_url = os.environ.get("SCALECTL_GCP_BILLING_URL", GCP_BILLING_URL).rstrip("/")
+    key = os.environ.get("SCALECTL_GCP_API_KEY")
+    token = os.environ.get("SCALECTL_GCP_TOKEN")
+    if not key and not token:
+        raise UsageError(
+            "refreshing GCP prices needs SCALECTL_GCP_API_KEY (an API key with the Cloud Billing API enabled) "
+            "or SCALECTL_GCP_TOKEN (e.g. `gcloud auth print-access-token`)"
+        )
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # (family, part, spot) -> {region: USD}; (gpu, spot) -> {region: USD per GPU}
+    parts: dict[tuple[str, str, bool], dict[str, float]] = {}
+    gpus: dict[tuple[str, bool], dict[str, float]] = {}
+    page_token = ""
+    while True:
+        params = {"currencyCode": "USD", "pageSize": "5000"}
+        if key:
+            params["key"] = key
+        if page_token:
+            params["pageToken"] = page_token
+        url = f"{base_url}/v1/services/{GCP_COMPUTE_SERVICE}/skus?{urllib.parse.urlencode(params)}"
+        page = get_json(url, headers, "GCP Cloud Billing Catalog")
+        for sku in page.get("skus", []):
+            usage = sku.get("category", {}).get("usageType", "")
+            if usage not in ("OnDemand", "Preemptible"):
+                continue
+            spot = usage == "Preemptible"
+            price = _gcp_unit_price(sku)
+            if price is None:
+                continue
+            desc = sku.get("description", "")
+            if any(word in desc for word in _GCP_SKIP):
+                continue  # sole-tenant, reserved, custom shapes: not what a Vertex node is billed
+            m = _GCP_PART.match(desc)
+            g = _GCP_GPU.match(desc)
+            for region in sku.get("serviceRegions", []):
+                if m:
+                    parts.setdefault((m.group(1).lower(), m.group(2), spot), {})[region] = price
+                elif g and g.group(1) in _GCP_GPU_NAMES:
+                    gpus.setdefault((_GCP_GPU_NAMES[g.group(1)], spot), {})[region] = price
+        page_token = page.get("nextPageToken", "")
+        if not page_token:
+            break
+    source = f"GCP Cloud Billing Catalog services/{GCP_COMPUTE_SERVICE}/skus"
+    rows: list[Row] = []
+    hosts = {r.type: r for r in current.rows if r.provider == "gcp" and r.kind == "vm"}
+    for type_, ref in sorted(hosts.items()):
+        family = type_.split("-")[0]
+        core, ram = parts.get((family, "Core", False), {}), parts.get((family, "Ram", False), {})
+        spot_core, spot_ram = parts.get((family, "Core", True), {}), parts.get((family, "Ram", True), {})
+        for region in sorted(set(core) & set(ram)):
+            price = round(ref.vcpus * core[region] + ref.memory_gib * ram[region], 6)
+            spot = None
+            if region in spot_core and region in spot_ram:
+                spot = round(ref.vcpus * spot_core[region] + ref.memory_gib * spot_ram[region], 6)
+            rows.append(
+                replace(
+                    ref,
+                    region=region,
+                    price=price,
+                    price_status="ok",
+                    spot_price=spot,
+                    spot_status=_spot_status(spot, price),
+                    source=f"{source}: {ref.vcpus:g} vCPU x core + {ref.memory_gib:g} GiB x RAM SKUs",
+                    date=today,
+                )
+            )
+    gpu_shapes = {
+        (r.accelerator, r.accelerator_count): r for r in current.rows if r.provider == "gcp" and r.kind == "gpu"
+    }
+    for (name, count), ref in sorted(gpu_shapes.items()):
+        on_demand, spot_by_region = gpus.get((name, False), {}), gpus.get((name, True), {})
+        for region, each in sorted(on_demand.items()):
+            price = round(each * count, 6)
+            spot = round(spot_by_region[region] * count, 6) if region in spot_by_region else None
+            rows.append(
+                replace(
+                    ref,
+                    region=region,
+                    price=price,
+                    price_status="ok",
+                    spot_price=spot,
+                    spot_status=_spot_status(spot, price),
+                    source=f"{source}: {name} GPU SKU x{count}",
+                    date=today,
+                )
+            )
+    return rows
+
+
+def _spot_status(spot: float | None, price: float) -> str:
+    if spot is None:
+        return "not-offered"
+    return "ok" if spot < price else "suspect"
+
+
+def _gcp_unit_price(sku: dict[str, Any]) -> float | None:
+    """USD per hour (or per GiB-hour) from the SKU's last pricing tier."""
+    info = sku.get("pricingInfo") or []
+    if not info:
+        return None
+    expr = info[-1].get("pricingExpression", {})
+    rates = expr.get("tieredRates") or []
+    if not rates or expr.get("usageUnit") not in ("h", "GiBy.h"):
+        return None
+    unit = rates[-1].get("unitPrice", {})
+    if unit.get("currencyCode", "USD") != "USD":
+        return None
+    value = int(unit.get("units") or 0) + int(unit.get("nanos") or 0) / 1e9
+    return value if value > 0 else None
