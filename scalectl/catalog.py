@@ -26,7 +26,7 @@ import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, cast
+from typing import Any, NoReturn, Protocol, cast, runtime_checkable
 
 from scalectl import registry
 from scalectl.cost import Rate
@@ -330,11 +330,13 @@ def _shipped_date() -> str:
 # ---------------------------------------------------------------- rates for targets
 
 
+@runtime_checkable
 class Pricing(Protocol):
     """What a platform's pricing module (`Platform.pricing`) provides, so the core names no platform.
 
     The built-in ones are `scalectl.providers.<name>.pricing`; they import no SDK at module level
-    (cost-estimate stays offline and fast) and build rates from the helpers below.
+    (cost-estimate stays offline and fast) and build rates from the helpers below. Runtime
+    checkable so a test can assert a module provides every name.
     """
 
     NO_SPOT: str  # why its serving service sells no spot capacity; "" when it does
