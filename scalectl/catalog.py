@@ -10,20 +10,25 @@ Rows keep the quirks of their source visible instead of copying them blindly:
 `price_status` is `placeholder` for GCP's `700.0` TPU figure (never shown as a price) and
 `spot_status` says whether a spot figure is usable (`ok`), absent (`not-offered`), the same
 as on-demand (`no-data`) or above on-demand (`suspect`).
+
+How a platform's targets map onto rows (and where its price API is) lives in its own pricing
+module, `Platform.pricing` (see `Pricing`); this module names no platform outside the seeding.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import importlib
 import os
 import re
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, Protocol, cast, runtime_checkable
 
+from scalectl import registry
 from scalectl.cost import Rate
 
 FIELDS = (
@@ -48,14 +53,6 @@ FIELDS = (
 # tpu (a Cloud TPU slice), hosting (SageMaker ml.* list price), prediction (Vertex AI node).
 KINDS = ("vm", "gpu", "tpu", "hosting", "prediction")
 
-# Ratio used to estimate SageMaker hosting from EC2 when no AmazonSageMaker row is known:
-# the commonly quoted ml.g5.xlarge us-east-1 $1.408/h over EC2 g5.xlarge $1.006/h.
-SAGEMAKER_RATIO = round(1.408 / 1.006, 4)
-SAGEMAKER_RATIO_SOURCE = (
-    f"estimate: EC2 rate x {SAGEMAKER_RATIO} (commonly quoted ml.g5.xlarge us-east-1 $1.408/h over EC2 "
-    "g5.xlarge $1.006/h; not a list price - run `scalectl catalog refresh --provider aws`)"
-)
-
 # Memory per accelerator (GiB) where a source does not say (Azure rows carry none).
 ACCELERATOR_MEMORY_GIB = {
     "K80": 12.0,
@@ -79,36 +76,6 @@ ACCELERATOR_MEMORY_GIB = {
     "TPU-v6e": 32.0,
 }
 
-# Vertex AI accelerator names (scale.yaml `accelerator.type`) -> catalog names.
-VERTEX_ACCELERATORS = {
-    "NVIDIA_TESLA_K80": "K80",
-    "NVIDIA_TESLA_T4": "T4",
-    "NVIDIA_TESLA_P100": "P100",
-    "NVIDIA_TESLA_V100": "V100",
-    "NVIDIA_TESLA_A100": "A100",
-    "NVIDIA_A100_80GB": "A100-80GB",
-    "NVIDIA_L4": "L4",
-    "NVIDIA_H100_80GB": "H100",
-}
-
-# Vertex AI TPU machine types -> the Cloud TPU slice whose price applies.
-VERTEX_TPU_MACHINES = {
-    "ct5lp-hightpu-1t": "tpu-v5litepod-1",
-    "ct5lp-hightpu-4t": "tpu-v5litepod-4",
-    "ct5lp-hightpu-8t": "tpu-v5litepod-8",
-    "ct6e-standard-1t": "tpu-v6e-1",
-    "ct6e-standard-4t": "tpu-v6e-4",
-    "ct6e-standard-8t": "tpu-v6e-8",
-}
-
-# The serving service each provider bills, and whether it sells spot capacity.
-SERVICES = {
-    "aws": ("SageMaker real-time endpoint", False, "not offered for SageMaker real-time endpoints"),
-    "gcp": ("Vertex AI online prediction", True, ""),
-    "azure": ("Azure ML managed online endpoint", False, "not offered for Azure ML managed online endpoints"),
-    "docker": ("local Docker", False, "not applicable to a local machine"),
-}
-DEFAULT_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
 PLACEHOLDER_PRICES = (700.0,)
 
 
@@ -297,23 +264,24 @@ class Catalog:
     def gpu(self, accelerator: str, count: int, region: str) -> Row | None:
         return self._gpus.get((accelerator, count), {}).get(region)
 
+    def types_of(self, provider: str, kind: str) -> list[str]:
+        return sorted(t for (p, k, t) in self._by_type if p == provider and k == kind)
+
+    def gpu_regions(self, accelerator: str, count: int) -> list[str]:
+        return sorted(self._gpus.get((accelerator, count), {}))
+
     def types(self, provider: str) -> list[str]:
-        names = {t for (p, _k, t) in self._by_type if p == provider}
-        if provider == "aws":
-            names |= {"ml." + t for (p, k, t) in self._by_type if p == "aws" and k == "vm"}
-            names = {n for n in names if n.startswith("ml.")}
-        if provider == "gcp":
-            names |= set(VERTEX_TPU_MACHINES)
-            names -= {t for (p, k, t) in self._by_type if p == "gcp" and k == "tpu"}
-        return sorted(names)
+        """Type names a target on `provider` may use (its platform's pricing decides)."""
+        pricing = pricing_of(provider)
+        return pricing.types(self) if pricing else []
 
     def show(self, name: str) -> list[Row]:
-        """Every row for a type (ml.* also shows its EC2 base), a GPU, or a Vertex TPU machine."""
+        """Every row for a type (and the types it is priced from, e.g. ml.* from its EC2 base) or a GPU."""
         wanted = {name}
-        if name.startswith("ml."):
-            wanted.add(name[3:])
-        if name in VERTEX_TPU_MACHINES:
-            wanted.add(VERTEX_TPU_MACHINES[name])
+        for provider in registry.platforms():
+            pricing = pricing_of(provider)
+            if pricing:
+                wanted |= pricing.catalog_types(name)
         lowered = {w.lower() for w in wanted}
         return [
             r for r in self.rows if r.type.lower() in lowered or (r.kind == "gpu" and r.accelerator.lower() in lowered)
@@ -362,203 +330,114 @@ def _shipped_date() -> str:
 # ---------------------------------------------------------------- rates for targets
 
 
-def gcp_machine_gpus(machine: str) -> tuple[str, int] | None:
-    """The GPUs a GCP accelerator-optimised machine type always carries (a2, a3, g2)."""
-    m = re.fullmatch(r"a2-(highgpu|megagpu|ultragpu)-(\d+)g", machine)
-    if m:
-        return ("A100-80GB" if m.group(1) == "ultragpu" else "A100", int(m.group(2)))
-    m = re.fullmatch(r"a3-(highgpu|megagpu|edgegpu)-(\d+)g", machine)
-    if m:
-        return ("H100", int(m.group(2)))
-    m = re.fullmatch(r"g2-standard-(\d+)", machine)
-    if m:
-        return ("L4", {24: 2, 48: 4, 96: 8}.get(int(m.group(1)), 1))
-    return None
+@runtime_checkable
+class Pricing(Protocol):
+    """What a platform's pricing module (`Platform.pricing`) provides, so the core names no platform.
+
+    The built-in ones are `scalectl.providers.<name>.pricing`; they import no SDK at module level
+    (cost-estimate stays offline and fast) and build rates from the helpers below. Runtime
+    checkable so a test can assert a module provides every name.
+    """
+
+    NO_SPOT: str  # why its serving service sells no spot capacity; "" when it does
+    DEFAULT_REGION: str  # region `nearest` prefers when the target is on another platform
+
+    def rate(self, catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
+        """(rate, hardware, priced type, region) from the catalog alone; raises UnknownHardware."""
+        ...
+
+    def types(self, catalog: Catalog) -> list[str]:
+        """Type names a target may use, for did-you-mean."""
+        ...
+
+    def catalog_types(self, name: str) -> set[str]:
+        """Other catalog types a target type is priced from (`catalog show` lists their rows too)."""
+        ...
+
+    def offerings(self, catalog: Catalog) -> list[Offering]:
+        """Every way to run a replica, for `nearest`."""
+        ...
+
+    def fetch(self, current: Catalog, today: str) -> list[Row]:
+        """Fresh rows from the price API for the types `current` knows (`catalog refresh`)."""
+        ...
+
+
+def pricing_of(provider: str) -> Pricing | None:
+    """The platform's pricing module, imported on first use; None when it ships no price data."""
+    module = registry.platform(provider).pricing
+    return cast(Pricing, importlib.import_module(module)) if module else None
+
+
+class _Services(Mapping[str, tuple[str, bool, str]]):
+    """provider -> (service it bills, whether that service sells spot, spot note when it does not).
+
+    Read from the registry on access rather than built at import: pricing modules import this one.
+    A platform without pricing sells no spot as far as cost-estimate knows.
+    """
+
+    def __getitem__(self, provider: str) -> tuple[str, bool, str]:
+        if provider not in registry.platforms():
+            raise KeyError(provider)
+        pricing = pricing_of(provider)
+        no_spot = pricing.NO_SPOT if pricing else f"no price data for provider {provider!r}"
+        return registry.platform(provider).description or provider, not no_spot, no_spot
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.platforms())
+
+    def __len__(self) -> int:
+        return len(registry.platforms())
+
+
+SERVICES: Mapping[str, tuple[str, bool, str]] = _Services()
 
 
 def rate_for(catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
     """(rate, hardware, priced type, region) for a config target; raises UnknownHardware.
 
-    `hourly_cost` in the file always wins; Docker targets without one cost 0.
+    `hourly_cost` in the file always wins; a platform without pricing needs it.
     """
     provider = target.provider
-    if provider == "docker":
-        hw = Hardware("", 0, 0.0)
-        if target.hourly_cost is not None:
-            return _user_rate(target.hourly_cost), hw, "docker host", "local"
-        return (
-            Rate(
-                0.0,
-                None,
-                "user",
-                "default 0: set hourly_cost (amortised hardware + power) for a real figure",
-                "",
-                spot_note=SERVICES["docker"][2],
-            ),
-            hw,
-            "docker host",
-            "local",
-        )
-    if provider == "aws":
-        type_, region = target.instance, target.region
-        rate, hw = _aws_rate(catalog, type_, region)
-    elif provider == "gcp":
-        type_, region = target.machine, target.region
-        accel = target.accelerator
-        rate, hw = _gcp_rate(catalog, type_, region, (accel.type, accel.count) if accel else None)
-    elif provider == "azure":
-        type_, region = target.instance, target.region
-        rate, hw = _azure_rate(catalog, type_, region)
-    else:  # pragma: no cover - config validation stops other providers
+    if provider not in registry.platforms():  # pragma: no cover - config validation stops other providers
         raise UnknownHardware("provider", f"no prices for provider {provider!r}")
-    if target.hourly_cost is not None:
-        rate = replace(_user_rate(target.hourly_cost), parts=(f"catalog rate was {_money(rate.on_demand)}",))
+    pricing = pricing_of(provider)
+    if pricing is None:
+        if target.hourly_cost is None:
+            raise UnknownHardware(
+                "provider",
+                f"no price data for provider {provider!r}: set hourly_cost (USD per replica-hour) on the target",
+            )
+        # TargetBase has no region; most platforms' schemas add one
+        return user_rate(target.hourly_cost), Hardware("", 0, 0.0), f"{provider} replica", getattr(target, "region", "")
+    rate, hw, type_, region = pricing.rate(catalog, target)
+    if target.hourly_cost is not None and rate.basis != "user":  # a platform may take it itself (docker)
+        rate = replace(user_rate(target.hourly_cost), parts=(f"catalog rate was {money(rate.on_demand)}",))
     return rate, hw, type_, region
 
 
-def _user_rate(hourly: float) -> Rate:
+def user_rate(hourly: float) -> Rate:
+    """The rate `hourly_cost` in scale.yaml sets."""
     return Rate(hourly, None, "user", "hourly_cost in scale.yaml", "", spot_note="hourly_cost is a single figure")
 
 
-def _aws_rate(catalog: Catalog, instance: str, region: str) -> tuple[Rate, Hardware]:
-    no_spot = SERVICES["aws"][2]
-    if not instance.startswith("ml."):
-        hint = f" (did you mean `ml.{instance}`?)" if catalog.regions("aws", "vm", instance) else ""
-        raise UnknownHardware("instance", f"SageMaker instance types start with `ml.`{hint}")
-    hosting = catalog.row("aws", "hosting", instance, region)
-    base = catalog.row("aws", "vm", instance[3:], region)
-    ref = hosting or base
-    if ref is None:
-        _unknown(
-            catalog,
-            "aws",
-            instance,
-            region,
-            [*catalog.regions("aws", "hosting", instance), *catalog.regions("aws", "vm", instance[3:])],
-        )
-    assert ref is not None
-    hw = _hardware(ref)
-    if hosting is not None:
-        return _from_row(hosting, "list", spot_note=no_spot, spot=False), hw
-    assert base is not None
-    price = base.usable_price
-    if price is None:
-        return _unpriced(base), hw
-    return (
-        Rate(
-            round(price * SAGEMAKER_RATIO, 5),
-            None,
-            "estimate",
-            SAGEMAKER_RATIO_SOURCE + f"; EC2 {base.type} {region} {_money(price)}/h from {base.source}",
-            base.date,
-            spot_note=no_spot,
-            parts=(f"EC2 {base.type} {_money(price)} x {SAGEMAKER_RATIO}",),
-        ),
-        hw,
-    )
+# Building blocks for pricing modules.
 
 
-def _gcp_rate(
-    catalog: Catalog, machine: str, region: str, accelerator: tuple[str, int] | None
-) -> tuple[Rate, Hardware]:
-    listed = catalog.row("gcp", "prediction", machine, region)
-    if machine in VERTEX_TPU_MACHINES:
-        tpu = VERTEX_TPU_MACHINES[machine]
-        row = listed or catalog.row("gcp", "tpu", tpu, region)
-        if row is None:
-            _unknown(catalog, "gcp", machine, region, catalog.regions("gcp", "tpu", tpu))
-        assert row is not None
-        basis = "list" if listed else "vm-rate"
-        rate = _from_row(row, basis, spot=True)
-        if basis == "vm-rate":
-            rate = replace(rate, source=f"Cloud TPU {tpu} rate from {row.source}; " + _VERTEX_NOTE)
-        return rate, _hardware(row)
-    host = listed or catalog.row("gcp", "vm", machine, region)
-    if host is None:
-        _unknown(catalog, "gcp", machine, region, catalog.regions("gcp", "vm", machine))
-    assert host is not None
-    if listed is not None:
-        return _from_row(listed, "list", spot=True), _hardware(listed)
-    gpus = None
-    if accelerator is not None:
-        name = VERTEX_ACCELERATORS.get(accelerator[0], accelerator[0])
-        gpus = (name, accelerator[1])
-    else:
-        gpus = gcp_machine_gpus(machine)
-    if gpus is None:
-        rate = _from_row(host, "vm-rate", spot=True)
-        return replace(rate, source=f"Compute Engine rate from {host.source}; {_VERTEX_NOTE}"), Hardware("", 0, 0.0)
-    gpu = catalog.gpu(gpus[0], gpus[1], region)
-    hw = Hardware(gpus[0], gpus[1], ACCELERATOR_MEMORY_GIB.get(gpus[0], 0.0))
-    if gpu is None:
-        where = sorted(catalog._gpus.get(gpus, {}))
-        raise UnknownHardware(
-            "region" if where else ("accelerator" if accelerator is not None else "machine"),
-            f"no price for {gpus[1]}x {gpus[0]} in {region}"
-            + (f"; priced in: {', '.join(where)}" if where else "; no region prices that GPU count"),
-        )
-    hw = Hardware(gpus[0], gpus[1], gpu.accelerator_memory_gib or hw.memory_gib)
-    return _sum_rows(host, gpu), hw
-
-
-_VERTEX_NOTE = (
-    "Vertex AI prediction adds a premium over this Compute Engine figure that the shipped catalog does not "
-    "know: a lower bound - run `scalectl catalog refresh --provider gcp`"
-)
-
-
-def _sum_rows(host: Row, gpu: Row) -> Rate:
-    """GCP a2/g2/a3 and n1+GPU: the host row plus the separately priced GPU row."""
-    parts = (
-        f"{host.type} host {_money(host.usable_price)}",
-        f"{gpu.accelerator} x{gpu.accelerator_count} {_money(gpu.usable_price)}",
-    )
-    if host.usable_price is None or gpu.usable_price is None:
-        bad = host if host.usable_price is None else gpu
-        return replace(_unpriced(bad), parts=parts)
-    spot = None
-    note = ""
-    if host.usable_spot is not None and gpu.usable_spot is not None:
-        spot = round(host.usable_spot + gpu.usable_spot, 5)
-    else:
-        bad = gpu if gpu.usable_spot is None else host
-        note = _spot_note(bad)
-    return Rate(
-        round(host.usable_price + gpu.usable_price, 5),
-        spot,
-        "vm-rate",
-        f"Compute Engine host + GPU from {host.source}; {_VERTEX_NOTE}",
-        max(host.date, gpu.date),
-        spot_note=note,
-        parts=parts,
-    )
-
-
-def _azure_rate(catalog: Catalog, instance: str, region: str) -> tuple[Rate, Hardware]:
-    row = catalog.row("azure", "vm", instance, region)
-    if row is None:
-        _unknown(catalog, "azure", instance, region, catalog.regions("azure", "vm", instance))
-    assert row is not None
-    rate = _from_row(row, "list", spot=False, spot_note=SERVICES["azure"][2])
-    return replace(rate, source=f"Azure VM rate (managed online endpoints bill the VM) from {row.source}"), _hardware(
-        row
-    )
-
-
-def _from_row(row: Row, basis: str, *, spot: bool, spot_note: str = "") -> Rate:
+def from_row(row: Row, basis: str, *, spot: bool, spot_note: str = "") -> Rate:
     if row.usable_price is None:
-        return _unpriced(row)
+        return unpriced(row)
     return Rate(
         row.usable_price,
         row.usable_spot if spot else None,
         basis,  # type: ignore[arg-type]
         row.source,
         row.date,
-        spot_note=spot_note or ("" if row.usable_spot is not None else _spot_note(row)),
+        spot_note=spot_note or ("" if row.usable_spot is not None else spot_note_for(row)),
     )
 
 
-def _unpriced(row: Row) -> Rate:
+def unpriced(row: Row) -> Rate:
     why = (
         f"the source lists {row.price:g} for {row.type or row.accelerator} in {row.region}, a placeholder "
         "for 'unknown', not a price"
@@ -568,7 +447,7 @@ def _unpriced(row: Row) -> Rate:
     return Rate(None, None, "unpriced", row.source, row.date, spot_note="no price", problem=why)
 
 
-def _spot_note(row: Row) -> str:
+def spot_note_for(row: Row) -> str:
     return {
         "not-offered": f"spot not offered for {row.type or row.accelerator} in {row.region}",
         "no-data": f"no spot data for {row.type or row.accelerator} in {row.region} (source repeats on-demand)",
@@ -578,21 +457,20 @@ def _spot_note(row: Row) -> str:
     }.get(row.spot_status, "no spot figure")
 
 
-def _hardware(row: Row) -> Hardware:
+def hardware_of(row: Row) -> Hardware:
     return Hardware(row.accelerator, row.accelerator_count, row.accelerator_memory_gib)
 
 
-def _unknown(catalog: Catalog, provider: str, type_: str, region: str, regions: list[str]) -> None:
+def unknown_type(catalog: Catalog, provider: str, field: str, type_: str, region: str, regions: list[str]) -> NoReturn:
+    """Raise UnknownHardware for `type_` in `region`: the regions it is priced in, else the nearest names."""
     if regions:
         raise UnknownHardware("region", f"no price for {type_} in {region}; it is priced in: {', '.join(regions)}")
     near = catalog.near(provider, type_)
     hint = f"; nearest known: {', '.join(near)}" if near else ""
-    raise UnknownHardware(
-        "machine" if provider == "gcp" else "instance", f"unknown {provider} type {type_!r} in the price catalog{hint}"
-    )
+    raise UnknownHardware(field, f"unknown {provider} type {type_!r} in the price catalog{hint}")
 
 
-def _money(value: float | None) -> str:
+def money(value: float | None) -> str:
     return "n/a" if value is None else f"${value:.4f}".rstrip("0").rstrip(".")
 
 
@@ -602,41 +480,10 @@ def _money(value: float | None) -> str:
 def offerings(catalog: Catalog, provider: str) -> list[Offering]:
     """Every priced way to run a replica on a provider's serving service (computed once per catalog)."""
     if provider not in catalog._offerings:
-        catalog._offerings[provider] = _offerings(catalog, provider)
+        pricing = pricing_of(provider)
+        found = pricing.offerings(catalog) if pricing else []
+        catalog._offerings[provider] = [o for o in found if o.rate.on_demand is not None]
     return catalog._offerings[provider]
-
-
-def _offerings(catalog: Catalog, provider: str) -> list[Offering]:
-    out: list[Offering] = []
-    if provider == "aws":
-        names = {("ml." + t) for (p, k, t) in catalog._by_type if p == "aws" and k == "vm"}
-        names |= {t for (p, k, t) in catalog._by_type if p == "aws" and k == "hosting"}
-        for name in sorted(names):
-            regions = {*catalog.regions("aws", "vm", name[3:]), *catalog.regions("aws", "hosting", name)}
-            for region in sorted(regions):
-                rate, hw = _aws_rate(catalog, name, region)
-                out.append(Offering("aws", name, region, hw, rate))
-    elif provider == "gcp":
-        for (p, k, t), by_region in catalog._by_type.items():
-            if p != "gcp" or k not in ("vm",) or gcp_machine_gpus(t) is None:
-                continue
-            for region in by_region:
-                try:
-                    rate, hw = _gcp_rate(catalog, t, region, None)
-                except UnknownHardware:
-                    continue
-                out.append(Offering("gcp", t, region, hw, rate))
-        for machine, tpu in VERTEX_TPU_MACHINES.items():
-            for region in catalog.regions("gcp", "tpu", tpu):
-                rate, hw = _gcp_rate(catalog, machine, region, None)
-                out.append(Offering("gcp", machine, region, hw, rate))
-    elif provider == "azure":
-        for (p, k, t), by_region in catalog._by_type.items():
-            if p == "azure" and k == "vm":
-                for region in by_region:
-                    rate, hw = _azure_rate(catalog, t, region)
-                    out.append(Offering("azure", t, region, hw, rate))
-    return [o for o in out if o.rate.on_demand is not None]
 
 
 def accelerator_kind(name: str) -> str:
@@ -668,7 +515,8 @@ def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None 
         short = max(0.0, 0.9 * want.total_memory - hw.total_memory)  # within 10% counts as enough
         return (int(accelerator_kind(hw.accelerator) != accelerator_kind(want.accelerator)), 1, short)
 
-    preferred = region or DEFAULT_REGIONS.get(provider, "")
+    pricing = pricing_of(provider)
+    preferred = region or (pricing.DEFAULT_REGION if pricing else "")
     best_distance = min(distance(o) for o in candidates)
     closest = [o for o in candidates if distance(o) == best_distance]
     local = [o for o in closest if o.region == preferred]

@@ -40,7 +40,7 @@ class Platform:
     provider: str  # "module:Class" of its Provider, imported on first use
     extra: str | None = None  # pip extra that installs its SDK: `pip install 'scalectl[extra]'`
     sdk_modules: tuple[str, ...] = ()  # top-level modules of that SDK, to turn an ImportError into that hint
-    pricing: str | None = None  # "module:function" (catalog, target) -> Pricing; None: no price data
+    pricing: str | None = None  # module with its rates and price API (scalectl.catalog.Pricing); None: hourly_cost only
     description: str = ""  # what it deploys to, for `cost-estimate` and docs
 
 

@@ -10,5 +10,6 @@ PLATFORM = Platform(
     provider="scalectl.providers.aws.provider:AwsProvider",
     extra="aws",
     sdk_modules=("boto3", "botocore"),
+    pricing="scalectl.providers.aws.pricing",
     description="SageMaker real-time endpoint",
 )

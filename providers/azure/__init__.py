@@ -10,5 +10,6 @@ PLATFORM = Platform(
     provider="scalectl.providers.azure.provider:AzureProvider",
     extra="azure",
     sdk_modules=("azure",),
+    pricing="scalectl.providers.azure.pricing",
     description="Azure ML managed online endpoint",
 )

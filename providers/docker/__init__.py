@@ -10,5 +10,6 @@ PLATFORM = Platform(
     provider="scalectl.providers.docker.provider:DockerProvider",
     extra="docker",
     sdk_modules=("docker",),
+    pricing="scalectl.providers.docker.pricing",
     description="replicas behind a local gateway",
 )

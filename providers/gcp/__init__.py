@@ -10,5 +10,6 @@ PLATFORM = Platform(
     provider="scalectl.providers.gcp.provider:GcpProvider",
     extra="gcp",
     sdk_modules=("google",),
+    pricing="scalectl.providers.gcp.pricing",
     description="Vertex AI online prediction",
 )

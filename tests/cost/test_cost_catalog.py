@@ -6,6 +6,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from scalectl.providers.aws.pricing import SAGEMAKER_RATIO
 
 from scalectl import catalog as cat
 from scalectl.catalog import Hardware, UnknownHardware, load_catalog, rate_for
@@ -84,7 +85,7 @@ def test_sagemaker_rate_is_a_labelled_estimate_without_spot(shipped: cat.Catalog
     target = SimpleNamespace(provider="aws", instance="ml.g5.xlarge", region="us-east-1", hourly_cost=None)
     rate, hw, _, _ = rate_for(shipped, target)
     assert rate.basis == "estimate"
-    assert rate.on_demand == pytest.approx(1.006 * cat.SAGEMAKER_RATIO, abs=1e-4)
+    assert rate.on_demand == pytest.approx(1.006 * SAGEMAKER_RATIO, abs=1e-4)
     assert "not a list price" in rate.source
     assert rate.spot is None and "SageMaker real-time" in rate.spot_note
     assert hw.accelerator == "A10G"
