@@ -1,7 +1,7 @@
 """Plan / apply / rollback orchestration, shared by every provider.
 
 The engine decides revision numbers, holds the target lock, records the journal and picks
-the rollback target; providers do the platform work.
+the rollback target (`scalectl.rollout.rollback_target`); providers do the platform work.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.registry import get_provider
+from scalectl.rollout import rollback_target
 from scalectl.state import Journal, actor, now_iso
 
 
@@ -42,25 +43,6 @@ def merged_history(live: Live, journal: list[Revision]) -> list[Revision]:
     by_number = {r.number: r for r in journal}
     by_number.update({r.number: r for r in live.revisions})
     return [by_number[n] for n in sorted(by_number)]
-
-
-def rollback_target(live: Live, to: int | None) -> Revision:
-    """`--to N` if the platform still has it, else the newest good revision before the active one."""
-    if to is not None:
-        rev = live.revision(to)
-        if rev is None:
-            known = ", ".join(str(r.number) for r in live.revisions) or "none"
-            raise UsageError(f"revision {to} is not known to the platform (known: {known})")
-        if rev.number == live.active:
-            raise UsageError(f"revision {to} is already active")
-        return rev
-    skip = ("failed", "pending", "rolled_back")  # a revision already rolled back from is not "good"
-    candidates = [r for r in live.revisions if r.number != live.active and r.status not in skip]
-    if live.active is not None:
-        candidates = [r for r in candidates if r.number < live.active] or candidates
-    if not candidates:
-        raise UsageError("there is no earlier good revision to roll back to")
-    return candidates[-1]
 
 
 @dataclass

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from scalectl.providers.docker.api import gateway_errors
-from scalectl.providers.docker.provider import DockerProvider, Upstream, nginx_conf, traffic_steps
+from scalectl.providers.docker.provider import DockerProvider
+from scalectl.providers.docker.requests import Upstream, nginx_conf
 
 from scalectl.checks import load_checked
 from scalectl.engine import release_for
 from scalectl.errors import ConfigError
+from scalectl.rollout import traffic_steps
 from tests.docker.helpers import QUICKSTART, REPO
 
 APP = """\
@@ -155,7 +157,7 @@ def test_the_gateway_splits_traffic_by_revision_with_the_other_as_backup(tmp_pat
 )
 def test_traffic_steps_per_strategy(tmp_path, rollout, has_previous, steps) -> None:
     release = release_for(load_checked(write(tmp_path, f"    rollout: {rollout}\n")), "local")
-    assert traffic_steps(release.target, has_previous) == steps
+    assert traffic_steps(release.target.rollout, has_previous) == steps
 
 
 def test_the_quickstart_weights_are_what_its_training_script_produces(tmp_path) -> None:

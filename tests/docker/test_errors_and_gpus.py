@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from scalectl.providers.docker.api import create_container
-from scalectl.providers.docker.provider import Stamp, replica_body
+from scalectl.providers.docker.requests import Stamp, replica_body
 
 from scalectl.checks import load_checked
 from scalectl.engine import release_for

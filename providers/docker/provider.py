@@ -1,0 +1,159 @@
+"""`provider: docker`: replicas of the model container behind an nginx gateway on one machine.
+
+The Provider wiring: offline checks in `checks`, bodies and names in `requests`, the work
+on the engine in `rollout`. Reading the engine (`observe`) and planning happen here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scalectl.errors import Diagnostic
+from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.rollout import steps_text, traffic_steps
+
+from . import api as eng
+from . import checks, rollout
+from .requests import (
+    Stamp,
+    Upstream,
+    docker_target,
+    gateway_body,
+    gateway_key,
+    gateway_name,
+    network_body,
+    nginx_conf,
+    prefix,
+    replica_body,
+    replica_name,
+    url_of,
+)
+
+if TYPE_CHECKING:
+    from scalectl.config import ScaleFile
+    from scalectl.events import Events
+
+
+class DockerProvider:
+    """Provider for `provider: docker` targets on the engine DOCKER_HOST names."""
+
+    name = "docker"
+
+    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
+        return checks.check(spec, target, base_dir)
+
+    def render(self, release: Release) -> dict[str, str]:
+        t = docker_target(release)
+        stamp = Stamp()
+        files = {
+            "network.json": json.dumps(network_body(release), indent=2) + "\n",
+            "gateway.json": json.dumps(gateway_body(release), indent=2) + "\n",
+        }
+        for index in range(t.replicas):
+            files[f"replica-{index}.json"] = json.dumps(replica_body(release, stamp, index), indent=2) + "\n"
+        servers = [replica_name(release, stamp.revision, i) for i in range(t.replicas)]
+        files["nginx.conf"] = nginx_conf(release, [Upstream(stamp.revision, 100, release.model.image, servers)], 1)
+        return files
+
+    def observe(self, release: Release) -> Live:
+        session = rollout.Session.open(release)
+        if session.gateway is None and not session.replicas:
+            return Live(exists=False)
+        t = session.target
+        model = release.model
+        replicas = []
+        for c in session.replicas:
+            health = eng.probe(c, model.port, model.health, timeout=0.5)
+            requests = c.attrs.get("HostConfig", {}).get("DeviceRequests") or []
+            gpus = [",".join(r.get("DeviceIDs") or []) or f"count {r.get('Count')}" for r in requests]
+            replicas.append(
+                {
+                    "name": c.name,
+                    "revision": int(c.labels.get(f"{eng.LABEL}.revision", "0")),
+                    "state": c.status,
+                    "health": "healthy" if health.ok else f"unhealthy ({health.detail})",
+                    "gpus": gpus[0] if gpus else "none",
+                }
+            )
+        gateway = None
+        if session.gateway is not None:
+            labels = session.gateway.labels
+            gateway = {
+                "name": session.gateway.name,
+                "state": session.gateway.status,
+                "image": t.gateway_image,
+                "listen": f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
+                "gateway_key": session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
+            }
+        warm = sorted({r["revision"] for r in replicas if r["state"] == "running"})
+        return Live(
+            exists=True,
+            revisions=[rollout.as_revision(r) for r in session.revisions()],
+            active=session.active(),
+            traffic=session.traffic(),
+            url=url_of(t),
+            details={"gateway": gateway, "replicas": replicas, "warm_revisions": warm},
+        )
+
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        t = docker_target(release)
+        model = release.model
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            running = [
+                r
+                for r in live.details.get("replicas", [])
+                if r["revision"] == active.number and r["state"] == "running"
+            ]
+            gateway = live.details.get("gateway") or {}
+            if len(running) == t.replicas and gateway.get("state") == "running":
+                return [Change("keep", f"revision {active.number}", "already running this config")]
+        gpus = (
+            f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "")
+            if t.gpus
+            else ""
+        )
+        changes: list[Change] = []
+        gateway = live.details.get("gateway") if live.exists else None
+        if not live.exists:
+            changes.append(Change("create", f"network {prefix(release)}", "bridge"))
+        if gateway is None:
+            changes.append(
+                Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image} on {t.host}:{t.port}")
+            )
+        elif gateway.get("gateway_key") != gateway_key(release):
+            changes.append(
+                Change(
+                    "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
+                )
+            )
+        changes.append(
+            Change(
+                "create", f"{t.replicas} replica(s) of {model.image}", f"port {model.port}, health {model.health}{gpus}"
+            )
+        )
+        steps = traffic_steps(t.rollout, live.active is not None)
+        how = steps_text(steps)
+        if len(steps) > 1:
+            how += f", baking {t.rollout.bake}s per step"
+        changes.append(Change("update", "gateway traffic", f"new revision takes {how}"))
+        if live.active is not None:
+            changes.append(Change("keep", f"revision {live.active}", "stays running (warm) for fast rollback"))
+        warm = [r for r in live.details.get("warm_revisions", []) if r != live.active] if live.exists else []
+        drop = sorted(warm, reverse=True)[max(0, t.keep_revisions - 1) :] if live.active is not None else []
+        for number in sorted(drop):
+            changes.append(
+                Change("delete", f"revision {number} containers", f"beyond keep_revisions: {t.keep_revisions}")
+            )
+        return changes
+
+    def apply(self, plan: Plan, events: Events) -> Revision:
+        return rollout.deploy(plan, events)
+
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        return rollout.rollback(release, to, events)
+
+    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
+        return rollout.destroy(release, events)

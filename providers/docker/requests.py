@@ -1,0 +1,221 @@
+"""Docker target: names, labels and the bodies scalectl sends the engine, from `templates/docker/`.
+
+Container, network and gateway bodies, the gateway's nginx.conf and its API key map: what
+`scalectl render` shows and `scalectl deploy` sends come from the same functions. No engine
+calls here; only `api_key_map` reads a secret (from the environment or a file, at deploy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scalectl.errors import ProviderError
+from scalectl.provider import Release
+from scalectl.render import render_json, render_text
+
+from . import api as eng
+from .schema import DockerTarget
+
+API_KEY_VALUE = re.compile(r"[A-Za-z0-9._+/=-]{16,}")
+
+
+def prefix(release: Release) -> str:
+    return f"scalectl-{release.app}-{release.target_name}"
+
+
+def replica_name(release: Release, revision: int | str, index: int) -> str:
+    return f"{prefix(release)}-r{revision}-{index}"
+
+
+def gateway_name(release: Release) -> str:
+    return f"{prefix(release)}-gateway"
+
+
+def base_labels(release: Release, role: str) -> dict[str, str]:
+    return {
+        f"{eng.LABEL}.app": release.app,
+        f"{eng.LABEL}.target": release.target_name,
+        f"{eng.LABEL}.role": role,
+    }
+
+
+def docker_target(release: Release) -> DockerTarget:
+    assert isinstance(release.target, DockerTarget)
+    return release.target
+
+
+def gpu_ids(target: DockerTarget, index: int) -> list[str] | None:
+    """GPU ids replica `index` gets when `gpus_per_replica` spreads replicas over GPUs."""
+    if target.gpus_per_replica is None or target.gpus is None or target.gpus == "all":
+        return None
+    pool = list(range(target.gpus)) if isinstance(target.gpus, int) else list(target.gpus)
+    k = target.gpus_per_replica
+    return [str(g) for g in pool[index * k : (index + 1) * k]]
+
+
+def device_requests(target: DockerTarget, index: int) -> list[dict[str, Any]]:
+    """Docker DeviceRequests for replica `index` (what `docker run --gpus` sends)."""
+    if target.gpus is None:
+        return []
+    request: dict[str, Any] = {"Driver": "nvidia", "Capabilities": [["gpu"]]}
+    ids = gpu_ids(target, index)
+    if ids is not None:
+        request["DeviceIDs"] = ids
+    elif target.gpus == "all":
+        request["Count"] = -1
+    elif isinstance(target.gpus, int):
+        request["Count"] = target.gpus
+    else:
+        request["DeviceIDs"] = [str(g) for g in target.gpus]
+    return [request]
+
+
+def secret_placeholder(name: str, reference: str) -> str:
+    return f"{name}=<secret {reference}, resolved at deploy>"
+
+
+def artifact_mounts(release: Release) -> list[dict[str, Any]]:
+    if not release.model.artifact:
+        return []
+    source = (release.base_dir / release.model.artifact).resolve()
+    return [{"Type": "bind", "Source": str(source), "Target": "/opt/ml/model", "ReadOnly": True}]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who/when/which revision, known only at deploy; `render` shows placeholders."""
+
+    revision: int | str = "next"
+    created_at: str = "<deploy time>"
+    created_by: str = "<deploying user>"
+
+
+def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | None = None) -> dict[str, Any]:
+    """The POST /containers/create body of one replica (secret values only when `env` is given)."""
+    t = docker_target(release)
+    model = release.model
+    if env is None:
+        env = [f"{k}={v}" for k, v in model.env.items()]
+        env += [secret_placeholder(k, ref) for k, ref in model.secrets.items() if k != t.api_key]
+    labels = {
+        **base_labels(release, "replica"),
+        f"{eng.LABEL}.revision": str(stamp.revision),
+        f"{eng.LABEL}.digest": release.digest,
+        f"{eng.LABEL}.image": model.image,
+        f"{eng.LABEL}.index": str(index),
+        f"{eng.LABEL}.created_at": stamp.created_at,
+        f"{eng.LABEL}.created_by": stamp.created_by,
+    }
+    return render_json(
+        "docker/replica.json.j2",
+        image=model.image,
+        env=env,
+        labels=labels,
+        model_port=model.port,
+        network=prefix(release),
+        # health checks reach replicas on their published port: loopback unless the engine is remote
+        publish_host="127.0.0.1" if eng.engine_host() == "127.0.0.1" else "0.0.0.0",
+        mounts=artifact_mounts(release),
+        device_requests=device_requests(t, index),
+        name=replica_name(release, stamp.revision, index),
+    )
+
+
+def gateway_key(release: Release) -> str:
+    """What forces the gateway container to be recreated when it changes (port, host, image)."""
+    t = docker_target(release)
+    return hashlib.sha256(f"{t.gateway_image}|{t.host}|{t.port}".encode()).hexdigest()[:12]
+
+
+def gateway_body(release: Release) -> dict[str, Any]:
+    t = docker_target(release)
+    labels = {
+        **base_labels(release, "gateway"),
+        f"{eng.LABEL}.port": str(t.port),
+        f"{eng.LABEL}.host": t.host,
+        f"{eng.LABEL}.gateway_key": gateway_key(release),
+    }
+    return render_json(
+        "docker/gateway.json.j2",
+        image=t.gateway_image,
+        labels=labels,
+        network=prefix(release),
+        host=t.host,
+        port=t.port,
+        conf_dir=eng.CONF_DIR,
+    )
+
+
+def network_body(release: Release) -> dict[str, Any]:
+    return render_json("docker/network.json.j2", name=prefix(release), labels=base_labels(release, "network"))
+
+
+@dataclass
+class Upstream:
+    number: int | str
+    percent: int
+    image: str
+    servers: list[str]
+    backups: list[str] = field(default_factory=list)
+
+
+def nginx_conf(release: Release, upstreams: list[Upstream], generation: int) -> str:
+    """The gateway's whole nginx.conf: one upstream per revision in traffic, split by percent."""
+    t = docker_target(release)
+    api_key = None
+    if t.api_key:
+        api_key = {"name": t.api_key, "reference": release.model.secrets.get(t.api_key, "?")}
+    return render_text(
+        "docker/nginx.conf.j2",
+        app=release.app,
+        target=release.target_name,
+        generation=generation,
+        upstreams=[u.__dict__ for u in upstreams],
+        model_port=release.model.port,
+        rate_limit=t.rate_limit,
+        api_key=api_key,
+        conf_dir=eng.CONF_DIR,
+        max_body="64m",
+        read_timeout=120,
+    )
+
+
+def resolve_secret(reference: str, base_dir: Path) -> str:
+    """The value behind env://VAR or file://path; only at deploy, never logged or stored."""
+    scheme, _, rest = reference.partition("://")
+    if scheme == "env":
+        if rest not in os.environ:
+            raise ProviderError(f"secret reference {reference} names environment variable {rest}, which is not set")
+        return os.environ[rest]
+    if scheme == "file":
+        path = (base_dir / rest).expanduser()
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ProviderError(f"secret reference {reference}: cannot read {path}: {exc.strerror}") from None
+    raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+
+
+def api_key_map(release: Release) -> str | None:
+    """The gateway's key map (holds the key's value: written into the gateway container only)."""
+    t = docker_target(release)
+    if not t.api_key:
+        return None
+    reference = release.model.secrets[t.api_key]
+    value = resolve_secret(reference, release.base_dir)
+    if not API_KEY_VALUE.fullmatch(value):  # it goes into nginx syntax: no quoting games
+        raise ProviderError(
+            f"the API key behind {reference} must be at least 16 characters of letters, digits and ._+/=- "
+            "(for example `openssl rand -hex 24`)"
+        )
+    return f'"{value}" 1;\n'
+
+
+def url_of(target: DockerTarget) -> str:
+    host = eng.engine_host() if target.host in ("0.0.0.0", "127.0.0.1") else target.host
+    return f"http://{host}:{target.port}"
