@@ -1,4 +1,4 @@
-"""Azure ML target, offline half: names, capability checks and the request bodies.
+"""Azure ML target, offline half: names and the request bodies.
 
 Nothing here talks to Azure or imports an Azure SDK, so `validate`, `render` and `schema`
 stay fast. `Bodies` is the single source of what `apply` sends: `render` shows the same
@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scalectl.errors import Diagnostic, did_you_mean
 from scalectl.render import render_json
 
 if TYPE_CHECKING:
@@ -26,26 +25,6 @@ ML = "Microsoft.MachineLearningServices"
 DEPLOYMENT_METRIC_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 ENDPOINT_METRIC_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 
-# Managed online endpoint SKUs (learn.microsoft.com: "Managed online endpoints SKU list"), GPU flag.
-INSTANCE_TYPES: dict[str, bool] = {
-    **{f"Standard_DS{n}_v2": False for n in (1, 2, 3, 4, 5)},
-    **{f"Standard_F{n}s_v2": False for n in (2, 4, 8, 16, 32, 48, 64, 72)},
-    **{f"Standard_E{n}s_v3": False for n in (2, 4, 8, 16, 32, 48, 64)},
-    **{f"Standard_D{n}as_v4": False for n in (2, 4, 8, 16, 32, 48, 64, 96)},
-    **{f"Standard_D{n}a_v4": False for n in (2, 4, 8, 16, 32, 48, 64, 96)},
-    **{f"Standard_NC{n}as_T4_v3": True for n in (4, 8, 16, 64)},
-    **{f"Standard_NC{n}s_v3": True for n in (6, 12, 24)},
-    "Standard_NC24rs_v3": True,
-    **{f"Standard_NC{n}ads_A100_v4": True for n in (24, 48, 96)},
-    "Standard_ND96asr_v4": True,
-    "Standard_ND96amsr_A100_v4": True,
-    "Standard_ND40rs_v2": True,
-    "Standard_NC40ads_H100_v5": True,
-    "Standard_NC80adis_H100_v5": True,
-    "Standard_ND96isr_H100_v5": True,
-}
-
-SMALL_INSTANCE_TYPES = ("Standard_DS1_v2", "Standard_DS2_v2")  # azure-ai-ml warns about these too
 
 # scale.yaml metric -> (Azure Monitor metric, namespace, scope). Scope "deployment" metrics are
 # emitted per deployment; RequestsPerMinute is an endpoint metric split by its `deployment` dimension.
@@ -56,7 +35,6 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "requests_per_replica": ("RequestsPerMinute", ENDPOINT_METRIC_NAMESPACE, "endpoint"),
 }
 SCALE_IN_RATIO = 0.5  # scale in below half the target: hysteresis, so the two rules never flap
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 MODEL_REF = re.compile(r"^azureml:([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]+)$")
 KV_REF = re.compile(r"^azure-kv://([A-Za-z0-9-]{3,24})/([A-Za-z0-9-]{1,127})(?:/([A-Za-z0-9]{32}))?$")
 
@@ -94,157 +72,6 @@ def iso_seconds(seconds: int) -> str:
     hours, minutes = divmod(minutes, 60)
     out = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
     return out if out != "PT" else "PT0S"
-
-
-# ---------------------------------------------------------------- checks
-
-
-def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) -> list[Diagnostic]:
-    """Everything Azure would refuse, said offline with what to use instead."""
-    t = release_target
-    at = ("targets", target)
-    out: list[Diagnostic] = []
-    if t.spot:
-        out.append(
-            Diagnostic(
-                "Azure ML managed online endpoints offer no spot or low-priority capacity; remove `spot` "
-                "(low-priority VMs exist only for batch endpoints and compute clusters)",
-                loc=(*at, "spot"),
-            )
-        )
-    if t.instance not in INSTANCE_TYPES:
-        hint = did_you_mean(t.instance, INSTANCE_TYPES, n=3, cutoff=0.5)
-        out.append(
-            Diagnostic(
-                f"`{t.instance}` is not a managed online endpoint instance type{hint}; see "
-                "https://learn.microsoft.com/azure/machine-learning/reference-managed-online-endpoints-vm-sku-list",
-                loc=(*at, "instance"),
-            )
-        )
-    elif t.instance in SMALL_INSTANCE_TYPES:
-        out.append(
-            Diagnostic(
-                f"`{t.instance}` may be too small: Azure reserves part of each instance for the platform; "
-                "Standard_DS3_v2 is the smallest recommended for managed online endpoints",
-                loc=(*at, "instance"),
-                severity="warning",
-            )
-        )
-    name = t.endpoint_name or f"{app}-{target}"
-    if not ENDPOINT_NAME.match(name):
-        where = (*at, "endpoint_name") if t.endpoint_name else (*at,)
-        out.append(
-            Diagnostic(
-                f"endpoint name `{name}` is not valid on Azure (3-32 letters, digits and '-', starting with a "
-                "letter); set a shorter `endpoint_name`",
-                loc=where,
-            )
-        )
-    for key, value in t.tags.items():
-        if set(key) & set("<>%&\\?/") or len(key) > 512 or len(str(value)) > 256:
-            out.append(
-                Diagnostic(
-                    f"tag `{key}`: Azure tag names cannot contain < > % & \\ ? / (at most 512 characters) and "
-                    "values hold at most 256 characters",
-                    loc=(*at, "tags", key),
-                )
-            )
-    out += _check_autoscaling(t, at)
-    out += _check_rollout(t, at)
-    out += _check_model(t, model, at)
-    return out
-
-
-def _check_autoscaling(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
-    a = t.autoscaling
-    loc = (*at, "autoscaling")
-    out: list[Diagnostic] = []
-    if a.min < 1:
-        out.append(
-            Diagnostic(
-                "managed online deployments cannot scale to zero instances; use `min: 1` or more",
-                loc=(*loc, "min"),
-            )
-        )
-    if a.metric == "accelerator_duty_cycle":
-        out.append(
-            Diagnostic(
-                "Azure Monitor has no accelerator duty-cycle metric for online deployments (that is Vertex AI's TPU "
-                "metric); use `metric: gpu` (GpuUtilizationPercentage) on GPU instances, or `cpu`",
-                loc=(*loc, "metric"),
-            )
-        )
-    if a.metric == "gpu" and not INSTANCE_TYPES.get(t.instance, True):
-        out.append(
-            Diagnostic(
-                f"`metric: gpu` needs a GPU instance type, and `{t.instance}` has none; use `cpu` or "
-                "`requests_per_replica`, or a GPU instance such as Standard_NC4as_T4_v3",
-                loc=(*loc, "metric"),
-            )
-        )
-    if a.max > a.min:
-        for key in ("scale_in_cooldown", "scale_out_cooldown"):
-            if getattr(a, key) < 60:
-                out.append(
-                    Diagnostic(
-                        f"Azure autoscale cooldowns are at least 1 minute; set `{key}: 1m` or more",
-                        loc=(*loc, key),
-                    )
-                )
-    return out
-
-
-def _check_rollout(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
-    r = t.rollout
-    loc = (*at, "rollout")
-    out: list[Diagnostic] = []
-    if r.alarms:
-        out.append(
-            Diagnostic(
-                "`alarms` are CloudWatch alarms (AWS only); on Azure a failed deployment or probe during each bake "
-                "rolls back; remove `alarms` from this target",
-                loc=(*loc, "alarms"),
-            )
-        )
-    if r.max_error_rate is not None:
-        out.append(
-            Diagnostic(
-                "`max_error_rate` is not supported on the azure target yet: scalectl watches deployment health, "
-                "not Azure Monitor request metrics, during a bake; remove it",
-                loc=(*loc, "max_error_rate"),
-            )
-        )
-    return out
-
-
-def _check_model(t: AzureTarget, model: ModelSpec, at: tuple[str, ...]) -> list[Diagnostic]:
-    """`model` as this target runs it (overrides applied): Azure ML loads registered models and Key Vault secrets."""
-    out: list[Diagnostic] = []
-    art = model.artifact
-    if art and not _azure_model(art):
-        out.append(
-            Diagnostic(
-                f"target {at[1]} (azure): Azure ML cannot load `{art}`; it needs a registered model. Register it "
-                "(`az ml model create --name <name> --version <v> --path <files>`) and give this target "
-                "`model: {artifact: azureml:<name>:<version>}`",
-                loc=("model", "artifact"),
-            )
-        )
-    for name, ref in model.secrets.items():
-        if not KV_REF.match(ref):
-            out.append(
-                Diagnostic(
-                    f"target {at[1]} (azure): secret {name}: an Azure deployment cannot read "
-                    f"`{ref.split('://', 1)[0]}://` references; put the secret in Key Vault and give this target "
-                    f"`model: {{secrets: {{{name}: azure-kv://<vault>/<secret>}}}}`",
-                    loc=("model", "secrets", name),
-                )
-            )
-    return out
-
-
-def _azure_model(ref: str) -> bool:
-    return bool(MODEL_REF.match(ref)) or ref.startswith("azureml://registries/")
 
 
 def secret_env(model: ModelSpec) -> dict[str, str]:

@@ -1,129 +1,20 @@
-"""What Vertex AI online prediction accepts, and the offline checks built on it.
+"""Vertex AI target: offline checks of what Vertex AI online prediction would refuse.
 
-Pure data and pure functions: `scalectl validate` runs these without the Google SDK. The
-catalog lists the serving machine types Vertex AI documents for dedicated endpoints; a
-machine outside it is refused with the nearest names, because Vertex would refuse it too,
+Pure: `scalectl validate` runs these without the Google SDK. A machine outside the catalog
+(`machines`) is refused with the nearest names, because Vertex would refuse it too,
 minutes into a deploy.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, Findings, did_you_mean
+from scalectl.rollout import total_bake
 
+from .machines import MACHINES, TOPOLOGY, Hardware, Machine, hardware
 from .schema import GcpTarget
-
-CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
-DUTY_CYCLE_METRIC = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
-REQUEST_COUNT_METRIC = "aiplatform.googleapis.com/prediction/online/request_count"
-
-
-@dataclass(frozen=True)
-class Machine:
-    """One serving machine type: its fixed GPUs (if any) or its TPU chips."""
-
-    name: str
-    gpu: str | None = None  # accelerator type fixed by the machine family (g2, a2, a3)
-    gpus: int = 0
-    tpu: str | None = None  # "v5e" / "v6e"
-    chips: int = 0  # TPU chips on one host
-    host_topology: str | None = None  # the topology of one host's chips
-    multi_host_topologies: tuple[str, ...] = ()  # larger slices this machine can be a host of
-    attachable: tuple[str, ...] = ()  # N1: GPUs that may be attached
-
-
-def _n1(name: str) -> Machine:
-    return Machine(name, attachable=("NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4", "NVIDIA_TESLA_P100"))
-
-
-_MULTI = ("4x4", "4x8", "8x8", "8x16", "16x16")
-
-MACHINES: dict[str, Machine] = {
-    m.name: m
-    for m in [
-        # CPU only
-        *(Machine(f"e2-standard-{n}") for n in (2, 4, 8, 16, 32)),
-        *(Machine(f"e2-highmem-{n}") for n in (2, 4, 8, 16)),
-        *(Machine(f"e2-highcpu-{n}") for n in (2, 4, 8, 16, 32)),
-        *(Machine(f"n2-standard-{n}") for n in (2, 4, 8, 16, 32, 48, 64, 80)),
-        *(Machine(f"n2-highmem-{n}") for n in (2, 4, 8, 16, 32, 48, 64, 80)),
-        *(Machine(f"c2-standard-{n}") for n in (4, 8, 16, 30, 60)),
-        # N1: CPU, or with attached T4/V100/P4/P100
-        *(_n1(f"n1-standard-{n}") for n in (2, 4, 8, 16, 32, 64, 96)),
-        *(_n1(f"n1-highmem-{n}") for n in (2, 4, 8, 16, 32, 64, 96)),
-        *(_n1(f"n1-highcpu-{n}") for n in (4, 8, 16, 32, 64, 96)),
-        # G2: NVIDIA L4
-        *(Machine(f"g2-standard-{n}", gpu="NVIDIA_L4", gpus=1) for n in (4, 8, 12, 16, 32)),
-        Machine("g2-standard-24", gpu="NVIDIA_L4", gpus=2),
-        Machine("g2-standard-48", gpu="NVIDIA_L4", gpus=4),
-        Machine("g2-standard-96", gpu="NVIDIA_L4", gpus=8),
-        # A2 / A3: A100, H100
-        *(Machine(f"a2-highgpu-{n}g", gpu="NVIDIA_TESLA_A100", gpus=n) for n in (1, 2, 4, 8)),
-        *(Machine(f"a2-ultragpu-{n}g", gpu="NVIDIA_A100_80GB", gpus=n) for n in (1, 2, 4, 8)),
-        Machine("a3-highgpu-8g", gpu="NVIDIA_H100_80GB", gpus=8),
-        # TPU v5e (single host: 1, 4 or 8 chips; the 4-chip host can be part of a multi-host slice)
-        Machine("ct5lp-hightpu-1t", tpu="v5e", chips=1, host_topology="1x1"),
-        Machine("ct5lp-hightpu-4t", tpu="v5e", chips=4, host_topology="2x2", multi_host_topologies=_MULTI),
-        Machine("ct5lp-hightpu-8t", tpu="v5e", chips=8, host_topology="2x4"),
-        # TPU v6e (Trillium)
-        Machine("ct6e-standard-1t", tpu="v6e", chips=1, host_topology="1x1"),
-        Machine("ct6e-standard-4t", tpu="v6e", chips=4, host_topology="2x2", multi_host_topologies=_MULTI),
-        Machine("ct6e-standard-8t", tpu="v6e", chips=8, host_topology="2x4"),
-    ]
-}
-
-_TOPOLOGY = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
-
-
-def topology_chips(topology: str) -> int:
-    a, b = topology.split("x")
-    return int(a) * int(b)
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """What the DeployModel request asks for, resolved from the target."""
-
-    machine: str
-    accelerator_type: str | None
-    accelerator_count: int
-    tpu_topology: str | None
-    hosts: int  # > 1 for a multi-host TPU slice
-
-    @property
-    def has_accelerator(self) -> bool:
-        return self.accelerator_type is not None or self.tpu_topology is not None
-
-
-def hardware(target: GcpTarget) -> Hardware:
-    """Machine settings as sent: fixed GPUs filled in from the family, TPU topology defaulted."""
-    machine = MACHINES.get(target.machine)
-    accel_type = target.accelerator.type if target.accelerator else None
-    accel_count = target.accelerator.count if target.accelerator else 0
-    topology = target.tpu_topology
-    hosts = 1
-    if machine is not None and machine.gpu and accel_type is None:
-        accel_type, accel_count = machine.gpu, machine.gpus
-    if machine is not None and machine.tpu:
-        topology = topology or machine.host_topology
-        if topology and _TOPOLOGY.match(topology) and machine.chips:
-            hosts = max(1, topology_chips(topology) // machine.chips)
-    return Hardware(target.machine, accel_type, accel_count, topology, hosts)
-
-
-def autoscaling_metric(target: GcpTarget) -> tuple[str, float] | None:
-    """The autoscaling metric spec Vertex gets; requests/s per replica becomes requests/minute."""
-    a = target.autoscaling
-    if a.metric == "cpu":
-        return CPU_METRIC, a.target
-    if a.metric in ("gpu", "accelerator_duty_cycle"):
-        return DUTY_CYCLE_METRIC, a.target
-    if a.metric == "requests_per_replica":
-        return REQUEST_COUNT_METRIC, a.target * 60
-    return None  # memory: refused by check()
 
 
 def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
@@ -159,7 +50,7 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             f"service_account must be an email like name@{target.project}.iam.gserviceaccount.com, "
             f"got {target.service_account!r}",
         )
-    waits = _bake_seconds(target) + target.undeploy_grace
+    waits = total_bake(target.rollout) + target.undeploy_grace
     if waits >= target.rollout.timeout:
         f.error(
             (*at, "rollout", "timeout"),
@@ -177,13 +68,6 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
             "plain http:// is only allowed for a local emulator (127.0.0.1/localhost); use https:// or a bare host",
         )
     return f.items
-
-
-def _bake_seconds(target: GcpTarget) -> int:
-    """Time a rollout spends baking: one bake per traffic step below 100%."""
-    r = target.rollout
-    steps = {"all_at_once": 0, "canary": 1, "linear": len(range(r.percent, 100, r.percent))}[r.strategy]
-    return steps * r.bake
 
 
 def _check_accelerator(f: Findings, at: tuple[str, ...], target: GcpTarget, machine: Machine) -> None:
@@ -214,7 +98,7 @@ def _check_tpu(f: Findings, at: tuple[str, ...], target: GcpTarget, machine: Mac
     if not machine.tpu:
         f.error(loc, f"tpu_topology applies to TPU machines (ct5lp-hightpu-*, ct6e-standard-*), not {machine.name}")
         return
-    if not _TOPOLOGY.match(topo):
+    if not TOPOLOGY.match(topo):
         f.error(loc, f"tpu_topology must look like 2x2, got {topo!r}")
         return
     allowed = (machine.host_topology or "", *machine.multi_host_topologies)

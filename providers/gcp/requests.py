@@ -15,8 +15,9 @@ from typing import Any
 
 from scalectl.provider import Release, Revision
 from scalectl.render import pretty, render_json
+from scalectl.rollout import bake_after, traffic_steps
 
-from .checks import autoscaling_metric, hardware
+from .machines import hardware
 from .schema import GcpTarget
 
 # label keys use underscores: they appear in list filters (`labels.scalectl_app="..."`)
@@ -26,6 +27,10 @@ TARGET = "scalectl_target"
 REVISION = "scalectl_revision"
 DIGEST = "scalectl_digest"
 STATUS = "scalectl_status"  # set on a Model that failed or was rolled back
+
+CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
+DUTY_CYCLE_METRIC = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
+REQUEST_COUNT_METRIC = "aiplatform.googleapis.com/prediction/online/request_count"
 
 
 def target_of(release: Release) -> GcpTarget:
@@ -72,6 +77,18 @@ def dedicated_resources(release: Release) -> dict[str, Any]:
         metric=autoscaling_metric(target),
         spot=target.spot,
     )
+
+
+def autoscaling_metric(target: GcpTarget) -> tuple[str, float] | None:
+    """The autoscaling metric spec Vertex gets; requests/s per replica becomes requests/minute."""
+    a = target.autoscaling
+    if a.metric == "cpu":
+        return CPU_METRIC, a.target
+    if a.metric in ("gpu", "accelerator_duty_cycle"):
+        return DUTY_CYCLE_METRIC, a.target
+    if a.metric == "requests_per_replica":
+        return REQUEST_COUNT_METRIC, a.target * 60
+    return None  # memory: refused by check()
 
 
 @dataclass(frozen=True)
@@ -186,24 +203,13 @@ def iam(release: Release) -> dict[str, Any]:
     )
 
 
-def traffic_steps(release: Release) -> list[int]:
-    """The new revision's share at each step: all_at_once [100], canary [p, 100], linear [p, 2p, ..., 100]."""
-    rollout = target_of(release).rollout
-    if rollout.strategy == "all_at_once":
-        return [100]
-    if rollout.strategy == "canary":
-        return [rollout.percent, 100]
-    steps = list(range(rollout.percent, 100, rollout.percent))
-    return [*steps, 100]
-
-
 def rollout_plan(release: Release) -> dict[str, Any]:
     target = target_of(release)
     return {
         "strategy": target.rollout.strategy,
         "steps": [
-            {"new_revision_percent": p, "bake_seconds": target.rollout.bake if p < 100 else 0}
-            for p in traffic_steps(release)
+            {"new_revision_percent": p, "bake_seconds": bake_after(target.rollout, p)}
+            for p in traffic_steps(target.rollout)
         ],
         "health_gate": "each step waits for the deployed model's available replicas; a failure moves traffic back",
         "auto_rollback": target.rollout.auto_rollback,
@@ -221,7 +227,7 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         created_by=preview.created_by if preview else "<deployer>",
     )
     endpoint = f"{parent(target)}/endpoints/<endpoint id>"
-    steps = traffic_steps(release)
+    steps = traffic_steps(target.rollout)
     first = deploy_model(
         release,
         endpoint=endpoint,

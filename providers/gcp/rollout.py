@@ -1,15 +1,9 @@
-"""`provider: gcp`: Vertex AI endpoints, with TPU and spot, stepped traffic rollout and rollback.
+"""Vertex AI target: deploy, rollback and destroy against the Endpoint and its Models.
 
-One revision = one Vertex Model (labels: app, target, revision, digest; description: the
-revision record) deployed to the target's Endpoint (found by label). A rollout deploys the
-new Model next to the old one with a traffic share, steps `trafficSplit` after each bake
-while the new deployed model stays healthy, and undeploys the old one only after the new
-one has held 100% for `undeploy_grace`. Any failure moves traffic back to the old deployed
-model and undeploys the new one.
-
-History is read back from the Models and the Endpoint, so a fresh state directory (or a
-different CI runner) sees the same revisions. The Google SDK is imported only by
-`providers.gcp.api.Vertex`, i.e. only by commands that talk to Vertex.
+A rollout deploys the new Model next to the old one with a traffic share, steps
+`trafficSplit` after each bake while the new deployed model stays healthy, and undeploys the
+old one only after the new one has held 100% for `undeploy_grace`. Any failure moves traffic
+back to the old deployed model and undeploys the new one.
 """
 
 from __future__ import annotations
@@ -18,17 +12,15 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, NoReturn
 
-from scalectl.config import ScaleFile
-from scalectl.errors import DeployFailed, Diagnostic, ProviderError, ScalectlError
+from scalectl.errors import DeployFailed, ProviderError, ScalectlError
 from scalectl.events import Events
-from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.provider import Plan, Release, Revision
+from scalectl.rollout import bake_after, traffic_steps
 from scalectl.state import actor, now_iso
 from scalectl.wait import WaitTimeout
 
-from . import checks
 from . import requests as bodies
 from .api import Vertex, VertexError
 
@@ -58,7 +50,7 @@ class Snapshot:
         if self.endpoint is None:
             return []
         split = {k: int(v) for k, v in self.endpoint.get("trafficSplit", {}).items()}
-        revision_of = {m["name"]: _revision_number(m) for m in self.models}
+        revision_of = {m["name"]: revision_number(m) for m in self.models}
         return [
             Deployed(
                 id=d["id"],
@@ -72,195 +64,111 @@ class Snapshot:
         ]
 
     def model_for(self, revision: int) -> dict[str, Any] | None:
-        return next((m for m in self.models if _revision_number(m) == revision), None)
+        return next((m for m in self.models if revision_number(m) == revision), None)
 
 
-class GcpProvider:
-    name = "gcp"
+def snapshot(vertex: Vertex, release: Release) -> Snapshot:
+    """The target's endpoint and Models, found by label."""
+    labels = {bodies.MANAGED_BY: "scalectl", bodies.APP: release.app, bodies.TARGET: release.target_name}
+    endpoint = vertex.find_endpoint(labels)
+    models = vertex.list_models(labels)
+    return Snapshot(endpoint, models)
 
-    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.sleep = sleep
-        self.last_calls: dict[str, int] = {}  # API calls of the last command, by method
 
-    # ------------------------------------------------------------ offline
-
-    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
-        return checks.check(spec, target)
-
-    def render(self, release: Release) -> dict[str, str]:
-        return bodies.render_preview(release)
-
-    # ------------------------------------------------------------ reading
-
-    def _vertex(self, release: Release, events: Events | None = None) -> Vertex:
-        return Vertex(bodies.target_of(release), events, sleep=self.sleep)
-
-    def _snapshot(self, vertex: Vertex, release: Release) -> Snapshot:
-        labels = {bodies.MANAGED_BY: "scalectl", bodies.APP: release.app, bodies.TARGET: release.target_name}
-        endpoint = vertex.find_endpoint(labels)
-        models = vertex.list_models(labels)
-        return Snapshot(endpoint, models)
-
-    def observe(self, release: Release) -> Live:
-        vertex = self._vertex(release)
-        live = _live(self._snapshot(vertex, release), vertex)
-        self.last_calls = dict(vertex.calls)
-        return live
-
-    def plan(self, release: Release, live: Live) -> list[Change]:
-        target = bodies.target_of(release)
-        hw = checks.hardware(target)
-        a = target.autoscaling
-        active = live.active_revision
-        if active is not None and active.digest == release.digest and live.traffic.get(active.number) == 100:
-            return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
-        changes: list[Change] = []
-        if not live.exists:
-            changes.append(
-                Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label")
-            )
-        changes.append(Change("create", "model (new revision)", f"image {release.model.image}"))
-        machine = hw.machine + (f" + {hw.accelerator_count} x {hw.accelerator_type}" if hw.accelerator_type else "")
-        machine += f" (TPU {hw.tpu_topology})" if hw.tpu_topology else ""
-        changes.append(
-            Change(
-                "create",
-                "deployed model (new revision)",
-                f"{machine}, replicas {a.min}-{a.max} on {a.metric}{', spot' if target.spot else ''}",
-            )
+def rollback(vertex: Vertex, release: Release, to: Revision, events: Events) -> Revision:
+    """Traffic back to `to`'s deployed model (redeployed from its Model if needed), then clean up the rest."""
+    target = bodies.target_of(release)
+    deadline = time.monotonic() + target.rollout.timeout
+    snap = snapshot(vertex, release)
+    if snap.endpoint is None:
+        raise ProviderError(f"the endpoint of target {release.target_name!r} no longer exists; deploy instead")
+    endpoint = snap.endpoint["name"]
+    deployed = snap.deployed()
+    # only a copy with ready replicas takes traffic back; anything else is redeployed
+    warm = next((d for d in deployed if d.revision == to.number and d.available_replicas > 0), None)
+    current = [d for d in deployed if d is not warm]
+    if warm is not None:
+        events.step(f"moving 100% of traffic back to revision {to.number} (still deployed)")
+        vertex.update_traffic(bodies.update_traffic(endpoint, {warm.id: 100}))
+        events.state(f"revision {to.number}", "100% traffic")
+    else:
+        model = snap.model_for(to.number)
+        if model is None:
+            raise ProviderError(f"revision {to.number}'s Vertex Model is gone; deploy that version again instead")
+        events.step(f"revision {to.number} is no longer deployed: redeploying its model {model['name']}")
+        body = bodies.deploy_model(
+            release,
+            endpoint=endpoint,
+            model_resource=model["name"],
+            revision=str(to.number),
+            traffic_split={"0": 100},
+            resources=_resources_of(model),
         )
-        old = live.active
-        if old is not None:
-            steps = " -> ".join(f"{p}%" for p in bodies.traffic_steps(release))
-            changes.append(
-                Change("update", "traffic split", f"new revision {steps} (bake {target.rollout.bake}s per step)")
-            )
-            changes.append(
-                Change("delete", f"deployed model of revision {old}", f"after {target.undeploy_grace}s at 100%")
-            )
-        return changes
-
-    # ------------------------------------------------------------ deploy
-
-    def apply(self, plan: Plan, events: Events) -> Revision:
-        release = plan.release
-        vertex = self._vertex(release, events)
+        events.state(f"revision {to.number}", "DEPLOYING")
+        operation = vertex.start_deploy(body)
         try:
-            return Rollout(self, vertex, plan, events).run()
-        finally:
-            self.last_calls = dict(vertex.calls)
-
-    # ------------------------------------------------------------ rollback
-
-    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
-        vertex = self._vertex(release, events)
+            vertex.finish_deploy(operation, f"redeploying revision {to.number}", _left(deadline))
+        except (VertexError, WaitTimeout) as exc:
+            vertex.cancel(getattr(operation, "operation", operation).name, vertex.endpoints)
+            raise DeployFailed(
+                f"rollback to revision {to.number} failed: {exc.message}; "
+                "traffic was not moved, the current revision still serves"
+            ) from None
+        events.state(f"revision {to.number}", "100% traffic")
+    for d in current:  # traffic is already back; clean-up problems are warnings, not a failed rollback
+        model = next((m for m in snap.models if m["name"] == d.model), None)
         try:
-            return self._rollback(vertex, release, to, events)
-        finally:
-            self.last_calls = dict(vertex.calls)
+            if model is not None and d.revision != to.number:
+                note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
+                vertex.update_model(bodies.mark_model(model, "rolled_back", note))
+            _undeploy(vertex, endpoint, d, events, max(_left(deadline), 60.0))
+        except ScalectlError as exc:
+            events.warn(
+                f"revision {to.number} serves 100%, but cleaning up deployed model {d.id} failed: {exc.message}"
+            )
+    return Revision(**{**to.to_dict(), "status": "active", "message": f"rolled back to revision {to.number}"})
 
-    def _rollback(self, vertex: Vertex, release: Release, to: Revision, events: Events) -> Revision:
-        target = bodies.target_of(release)
-        deadline = time.monotonic() + target.rollout.timeout
-        snap = self._snapshot(vertex, release)
-        if snap.endpoint is None:
-            raise ProviderError(f"the endpoint of target {release.target_name!r} no longer exists; deploy instead")
+
+def destroy(vertex: Vertex, release: Release, events: Events) -> list[str]:
+    """Undeploy scalectl's deployed models, delete the endpoint (unless others use it) and the Models."""
+    timeout = float(bodies.target_of(release).rollout.timeout)
+    snap = snapshot(vertex, release)
+    ours = {m["name"] for m in snap.models}
+    removed: list[str] = []
+    foreign = []
+    if snap.endpoint is not None:
         endpoint = snap.endpoint["name"]
         deployed = snap.deployed()
-        # only a copy with ready replicas takes traffic back; anything else is redeployed
-        warm = next((d for d in deployed if d.revision == to.number and d.available_replicas > 0), None)
-        current = [d for d in deployed if d is not warm]
-        if warm is not None:
-            events.step(f"moving 100% of traffic back to revision {to.number} (still deployed)")
-            vertex.update_traffic(bodies.update_traffic(endpoint, {warm.id: 100}))
-            events.state(f"revision {to.number}", "100% traffic")
-        else:
-            model = snap.model_for(to.number)
-            if model is None:
-                raise ProviderError(f"revision {to.number}'s Vertex Model is gone; deploy that version again instead")
-            events.step(f"revision {to.number} is no longer deployed: redeploying its model {model['name']}")
-            body = bodies.deploy_model(
-                release,
-                endpoint=endpoint,
-                model_resource=model["name"],
-                revision=str(to.number),
-                traffic_split={"0": 100},
-                resources=_resources_of(model),
+        foreign = [d for d in deployed if d.model not in ours]
+        if foreign and not any(d.traffic for d in foreign) and any(d.traffic for d in deployed):
+            raise ProviderError(
+                f"endpoint {endpoint} also has {len(foreign)} deployed model(s) scalectl did not create, "
+                "holding no traffic; scalectl will not send traffic to them. Move the traffic yourself "
+                "(or undeploy them), then run destroy again"
             )
-            events.state(f"revision {to.number}", "DEPLOYING")
-            operation = vertex.start_deploy(body)
-            try:
-                vertex.finish_deploy(operation, f"redeploying revision {to.number}", _left(deadline))
-            except (VertexError, WaitTimeout) as exc:
-                vertex.cancel(getattr(operation, "operation", operation).name, vertex.endpoints)
-                raise DeployFailed(
-                    f"rollback to revision {to.number} failed: {exc.message}; "
-                    "traffic was not moved, the current revision still serves"
-                ) from None
-            events.state(f"revision {to.number}", "100% traffic")
-        for d in current:  # traffic is already back; clean-up problems are warnings, not a failed rollback
-            model = next((m for m in snap.models if m["name"] == d.model), None)
-            try:
-                if model is not None and d.revision != to.number:
-                    note = f"rolled back to revision {to.number} by {actor()} at {now_iso()}"
-                    vertex.update_model(bodies.mark_model(model, "rolled_back", note))
-                _undeploy(vertex, endpoint, d, events, max(_left(deadline), 60.0))
-            except ScalectlError as exc:
-                events.warn(
-                    f"revision {to.number} serves 100%, but cleaning up deployed model {d.id} failed: {exc.message}"
-                )
-        return Revision(**{**to.to_dict(), "status": "active", "message": f"rolled back to revision {to.number}"})
-
-    # ------------------------------------------------------------ destroy
-
-    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
-        vertex = self._vertex(release, events)
-        try:
-            return self._destroy(vertex, release, events)
-        finally:
-            self.last_calls = dict(vertex.calls)
-
-    def _destroy(self, vertex: Vertex, release: Release, events: Events) -> list[str]:
-        timeout = float(bodies.target_of(release).rollout.timeout)
-        snap = self._snapshot(vertex, release)
-        ours = {m["name"] for m in snap.models}
-        removed: list[str] = []
-        foreign = []
-        if snap.endpoint is not None:
-            endpoint = snap.endpoint["name"]
-            deployed = snap.deployed()
-            foreign = [d for d in deployed if d.model not in ours]
-            if foreign and not any(d.traffic for d in foreign) and any(d.traffic for d in deployed):
-                raise ProviderError(
-                    f"endpoint {endpoint} also has {len(foreign)} deployed model(s) scalectl did not create, "
-                    "holding no traffic; scalectl will not send traffic to them. Move the traffic yourself "
-                    "(or undeploy them), then run destroy again"
-                )
-            # undeploy the ones without traffic first, so Vertex never sees traffic on an undeployed model
-            for d in sorted((d for d in deployed if d.model in ours), key=lambda d: d.traffic):
-                _undeploy(vertex, endpoint, d, events, timeout)
-                removed.append(f"deployed model {d.id} (revision {d.revision})")
-            if foreign:
-                events.warn(
-                    f"endpoint {endpoint} also serves {len(foreign)} model(s) scalectl did not deploy; "
-                    "the endpoint is kept"
-                )
-            else:
-                events.step(f"deleting endpoint {endpoint}")
-                vertex.delete_endpoint(endpoint, timeout)
-                removed.append(f"endpoint {endpoint}")
-        for model in sorted(snap.models, key=lambda m: _revision_number(m) or 0):
-            events.step(f"deleting model {model['name']} (revision {_revision_number(model)})")
-            vertex.delete_model(model["name"], timeout)
-            removed.append(f"model {model['name']}")
-        return removed
+        # undeploy the ones without traffic first, so Vertex never sees traffic on an undeployed model
+        for d in sorted((d for d in deployed if d.model in ours), key=lambda d: d.traffic):
+            _undeploy(vertex, endpoint, d, events, timeout)
+            removed.append(f"deployed model {d.id} (revision {d.revision})")
+        if foreign:
+            events.warn(
+                f"endpoint {endpoint} also serves {len(foreign)} model(s) scalectl did not deploy; the endpoint is kept"
+            )
+        else:
+            events.step(f"deleting endpoint {endpoint}")
+            vertex.delete_endpoint(endpoint, timeout)
+            removed.append(f"endpoint {endpoint}")
+    for model in sorted(snap.models, key=lambda m: revision_number(m) or 0):
+        events.step(f"deleting model {model['name']} (revision {revision_number(model)})")
+        vertex.delete_model(model["name"], timeout)
+        removed.append(f"model {model['name']}")
+    return removed
 
 
 class Rollout:
     """One deploy: upload, deploy beside the old revision, step traffic, gate on health, clean up."""
 
-    def __init__(self, provider: GcpProvider, vertex: Vertex, plan: Plan, events: Events) -> None:
-        self.provider = provider
+    def __init__(self, vertex: Vertex, plan: Plan, events: Events, sleep: Callable[[float], None]) -> None:
         self.vertex = vertex
         self.plan = plan
         self.release = plan.release
@@ -268,7 +176,7 @@ class Rollout:
         self.events = events
         self.revision = plan.revision
         self.deadline = time.monotonic() + plan.timeout
-        self.sleep = provider.sleep
+        self.sleep = sleep
         self.endpoint = ""
         self.model: dict[str, Any] = {}
         self.new_id: str | None = None
@@ -278,7 +186,7 @@ class Rollout:
         self.metrics_broken = False
 
     def run(self) -> Revision:
-        snap = self.provider._snapshot(self.vertex, self.release)
+        snap = snapshot(self.vertex, self.release)
         try:
             self.endpoint = self._ensure_endpoint(snap)
         except ScalectlError as exc:
@@ -297,10 +205,10 @@ class Rollout:
                 else "nothing serves yet"
             )
             raise DeployFailed(f"revision {self.revision.number} was not deployed: {exc.message}; {now}") from None
-        steps = bodies.traffic_steps(self.release) if self.old else [100]
+        steps = traffic_steps(self.target.rollout, self.old is not None)
         self._deploy(steps[0])
         for share in steps[1:]:
-            self._bake(self.target.rollout.bake, f"bake at {self.share}%")
+            self._bake(bake_after(self.target.rollout, self.share), f"bake at {self.share}%")
             self._shift(share)
         self._bake(0, "health at 100%")
         if (self.old is not None or leftovers) and self.target.undeploy_grace:
@@ -470,13 +378,13 @@ class Rollout:
         """Keep `keep_revisions` earlier Models for rollback; delete older ones (not deployed)."""
         keep = self.target.keep_revisions
         older = sorted(
-            (m for m in snap.models if (_revision_number(m) or 0) < self.revision.number),
-            key=lambda m: _revision_number(m) or 0,
+            (m for m in snap.models if (revision_number(m) or 0) < self.revision.number),
+            key=lambda m: revision_number(m) or 0,
         )
         for model in older[: max(0, len(older) - keep)]:
             try:
                 self.vertex.delete_model(model["name"], self._left())
-                self.events.step(f"pruned model of revision {_revision_number(model)} (keep_revisions={keep})")
+                self.events.step(f"pruned model of revision {revision_number(model)} (keep_revisions={keep})")
             except ScalectlError as exc:
                 self.events.warn(f"could not prune {model['name']}: {exc.message}")
 
@@ -509,12 +417,12 @@ def _undeploy(vertex: Vertex, endpoint: str, d: Deployed, events: Events, timeou
     events.state(what, "UNDEPLOYED")
 
 
-def _revision_number(model: dict[str, Any]) -> int | None:
+def revision_number(model: dict[str, Any]) -> int | None:
     value = model.get("labels", {}).get(bodies.REVISION, "")
     return int(value) if value.isdigit() else None
 
 
-def _record(model: dict[str, Any]) -> dict[str, Any]:
+def revision_record(model: dict[str, Any]) -> dict[str, Any]:
     """The revision record scalectl wrote into the Model's description (empty if unreadable)."""
     try:
         data = json.loads(model.get("description", ""))
@@ -525,75 +433,5 @@ def _record(model: dict[str, Any]) -> dict[str, Any]:
 
 def _resources_of(model: dict[str, Any]) -> dict[str, Any] | None:
     """The dedicated resources a revision was deployed with, to redeploy it the same way."""
-    resources = _record(model).get("dedicatedResources")
+    resources = revision_record(model).get("dedicatedResources")
     return resources if isinstance(resources, dict) else None
-
-
-def _live(snap: Snapshot, vertex: Vertex) -> Live:
-    deployed = snap.deployed()
-    traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
-    # mid-rollout (several revisions with traffic) the newest is the one being rolled out: it is what
-    # `rollback` undoes, returning all traffic to the earlier one
-    active = max(traffic) if traffic else None
-    revisions = []
-    for model in sorted(snap.models, key=lambda m: _revision_number(m) or 0):
-        number = _revision_number(model)
-        if number is None:
-            continue
-        record = _record(model)
-        label = model.get("labels", {}).get(bodies.STATUS, "")
-        if number == active:
-            status = "active"
-        elif label in ("failed", "rolled_back"):
-            status = label
-        elif number in traffic:
-            status = "superseded"  # still holds part of the traffic while a newer revision rolls out
-        else:
-            status = "superseded"
-        revisions.append(
-            Revision(
-                number=number,
-                digest=model.get("labels", {}).get(bodies.DIGEST, ""),
-                image=model.get("containerSpec", {}).get("imageUri", record.get("image", "")),
-                created_at=record.get("created_at", model.get("createTime", "")),
-                created_by=record.get("created_by", ""),
-                status=status,  # type: ignore[arg-type]
-                message=record.get(status) or model["name"],  # why it failed / was rolled back
-            )
-        )
-    if snap.endpoint is None:
-        return Live(exists=False, revisions=revisions)
-    name = snap.endpoint["name"]
-    return Live(
-        exists=True,
-        revisions=revisions,
-        active=active,
-        traffic=traffic,
-        url=f"{vertex.base_url()}/v1/{name}:predict",
-        details={
-            "endpoint": name,
-            "deployed_models": [_describe_deployed(d) for d in deployed],
-        },
-    )
-
-
-def _describe_deployed(d: Deployed) -> dict[str, Any]:
-    res = d.raw.get("dedicatedResources", {})
-    spec = res.get("machineSpec", {})
-    return {
-        "id": d.id,
-        "revision": d.revision,
-        "traffic": d.traffic,
-        "machine": spec.get("machineType"),
-        "accelerator": f"{spec.get('acceleratorCount', 0)} x {spec['acceleratorType']}"
-        if spec.get("acceleratorType")
-        else None,
-        "tpu_topology": spec.get("tpuTopology"),
-        "replicas": {
-            "min": res.get("minReplicaCount"),
-            "max": res.get("maxReplicaCount"),
-            "available": d.available_replicas,
-        },
-        "autoscaling": res.get("autoscalingMetricSpecs", []),
-        "spot": bool(res.get("spot", False)),
-    }

@@ -1,0 +1,189 @@
+"""`provider: azure`: Azure ML managed online endpoints.
+
+One endpoint per target, created once; one deployment per revision (`rev-N`), brought up at
+0% traffic, then the endpoint's traffic moves per the rollout strategy with a bake after each
+step. Autoscaling is an Azure Monitor autoscale setting on the deployment. History lives in
+Azure: each revision registers an environment version (the image, plus the retained
+deployment and autoscale bodies, tagged with the revision's identity), deployments carry the
+same tags, and outcomes (failed, rolled back) are tags on the endpoint. Any machine can
+therefore list history and roll back, even to a revision whose deployment was deleted.
+
+The SDKs are imported in `api`, which only commands that talk to Azure load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scalectl.errors import Diagnostic, ProviderError
+from scalectl.events import Events
+from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.render import pretty
+
+from . import rollout
+from .checks import check
+from .history import Observed, autoscale_summary, deployment_summary, properties_of, read_revisions, to_int
+from .requests import PLACEHOLDER, TAG, Bodies, deployment_name, endpoint_name, environment_name, revision_of
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+
+    from scalectl.config import ScaleFile
+
+    from .api import Arm
+    from .schema import AzureTarget
+
+
+class AzureProvider:
+    """Azure ML managed online endpoints, through azure-ai-ml's ARM client and azure-mgmt-monitor."""
+
+    name = "azure"
+
+    def __init__(self, credential: TokenCredential | None = None) -> None:
+        self.credential = credential  # None: DefaultAzureCredential, built on first use
+        self._arms: dict[tuple[str, str, str], Arm] = {}
+        self._observed: dict[str, Observed] = {}
+
+    # ---------------------------------------------------------------- offline
+
+    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
+        t: AzureTarget = spec.targets[target]  # type: ignore[assignment]
+        return check(t, spec.model, spec.name, target)
+
+    def render(self, release: Release) -> dict[str, str]:
+        """The bodies deploy sends (revision number and deployer filled in at deploy time)."""
+        b = Bodies(release, PLACEHOLDER)
+        files = {
+            "endpoint.json": pretty(b.endpoint_body({b.deployment: 100}, {}, {})),
+            "environment.json": pretty(b.environment_body()),
+            "deployment.json": pretty(b.deployment_body()),
+        }
+        scale = b.autoscale_body()
+        if scale is not None:
+            files["autoscale.json"] = pretty(scale)
+        files["rbac-role.json"] = pretty(b.rbac_role())
+        return files
+
+    # ---------------------------------------------------------------- reading Azure
+
+    def _arm(self, release: Release) -> Arm:
+        from .api import Arm
+
+        t: AzureTarget = release.target  # type: ignore[assignment]
+        key = (t.subscription, t.resource_group, t.workspace)
+        if key not in self._arms:
+            self._arms[key] = Arm(t, self.credential)
+        return self._arms[key]
+
+    def _read(self, release: Release) -> Observed:
+        arm = self._arm(release)
+        name = endpoint_name(release)
+        obs = Observed(endpoint=arm.get_endpoint(name))
+        for env in arm.list_environments(environment_name(name)):
+            number = to_int(properties_of(env).get("tags", {}).get(f"{TAG}.revision"))
+            if number is not None:
+                obs.environments[number] = env
+        if obs.endpoint is not None:
+            _ensure_ours(release, obs.endpoint)
+            obs.deployments = {str(d.get("name")): d for d in arm.list_deployments(name)}
+            for setting in arm.list_autoscale():
+                tags = setting.get("tags") or {}
+                if tags.get(f"{TAG}.app") == release.app and tags.get(f"{TAG}.target") == release.target_name:
+                    dep = deployment_name(tags.get(f"{TAG}.revision", "?"))
+                    obs.autoscale[dep] = setting
+        self._observed[name] = obs
+        return obs
+
+    def observe(self, release: Release) -> Live:
+        obs = self._read(release)
+        revisions = read_revisions(obs)
+        live = Live(exists=obs.endpoint is not None, revisions=revisions)
+        if obs.endpoint is None:
+            return live
+        active = obs.active
+        live.active = revision_of(active) if active else None
+        live.traffic = {n: p for d, p in obs.traffic.items() if (n := revision_of(d)) is not None and p > 0}
+        live.url = properties_of(obs.endpoint).get("scoringUri")
+        live.details = {
+            "endpoint": endpoint_name(release),
+            "state": properties_of(obs.endpoint).get("provisioningState"),
+            "auth_mode": properties_of(obs.endpoint).get("authMode"),
+            "mirror": {d: p for d, p in obs.mirror.items() if p > 0},
+            "deployments": [deployment_summary(d, obs.traffic) for d in obs.deployments.values()],
+            "autoscale": {d: autoscale_summary(s) for d, s in obs.autoscale.items()},
+        }
+        return live
+
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        t: AzureTarget = release.target  # type: ignore[assignment]
+        name = endpoint_name(release)
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            return [Change("keep", f"deployment rev-{active.number}", "already running this config")]
+        new = "rev-<next>"
+        changes = [
+            Change("keep", f"endpoint {name}", "exists")
+            if live.exists
+            else Change("create", f"endpoint {name}", f"{t.auth_mode} auth, in {t.workspace}"),
+            Change("create", "environment version", release.model.image),
+            Change("create", f"deployment {new}", f"{t.autoscaling.min} x {t.instance}"),
+        ]
+        a = t.autoscaling
+        if a.max > a.min:
+            changes.append(
+                Change("create", f"autoscale setting for {new}", f"{a.min}-{a.max} instances on {a.metric} {a.target}")
+            )
+        if live.active is None:
+            changes.append(Change("update", "traffic", f"{new}: 100%"))
+        else:
+            r = t.rollout
+            mirror = f"mirror {t.mirror}%, then " if t.mirror else ""
+            changes.append(
+                Change("update", "traffic", f"rev-{live.active} -> {new}: {mirror}{_describe(r.strategy, r.percent)}")
+            )
+            kept = [x for x in live.revisions if x.number != live.active and f"rev-{x.number}" in _names(live)]
+            for old in kept[: max(0, len(kept) + 1 - t.keep_revisions)]:
+                changes.append(Change("delete", f"deployment rev-{old.number}", f"keep_revisions: {t.keep_revisions}"))
+        return changes
+
+    # ---------------------------------------------------------------- changing Azure
+
+    def apply(self, plan: Plan, events: Events) -> Revision:
+        release = plan.release
+        obs = self._observed.get(endpoint_name(release)) or self._read(release)
+        return rollout.deploy(self._arm(release), plan, obs, events)
+
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        obs = self._observed.get(endpoint_name(release)) or self._read(release)
+        return rollout.rollback(self._arm(release), release, obs, to, events)
+
+    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
+        obs = self._observed.get(endpoint_name(release)) or self._read(release)
+        removed = rollout.destroy(self._arm(release), release, obs, events)
+        self._observed.pop(endpoint_name(release), None)
+        return removed
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _ensure_ours(release: Release, endpoint: dict[str, Any]) -> None:
+    tags = endpoint.get("tags") or {}
+    if tags.get(f"{TAG}.app") != release.app or tags.get(f"{TAG}.target") != release.target_name:
+        raise ProviderError(
+            f"endpoint {endpoint.get('name')} exists but was not created by scalectl for {release.app}/"
+            f"{release.target_name}; scalectl will not touch it. Set `endpoint_name` to a new name"
+        )
+
+
+def _names(live: Live) -> set[str]:
+    return {d["name"] for d in live.details.get("deployments", [])}
+
+
+def _describe(strategy: str, percent: int) -> str:
+    return {
+        "canary": f"canary {percent}% then 100%",
+        "linear": f"linear steps of {percent}%",
+        "all_at_once": "all at once",
+    }[strategy]

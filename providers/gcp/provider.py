@@ -1,0 +1,188 @@
+"""`provider: gcp`: Vertex AI endpoints, with TPU and spot, stepped traffic rollout and rollback.
+
+One revision = one Vertex Model (labels: app, target, revision, digest; description: the
+revision record) deployed to the target's Endpoint (found by label). Checks live in
+`checks`, bodies in `requests`, the deploy/rollback/destroy machinery in `rollout`.
+
+History is read back from the Models and the Endpoint, so a fresh state directory (or a
+different CI runner) sees the same revisions. The Google SDK is imported only by
+`providers.gcp.api.Vertex`, i.e. only by commands that talk to Vertex.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scalectl.config import ScaleFile
+from scalectl.errors import Diagnostic
+from scalectl.events import Events
+from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.rollout import steps_text, traffic_steps
+
+from . import checks
+from . import requests as bodies
+from .api import Vertex
+from .machines import hardware
+from .rollout import Deployed, Rollout, Snapshot, destroy, revision_number, revision_record, rollback, snapshot
+
+
+class GcpProvider:
+    name = "gcp"
+
+    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.sleep = sleep
+        self.last_calls: dict[str, int] = {}  # API calls of the last command, by method
+
+    # ------------------------------------------------------------ offline
+
+    def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
+        return checks.check(spec, target)
+
+    def render(self, release: Release) -> dict[str, str]:
+        return bodies.render_preview(release)
+
+    # ------------------------------------------------------------ reading
+
+    def _vertex(self, release: Release, events: Events | None = None) -> Vertex:
+        return Vertex(bodies.target_of(release), events, sleep=self.sleep)
+
+    def observe(self, release: Release) -> Live:
+        vertex = self._vertex(release)
+        live = _live(snapshot(vertex, release), vertex)
+        self.last_calls = dict(vertex.calls)
+        return live
+
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        target = bodies.target_of(release)
+        hw = hardware(target)
+        a = target.autoscaling
+        active = live.active_revision
+        if active is not None and active.digest == release.digest and live.traffic.get(active.number) == 100:
+            return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
+        changes: list[Change] = []
+        if not live.exists:
+            changes.append(
+                Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label")
+            )
+        changes.append(Change("create", "model (new revision)", f"image {release.model.image}"))
+        machine = hw.machine + (f" + {hw.accelerator_count} x {hw.accelerator_type}" if hw.accelerator_type else "")
+        machine += f" (TPU {hw.tpu_topology})" if hw.tpu_topology else ""
+        changes.append(
+            Change(
+                "create",
+                "deployed model (new revision)",
+                f"{machine}, replicas {a.min}-{a.max} on {a.metric}{', spot' if target.spot else ''}",
+            )
+        )
+        old = live.active
+        if old is not None:
+            steps = steps_text(traffic_steps(target.rollout))
+            changes.append(
+                Change("update", "traffic split", f"new revision {steps} (bake {target.rollout.bake}s per step)")
+            )
+            changes.append(
+                Change("delete", f"deployed model of revision {old}", f"after {target.undeploy_grace}s at 100%")
+            )
+        return changes
+
+    # ------------------------------------------------------------ deploy
+
+    def apply(self, plan: Plan, events: Events) -> Revision:
+        release = plan.release
+        vertex = self._vertex(release, events)
+        try:
+            return Rollout(vertex, plan, events, self.sleep).run()
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+    # ------------------------------------------------------------ rollback, destroy
+
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        vertex = self._vertex(release, events)
+        try:
+            return rollback(vertex, release, to, events)
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+    def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
+        vertex = self._vertex(release, events)
+        try:
+            return destroy(vertex, release, events)
+        finally:
+            self.last_calls = dict(vertex.calls)
+
+
+# ------------------------------------------------------------ reading
+
+
+def _live(snap: Snapshot, vertex: Vertex) -> Live:
+    deployed = snap.deployed()
+    traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
+    # mid-rollout (several revisions with traffic) the newest is the one being rolled out: it is what
+    # `rollback` undoes, returning all traffic to the earlier one
+    active = max(traffic) if traffic else None
+    revisions = []
+    for model in sorted(snap.models, key=lambda m: revision_number(m) or 0):
+        number = revision_number(model)
+        if number is None:
+            continue
+        record = revision_record(model)
+        label = model.get("labels", {}).get(bodies.STATUS, "")
+        if number == active:
+            status = "active"
+        elif label in ("failed", "rolled_back"):
+            status = label
+        elif number in traffic:
+            status = "superseded"  # still holds part of the traffic while a newer revision rolls out
+        else:
+            status = "superseded"
+        revisions.append(
+            Revision(
+                number=number,
+                digest=model.get("labels", {}).get(bodies.DIGEST, ""),
+                image=model.get("containerSpec", {}).get("imageUri", record.get("image", "")),
+                created_at=record.get("created_at", model.get("createTime", "")),
+                created_by=record.get("created_by", ""),
+                status=status,  # type: ignore[arg-type]
+                message=record.get(status) or model["name"],  # why it failed / was rolled back
+            )
+        )
+    if snap.endpoint is None:
+        return Live(exists=False, revisions=revisions)
+    name = snap.endpoint["name"]
+    return Live(
+        exists=True,
+        revisions=revisions,
+        active=active,
+        traffic=traffic,
+        url=f"{vertex.base_url()}/v1/{name}:predict",
+        details={
+            "endpoint": name,
+            "deployed_models": [_describe_deployed(d) for d in deployed],
+        },
+    )
+
+
+def _describe_deployed(d: Deployed) -> dict[str, Any]:
+    res = d.raw.get("dedicatedResources", {})
+    spec = res.get("machineSpec", {})
+    return {
+        "id": d.id,
+        "revision": d.revision,
+        "traffic": d.traffic,
+        "machine": spec.get("machineType"),
+        "accelerator": f"{spec.get('acceleratorCount', 0)} x {spec['acceleratorType']}"
+        if spec.get("acceleratorType")
+        else None,
+        "tpu_topology": spec.get("tpuTopology"),
+        "replicas": {
+            "min": res.get("minReplicaCount"),
+            "max": res.get("maxReplicaCount"),
+            "available": d.available_replicas,
+        },
+        "autoscaling": res.get("autoscalingMetricSpecs", []),
+        "spot": bool(res.get("spot", False)),
+    }
