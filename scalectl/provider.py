@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from scalectl.errors import Diagnostic
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from scalectl.schema import ModelSpec, TargetBase
 
 RevisionStatus = Literal["pending", "active", "superseded", "failed", "rolled_back"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,17 +53,28 @@ class Revision:
 
 @dataclass
 class Live:
-    """What runs now, as the platform reports it."""
+    """What runs now, as the platform reports it.
+
+    `details` is for people: what `status` prints and its JSON carries, nothing reads it
+    back. `observed` is for the provider: the state its `observe` read (its own type), which
+    its `plan`, `apply`, `rollback` and `destroy` get back through `observed_as`.
+    """
 
     exists: bool = False
     revisions: list[Revision] = field(default_factory=list)  # oldest first
     active: int | None = None  # revision taking all (or most) traffic
     traffic: dict[int, int] = field(default_factory=dict)  # revision -> percent
     url: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)  # provider-specific, JSON-serialisable
+    details: dict[str, Any] = field(default_factory=dict)  # display only, JSON-serialisable
+    observed: object | None = field(default=None, repr=False)  # provider-owned, never shown
 
     def revision(self, number: int) -> Revision | None:
         return next((r for r in self.revisions if r.number == number), None)
+
+    def observed_as(self, kind: type[T]) -> T:
+        """The provider's observed state as the type its `observe` stored; anything else is a bug."""
+        assert isinstance(self.observed, kind), f"expected {kind.__name__} from observe, got {self.observed!r}"
+        return self.observed
 
     @property
     def active_revision(self) -> Revision | None:
@@ -121,15 +133,21 @@ class Provider(Protocol):
         """File name -> exactly what the platform will receive (no secret values)."""
         ...
 
-    def observe(self, release: Release) -> Live: ...
+    def observe(self, release: Release) -> Live:
+        """Read the target from the platform: `details` for display, `observed` for the methods below."""
+        ...
 
-    def plan(self, release: Release, live: Live) -> list[Change]: ...
+    def plan(self, release: Release, live: Live) -> list[Change]:
+        """What `apply` would change; reads `live.observed`, never `live.details`."""
+        ...
 
     def apply(self, plan: Plan, events: Events) -> Revision:
         """Roll out, wait healthy, roll back automatically on failure; returns the active revision."""
         ...
 
-    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision: ...
+    def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        """Serve `to` again (`live` is this command's `observe`); returns it as now active."""
+        ...
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         """Remove what scalectl created for this target; returns what was removed."""

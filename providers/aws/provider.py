@@ -11,6 +11,7 @@ when the new fleet fails its health check or an alarm fires. boto3 is imported l
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,15 @@ from scalectl.render import pretty
 from . import requests as req
 from .checks import check as check_target
 from .schema import AwsTarget
+
+
+@dataclass
+class AwsObserved:
+    """What `observe` hands `plan`: the endpoint's status, its variants and their autoscaling bounds."""
+
+    endpoint_status: str | None  # None: no endpoint (only retained revisions, or nothing)
+    desired_instances: dict[str, int | None] = field(default_factory=dict)  # variant -> autoscaler's count
+    autoscaling: dict[str, tuple[int, int]] = field(default_factory=dict)  # resource id -> (min, max)
 
 
 class AwsProvider:
@@ -59,30 +69,31 @@ class AwsProvider:
         active = live.active_revision
         if active is not None and active.digest == release.digest:
             return [Change("keep", f"endpoint {endpoint}", f"revision {active.number} runs this config")]
-        count = live.details.get("variants", {}).get(target.variant, {}).get("desired_instances")
+        seen = live.observed_as(AwsObserved)
+        count = seen.desired_instances.get(target.variant)
         count_note = f"{count}, the autoscaler's current count" if count else str(req.initial_count(target))
         changes = [
             Change("create", f"model {req.name_base(release)}-r<next>", release.model.image),
             Change("create", f"endpoint config {req.name_base(release)}-r<next>", f"{target.instance} x {count_note}"),
         ]
-        if live.details.get("status", "absent") == "absent":
+        if seen.endpoint_status is None:
             changes.append(Change("create", f"endpoint {endpoint}", "new endpoint"))
         else:
-            old_variants = set(live.details.get("variants", {}))
+            old_variants = set(seen.desired_instances)
             how = _strategy_text(target)
             if old_variants and old_variants != {target.variant}:
                 how = "all at once: SageMaker's guardrails need the same variant name"
             changes.append(Change("update", f"endpoint {endpoint}", how))
         auto = target.autoscaling
-        scaling = live.details.get("autoscaling", {}).get(req.resource_id(endpoint, target.variant))
+        scaling = seen.autoscaling.get(req.resource_id(endpoint, target.variant))
         want = f"min {max(auto.min, 1)}, max {auto.max}, {_metric_text(release)}"
         if scaling is None:
             action: ChangeAction = "create"
-        elif (scaling["min"], scaling["max"]) == (max(auto.min, 1), auto.max):
+        elif scaling == (max(auto.min, 1), auto.max):
             action = "keep"
         else:
             action = "update"
-            bounds = f"min {scaling['min']} -> {max(auto.min, 1)}, max {scaling['max']} -> {auto.max}"
+            bounds = f"min {scaling[0]} -> {max(auto.min, 1)}, max {scaling[1]} -> {auto.max}"
             want = f"{bounds}, {_metric_text(release)}"
         changes.append(Change(action, f"autoscaling {req.resource_id(endpoint, target.variant)}", want))
         return changes
@@ -162,10 +173,11 @@ def _observe(c: Any, release: Release) -> Live:
     revisions.sort(key=lambda r: r.number)
     active = next((r.number for r in revisions if r.status == "active"), None)
     # `exists` also when only retained revisions are left (a first deploy that failed), so that
-    # `destroy` cleans them up; details["status"] says whether there is an endpoint.
+    # `destroy` cleans them up; observed.endpoint_status says whether there is an endpoint.
     live = Live(exists=desc is not None or bool(revisions), revisions=revisions, active=active)
     if desc is None:
         live.details = {"endpoint": endpoint, "status": "absent", "retained_revisions": len(revisions)}
+        live.observed = AwsObserved(endpoint_status=None)
         return live
     live.url = req.runtime_url(target.region, endpoint)
     live.traffic = {active: 100} if active is not None else {}
@@ -180,6 +192,7 @@ def _observe(c: Any, release: Release) -> Live:
     live.details = {"endpoint": endpoint, "status": desc["EndpointStatus"], "variants": variants}
     if desc.get("FailureReason"):
         live.details["failure_reason"] = desc["FailureReason"]
+    scaling: dict[str, tuple[int, int]] = {}
     if variants:
         ids = [req.resource_id(endpoint, v) for v in variants]
         found = call(
@@ -189,10 +202,13 @@ def _observe(c: Any, release: Release) -> Live:
             ResourceIds=ids,
             ScalableDimension=req.SCALABLE_DIMENSION,
         )
-        live.details["autoscaling"] = {
-            t["ResourceId"]: {"min": t["MinCapacity"], "max": t["MaxCapacity"]}
-            for t in found.get("ScalableTargets", [])
-        }
+        scaling = {t["ResourceId"]: (t["MinCapacity"], t["MaxCapacity"]) for t in found.get("ScalableTargets", [])}
+        live.details["autoscaling"] = {rid: {"min": low, "max": high} for rid, (low, high) in scaling.items()}
+    live.observed = AwsObserved(
+        endpoint_status=desc["EndpointStatus"],
+        desired_instances={name: v["desired_instances"] for name, v in variants.items()},
+        autoscaling=scaling,
+    )
     return live
 
 

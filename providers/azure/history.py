@@ -20,7 +20,7 @@ KEEP_OUTCOMES = 30  # Azure allows 50 tags per resource
 
 @dataclass
 class Observed:
-    """The raw picture `observe` builds; apply/rollback/destroy reuse it instead of asking again."""
+    """The raw picture `observe` builds (kept in `Live.observed`); plan/apply/rollback/destroy reuse it."""
 
     endpoint: dict[str, Any] | None = None
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> resource

@@ -43,7 +43,6 @@ class AzureProvider:
     def __init__(self, credential: TokenCredential | None = None) -> None:
         self.credential = credential  # None: DefaultAzureCredential, built on first use
         self._arms: dict[tuple[str, str, str], Arm] = {}
-        self._observed: dict[str, Observed] = {}
 
     # ---------------------------------------------------------------- offline
 
@@ -92,13 +91,12 @@ class AzureProvider:
                 if tags.get(f"{TAG}.app") == release.app and tags.get(f"{TAG}.target") == release.target_name:
                     dep = deployment_name(tags.get(f"{TAG}.revision", "?"))
                     obs.autoscale[dep] = setting
-        self._observed[name] = obs
         return obs
 
     def observe(self, release: Release) -> Live:
         obs = self._read(release)
         revisions = read_revisions(obs)
-        live = Live(exists=obs.endpoint is not None, revisions=revisions)
+        live = Live(exists=obs.endpoint is not None, revisions=revisions, observed=obs)
         if obs.endpoint is None:
             return live
         active = obs.active
@@ -142,7 +140,8 @@ class AzureProvider:
             changes.append(
                 Change("update", "traffic", f"rev-{live.active} -> {new}: {mirror}{_describe(r.strategy, r.percent)}")
             )
-            kept = [x for x in live.revisions if x.number != live.active and f"rev-{x.number}" in _names(live)]
+            deployed = live.observed_as(Observed).deployments
+            kept = [x for x in live.revisions if x.number != live.active and f"rev-{x.number}" in deployed]
             for old in kept[: max(0, len(kept) + 1 - t.keep_revisions)]:
                 changes.append(Change("delete", f"deployment rev-{old.number}", f"keep_revisions: {t.keep_revisions}"))
         return changes
@@ -150,19 +149,13 @@ class AzureProvider:
     # ---------------------------------------------------------------- changing Azure
 
     def apply(self, plan: Plan, events: Events) -> Revision:
-        release = plan.release
-        obs = self._observed.get(endpoint_name(release)) or self._read(release)
-        return rollout.deploy(self._arm(release), plan, obs, events)
+        return rollout.deploy(self._arm(plan.release), plan, plan.live.observed_as(Observed), events)
 
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
-        obs = self._observed.get(endpoint_name(release)) or self._read(release)
-        return rollout.rollback(self._arm(release), release, obs, to, events)
+        return rollout.rollback(self._arm(release), release, live.observed_as(Observed), to, events)
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
-        obs = self._observed.get(endpoint_name(release)) or self._read(release)
-        removed = rollout.destroy(self._arm(release), release, obs, events)
-        self._observed.pop(endpoint_name(release), None)
-        return removed
+        return rollout.destroy(self._arm(release), release, live.observed_as(Observed), events)
 
 
 # ---------------------------------------------------------------- helpers
@@ -175,10 +168,6 @@ def _ensure_ours(release: Release, endpoint: dict[str, Any]) -> None:
             f"endpoint {endpoint.get('name')} exists but was not created by scalectl for {release.app}/"
             f"{release.target_name}; scalectl will not touch it. Set `endpoint_name` to a new name"
         )
-
-
-def _names(live: Live) -> set[str]:
-    return {d["name"] for d in live.details.get("deployments", [])}
 
 
 def _describe(strategy: str, percent: int) -> str:

@@ -7,6 +7,7 @@ on the engine in `rollout`. Reading the engine (`observe`) and planning happen h
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,41 @@ if TYPE_CHECKING:
     from scalectl.events import Events
 
 
+@dataclass(frozen=True)
+class ReplicaSeen:
+    """One replica container as `observe` found it."""
+
+    name: str
+    revision: int
+    state: str  # the container's status: running, exited, ...
+    health: str  # "healthy" or "unhealthy (<why>)"
+    gpus: str
+
+
+@dataclass(frozen=True)
+class GatewaySeen:
+    """The gateway container as `observe` found it."""
+
+    name: str
+    state: str
+    image: str
+    listen: str  # host:port from its labels
+    gateway_key: str | None  # what it was created with; a different key means recreate
+
+
+@dataclass
+class DockerObserved:
+    """What `observe` hands `plan`: the gateway and the replicas on the engine."""
+
+    gateway: GatewaySeen | None
+    replicas: list[ReplicaSeen]
+
+    @property
+    def warm_revisions(self) -> list[int]:
+        """Revisions with a running replica: a rollback to them is one gateway reload."""
+        return sorted({r.revision for r in self.replicas if r.state == "running"})
+
+
 class DockerProvider:
     """Provider for `provider: docker` targets on the engine DOCKER_HOST names."""
 
@@ -60,7 +96,7 @@ class DockerProvider:
     def observe(self, release: Release) -> Live:
         session = rollout.Session.open(release)
         if session.gateway is None and not session.replicas:
-            return Live(exists=False)
+            return Live(exists=False, observed=DockerObserved(None, []))
         t = session.target
         model = release.model
         replicas = []
@@ -69,46 +105,47 @@ class DockerProvider:
             requests = c.attrs.get("HostConfig", {}).get("DeviceRequests") or []
             gpus = [",".join(r.get("DeviceIDs") or []) or f"count {r.get('Count')}" for r in requests]
             replicas.append(
-                {
-                    "name": c.name,
-                    "revision": int(c.labels.get(f"{eng.LABEL}.revision", "0")),
-                    "state": c.status,
-                    "health": "healthy" if health.ok else f"unhealthy ({health.detail})",
-                    "gpus": gpus[0] if gpus else "none",
-                }
+                ReplicaSeen(
+                    name=c.name,
+                    revision=int(c.labels.get(f"{eng.LABEL}.revision", "0")),
+                    state=c.status,
+                    health="healthy" if health.ok else f"unhealthy ({health.detail})",
+                    gpus=gpus[0] if gpus else "none",
+                )
             )
         gateway = None
         if session.gateway is not None:
             labels = session.gateway.labels
-            gateway = {
-                "name": session.gateway.name,
-                "state": session.gateway.status,
-                "image": t.gateway_image,
-                "listen": f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
-                "gateway_key": session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
-            }
-        warm = sorted({r["revision"] for r in replicas if r["state"] == "running"})
+            gateway = GatewaySeen(
+                name=session.gateway.name,
+                state=session.gateway.status,
+                image=t.gateway_image,
+                listen=f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
+                gateway_key=session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
+            )
+        seen = DockerObserved(gateway, replicas)
         return Live(
             exists=True,
             revisions=[rollout.as_revision(r) for r in session.revisions()],
             active=session.active(),
             traffic=session.traffic(),
             url=url_of(t),
-            details={"gateway": gateway, "replicas": replicas, "warm_revisions": warm},
+            details={
+                "gateway": asdict(gateway) if gateway is not None else None,
+                "replicas": [asdict(r) for r in replicas],
+                "warm_revisions": seen.warm_revisions,
+            },
+            observed=seen,
         )
 
     def plan(self, release: Release, live: Live) -> list[Change]:
         t = docker_target(release)
         model = release.model
+        seen = live.observed_as(DockerObserved)
         active = live.active_revision
         if active is not None and active.digest == release.digest:
-            running = [
-                r
-                for r in live.details.get("replicas", [])
-                if r["revision"] == active.number and r["state"] == "running"
-            ]
-            gateway = live.details.get("gateway") or {}
-            if len(running) == t.replicas and gateway.get("state") == "running":
+            running = [r for r in seen.replicas if r.revision == active.number and r.state == "running"]
+            if len(running) == t.replicas and seen.gateway is not None and seen.gateway.state == "running":
                 return [Change("keep", f"revision {active.number}", "already running this config")]
         gpus = (
             f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "")
@@ -116,14 +153,14 @@ class DockerProvider:
             else ""
         )
         changes: list[Change] = []
-        gateway = live.details.get("gateway") if live.exists else None
+        gateway = seen.gateway
         if not live.exists:
             changes.append(Change("create", f"network {prefix(release)}", "bridge"))
         if gateway is None:
             changes.append(
                 Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image} on {t.host}:{t.port}")
             )
-        elif gateway.get("gateway_key") != gateway_key(release):
+        elif gateway.gateway_key != gateway_key(release):
             changes.append(
                 Change(
                     "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
@@ -141,7 +178,7 @@ class DockerProvider:
         changes.append(Change("update", "gateway traffic", f"new revision takes {how}"))
         if live.active is not None:
             changes.append(Change("keep", f"revision {live.active}", "stays running (warm) for fast rollback"))
-        warm = [r for r in live.details.get("warm_revisions", []) if r != live.active] if live.exists else []
+        warm = [r for r in seen.warm_revisions if r != live.active]
         drop = sorted(warm, reverse=True)[max(0, t.keep_revisions - 1) :] if live.active is not None else []
         for number in sorted(drop):
             changes.append(
