@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from scalectl.schema import TargetBase
 
 ENTRY_POINT_GROUP = "scalectl.providers"
-BUILTIN = ("docker", "aws", "gcp", "azure")
+
+
+def builtin() -> tuple[str, ...]:
+    """The platform packages shipped inside scalectl (`providers/<name>/`): a new one needs no list edited."""
+    import pkgutil
+
+    import scalectl.providers
+
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(scalectl.providers.__path__) if m.ispkg))
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ _instances: dict[str, Provider] = {}
 @cache
 def platforms() -> dict[str, Platform]:
     """Every platform, built-ins first, then installed entry points in name order."""
-    found = {name: importlib.import_module(f"scalectl.providers.{name}").PLATFORM for name in BUILTIN}
+    found = {name: importlib.import_module(f"scalectl.providers.{name}").PLATFORM for name in builtin()}
     for ep in sorted(_entry_points(), key=lambda e: e.name):
         if ep.name in found:
             _broken[ep.name] = f"entry point {ep.value} names a built-in platform; it is ignored"

@@ -34,7 +34,7 @@ def shipped() -> cat.Catalog:
     return cat.Catalog(cat.read_rows(cat.shipped_path()), "shipped")
 
 
-@pytest.mark.parametrize("name", registry.BUILTIN)
+@pytest.mark.parametrize("name", registry.builtin())
 def test_every_builtin_platform_ships_a_pricing_module(name: str) -> None:
     module = registry.platform(name).pricing
     assert module == f"scalectl.providers.{name}.pricing"
@@ -63,7 +63,7 @@ def test_a_platform_without_pricing_bills_its_hourly_cost(nomad: str, shipped: c
 
 
 def test_services_name_each_platform_and_whether_it_sells_spot() -> None:
-    assert {name: cat.SERVICES[name] for name in registry.BUILTIN} == {
+    assert {name: cat.SERVICES[name] for name in registry.builtin()} == {
         "docker": ("replicas behind a local gateway", False, "not applicable to a local machine"),
         "aws": ("SageMaker real-time endpoint", False, "not offered for SageMaker real-time endpoints"),
         "gcp": ("Vertex AI online prediction", True, ""),
