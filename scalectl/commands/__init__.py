@@ -1,0 +1,1 @@
+"""The commands, one module per group; scalectl/cli.py registers them on the Typer app."""
