@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import ScalectlError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 
 class RenderError(ScalectlError):
@@ -29,6 +29,10 @@ def templates_dir() -> Path:
 
 @cache
 def environment() -> SandboxedEnvironment:
+    # jinja2 is imported here, not at the top: providers import this module, and `validate` renders nothing
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(templates_dir())),
         undefined=StrictUndefined,
@@ -43,6 +47,8 @@ def environment() -> SandboxedEnvironment:
 
 def render_text(template: str, **context: Any) -> str:
     """Render `templates/<template>` (e.g. "aws/create_model.json.j2")."""
+    from jinja2 import TemplateError
+
     try:
         return environment().get_template(template).render(**context)
     except TemplateError as exc:
