@@ -1,21 +1,81 @@
 """The `scalectl` command line: the Typer app, with each command group in scalectl/commands/.
 
 Nothing here imports a cloud SDK; providers import theirs when a command talks to them.
-Command modules import only light modules at the top, so `--help` and `--version` stay fast;
-what a command needs (pydantic config, the engine, Rich tables) is imported when it runs.
+A command's module is imported, and its flags built, only when that command runs (or when
+`scalectl --help` lists it): `scalectl validate` pays for validate alone, `--version` for none.
+What a command needs (pydantic config, the engine, Rich tables) is imported inside its body.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any
 
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from scalectl import __version__
-from scalectl.commands import catalog, config, cost, deploy, inspect
+
+# name -> "module:attribute" (a command function or a Typer sub-app), in the order `--help` lists them
+COMMANDS = {
+    "init": "scalectl.commands.config:init",
+    "validate": "scalectl.commands.config:validate",
+    "schema": "scalectl.commands.config:schema",
+    "render": "scalectl.commands.config:render",
+    "plan": "scalectl.commands.deploy:plan",
+    "deploy": "scalectl.commands.deploy:deploy",
+    "status": "scalectl.commands.inspect:status",
+    "history": "scalectl.commands.inspect:history",
+    "rollback": "scalectl.commands.deploy:rollback",
+    "destroy": "scalectl.commands.deploy:destroy",
+    "unlock": "scalectl.commands.deploy:unlock",
+    "cost-estimate": "scalectl.commands.cost:cost_estimate",
+    "catalog": "scalectl.commands.catalog:catalog_app",
+}
+
+
+class LazyCommands(Mapping[str, Any]):
+    """`COMMANDS` as click commands, each imported and built on first lookup."""
+
+    def __init__(self, references: dict[str, str]) -> None:
+        self._references = references
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            module, _, attribute = self._references[name].partition(":")
+            found = getattr(importlib.import_module(module), attribute)
+            if isinstance(found, typer.Typer):
+                sub_app = found
+            else:  # a command function: a one-command Typer builds it exactly as `app.command()` would
+                sub_app = typer.Typer(add_completion=False)
+                sub_app.command(name)(found)
+            self._built[name] = typer.main.get_command(sub_app)
+        return self._built[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._references)
+
+    def __len__(self) -> int:
+        return len(self._references)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: its commands come from `COMMANDS`, built when looked up."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)  # names only: listing must not import every command
+
 
 app = typer.Typer(
     name="scalectl",
+    cls=LazyGroup,
     help="One scale.yaml -> an autoscaled, safely updatable model endpoint on SageMaker, Vertex AI, "
     "Azure ML or local Docker.",
     no_args_is_help=True,
@@ -42,19 +102,3 @@ def _root(
     ] = False,
 ) -> None:
     """One scale.yaml -> a model endpoint that scales, costs what you expect, and rolls back in seconds."""
-
-
-# registration order is the order `scalectl --help` lists them
-app.command()(config.init)
-app.command()(config.validate)
-app.command()(config.schema)
-app.command()(config.render)
-app.command()(deploy.plan)
-app.command()(deploy.deploy)
-app.command()(inspect.status)
-app.command()(inspect.history)
-app.command()(deploy.rollback)
-app.command()(deploy.destroy)
-app.command()(deploy.unlock)
-app.command("cost-estimate")(cost.cost_estimate)
-app.add_typer(catalog.catalog_app, name="catalog")

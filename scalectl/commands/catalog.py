@@ -18,7 +18,10 @@ class CatalogProvider(str, Enum):
 
 
 catalog_app = typer.Typer(
-    help="The price catalog cost-estimate uses: show what is known, refresh it.", no_args_is_help=True
+    name="catalog",
+    help="The price catalog cost-estimate uses: show what is known, refresh it.",
+    no_args_is_help=True,
+    add_completion=False,
 )
 
 
