@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import ScalectlError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 
 class RenderError(ScalectlError):
@@ -31,6 +31,10 @@ def templates_dir() -> Path:
 @cache
 def environment(root: Path | None = None) -> SandboxedEnvironment:
     """The sandboxed environment for templates under `root` (default: scalectl's own)."""
+    # jinja2 is imported here, not at the top: providers import this module, and `validate` renders nothing
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(root or templates_dir())),
         undefined=StrictUndefined,
@@ -45,6 +49,8 @@ def environment(root: Path | None = None) -> SandboxedEnvironment:
 
 def render_text(template: str, *, root: Path | None = None, **context: Any) -> str:
     """Render `templates/<template>` (e.g. "aws/create_model.json.j2"), or `root/<template>`."""
+    from jinja2 import TemplateError
+
     try:
         return environment(root).get_template(template).render(**context)
     except TemplateError as exc:

@@ -7,13 +7,13 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import ConfigError, Diagnostic
 from scalectl.events import Event
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class OutputFormat(str, Enum):
@@ -29,7 +29,9 @@ class Ui:
         no_color = no_color or bool(os.environ.get("NO_COLOR"))
         # CI logs are wide: off a terminal, tables get 160 columns (or $COLUMNS), not Rich's 80
         width = None if sys.stderr.isatty() else int(os.environ.get("COLUMNS") or 160)
-        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True, width=width)
+        from rich.console import Console  # here, not at the top: `--help` and `--version` need no Console
+
+        self.err: Console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True, width=width)
 
     def say(self, message: str) -> None:
         """Human output; stderr, so stdout stays clean for pipes and JSON."""
@@ -88,6 +90,13 @@ class Ui:
                 message = f"{d.field}: {d.message}" if d.field else d.message
                 message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
                 print(f"::{kind} file={d.file},line={d.line},col={d.column},title=scalectl::{message}", file=sys.stderr)
+
+
+def escape(text: str) -> str:
+    """Rich markup escaping for text that is not markup (names, messages, paths)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _plain(value: Any) -> str:

@@ -57,3 +57,23 @@ def test_offline_commands_import_no_cloud_sdk(tmp_path: Path, command: list[str]
     result = run_probe(*args)
     assert result["heavy"] == [], f"{' '.join(command)} imported {result['heavy']}"
     assert result["code"] in (0, None), result
+
+
+def test_validate_does_not_import_jinja2(tmp_path: Path) -> None:
+    """Templates are for render and deploy; validate runs on every CI push and should start fast."""
+    path = tmp_path / "scale.yaml"
+    path.write_text(ALL_PROVIDERS)
+    probe = (
+        "import sys\nfrom scalectl.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jinja2'), file=sys.__stderr__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "validate", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "[]"

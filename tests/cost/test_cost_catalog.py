@@ -208,9 +208,9 @@ def test_a_user_copy_older_than_the_shipped_catalog_is_noticed(tmp_path: Path, m
     loaded = load_catalog()
     assert loaded.date == "2020-01-01" and loaded.shipped_date > loaded.date
 
-    from scalectl.cli import _catalog_line
+    from scalectl.views.cost import catalog_line
 
-    line = _catalog_line(loaded)
+    line = catalog_line(loaded)
     assert "days old" in line and "shipped with this scalectl is newer" in line
 
 

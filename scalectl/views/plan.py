@@ -1,0 +1,32 @@
+"""A plan (desired vs live) as a table for people and as a JSON entry for CI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scalectl.ui import Ui, escape
+
+COLORS = {"create": "green", "update": "yellow", "delete": "red", "keep": "dim"}
+
+
+def print_plan(ui: Ui, plan: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{plan.release.target_name} ({plan.release.target.provider}): revision {plan.revision.number}")
+    table.add_column("action")
+    table.add_column("resource")
+    table.add_column("detail")
+    for c in plan.changes:
+        table.add_row(f"[{COLORS[c.action]}]{c.action}[/]", escape(c.resource), escape(c.detail))
+    ui.err.print(table)
+
+
+def plan_doc(plan: Any) -> dict[str, Any]:
+    return {
+        "provider": plan.release.target.provider,
+        "digest": plan.release.digest,
+        "revision": plan.revision.number,
+        "active": plan.live.active,
+        "has_changes": plan.has_changes,
+        "changes": [{"action": c.action, "resource": c.resource, "detail": c.detail} for c in plan.changes],
+    }
