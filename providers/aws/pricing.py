@@ -32,6 +32,7 @@ from scalectl.errors import ProviderError, UsageError
 
 NO_SPOT = "not offered for SageMaker real-time endpoints"
 DEFAULT_REGION = "us-east-1"
+PRICE_API = "AWS Price List API"
 
 # Ratio used to estimate SageMaker hosting from EC2 when no AmazonSageMaker row is known:
 # the commonly quoted ml.g5.xlarge us-east-1 $1.408/h over EC2 g5.xlarge $1.006/h.
