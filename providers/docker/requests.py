@@ -8,7 +8,6 @@ calls here; only `api_key_map` reads a secret (from the environment or a file, a
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from scalectl.errors import ProviderError
 from scalectl.provider import Release
+from scalectl.redact import LOCAL_SCHEMES, resolve_local
 from scalectl.render import render_json, render_text
 
 from . import api as eng
@@ -209,19 +209,10 @@ def nginx_conf(release: Release, upstreams: list[Upstream], generation: int) -> 
 
 
 def resolve_secret(reference: str, base_dir: Path) -> str:
-    """The value behind env://VAR or file://path; only at deploy, never logged or stored."""
-    scheme, _, rest = reference.partition("://")
-    if scheme == "env":
-        if rest not in os.environ:
-            raise ProviderError(f"secret reference {reference} names environment variable {rest}, which is not set")
-        return os.environ[rest]
-    if scheme == "file":
-        path = (base_dir / rest).expanduser()
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise ProviderError(f"secret reference {reference}: cannot read {path}: {exc.strerror}") from None
-    raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+    """The value behind env://VAR or file://path; only at deploy, never logged or stored (and redacted)."""
+    if reference.split("://", 1)[0] not in LOCAL_SCHEMES:
+        raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+    return resolve_local(reference, base_dir)
 
 
 def api_key_map(release: Release) -> str | None:
