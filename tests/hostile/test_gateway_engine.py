@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import pytest
@@ -55,18 +56,22 @@ targets:
     # (the guesses above counted against the unauthenticated limit: 5 r/s, burst 10)
 
     # unauthenticated: 60 quick guesses, most turned away with 429 before the key is even checked
+    started = time.monotonic()
     guesses = [predict(port, row, {"X-Api-Key": f"guess-{i:04d}-{'z' * 12}"})[0] for i in range(60)]
-    assert set(guesses) <= {401, 429}
-    assert guesses.count(429) >= 40, guesses
-    assert guesses.count(401) <= 20, guesses
+    elapsed = time.monotonic() - started
+    assert set(guesses) <= {401, 429} and 429 in guesses
+    # at most the burst (10) plus 5/s of the time it took were even checked
+    assert guesses.count(401) <= 10 + 5 * elapsed + 1, (guesses, elapsed)
     no_header = [predict(port, row)[0] for _ in range(10)]
     assert 429 in no_header and set(no_header) <= {401, 429}
 
     # the key's own limit (3 r/s, burst 6) is untouched by the guessing, then applies to its holders
     assert predict(port, row, {"X-Api-Key": KEY})[0] == 200
+    started = time.monotonic()
     burst = [predict(port, row, {"X-Api-Key": KEY})[0] for _ in range(20)]
+    elapsed = time.monotonic() - started
     assert set(burst) <= {200, 429} and 429 in burst
-    assert 3 <= burst.count(200) <= 10, burst
+    assert 3 <= burst.count(200) <= 6 + 3 * elapsed + 1, (burst, elapsed)
 
     destroyed = cli("destroy", "--yes", *common)
     assert destroyed.exit_code == 0, destroyed.stdout + destroyed.stderr
