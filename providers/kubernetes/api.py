@@ -52,11 +52,15 @@ class Conflict(KubernetesError):
 class Cluster:
     """One target's namespace on one cluster, plus a per-call count (for benchmarks and tests)."""
 
-    def __init__(self, target: KubernetesTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, target: KubernetesTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep
+    ):
         try:
             from kubernetes import client
         except ImportError:
-            raise ProviderError("the kubernetes provider needs the kubernetes client: pip install 'scalectl[kubernetes]'") from None
+            raise ProviderError(
+                "the kubernetes provider needs the kubernetes client: pip install 'scalectl[kubernetes]'"
+            ) from None
         self.target = target
         self.namespace = target.namespace
         self.events = events
@@ -99,7 +103,9 @@ class Cluster:
                 if attempt < 2:
                     self.sleep(delay(attempt))
                     continue
-                raise KubernetesError(f"cannot reach the Kubernetes API server at {self.host} for {what}: {exc}") from None
+                raise KubernetesError(
+                    f"cannot reach the Kubernetes API server at {self.host} for {what}: {exc}"
+                ) from None
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------ discovery
@@ -122,14 +128,18 @@ class Cluster:
         kind = body["kind"]
         if kind == "HTTPRoute":
             api = self.api("CustomObjectsApi")
-            return self.call(f"create {kind}", api.create_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], body)  # type: ignore[no-any-return]
+            return self.call(
+                f"create {kind}", api.create_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], body
+            )  # type: ignore[no-any-return]
         return self.call(f"create {kind}", self._method("create", kind), self.namespace, body)  # type: ignore[no-any-return]
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         try:
             if kind == "HTTPRoute":
                 api = self.api("CustomObjectsApi")
-                return self.call(f"get {kind}", api.get_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name)  # type: ignore[no-any-return]
+                return self.call(
+                    f"get {kind}", api.get_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name
+                )  # type: ignore[no-any-return]
             return self.call(f"get {kind}", self._method("read", kind), name, self.namespace)  # type: ignore[no-any-return]
         except NotFound:
             return None
@@ -137,9 +147,18 @@ class Cluster:
     def list(self, kind: str, labels: str) -> list[dict[str, Any]]:
         if kind == "HTTPRoute":
             api = self.api("CustomObjectsApi")
-            found = self.call(f"list {kind}", api.list_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], label_selector=labels)
+            found = self.call(
+                f"list {kind}",
+                api.list_namespaced_custom_object,
+                *ROUTE[:2],
+                self.namespace,
+                ROUTE[2],
+                label_selector=labels,
+            )
         elif kind == "Pod":
-            found = self.call("list Pod", self.api("CoreV1Api").list_namespaced_pod, self.namespace, label_selector=labels)
+            found = self.call(
+                "list Pod", self.api("CoreV1Api").list_namespaced_pod, self.namespace, label_selector=labels
+            )
         else:
             found = self.call(f"list {kind}", self._method("list", kind), self.namespace, label_selector=labels)
         return list(found.get("items", []))
@@ -149,14 +168,24 @@ class Cluster:
         kind, name = body["kind"], body["metadata"]["name"]
         if kind == "HTTPRoute":
             api = self.api("CustomObjectsApi")
-            return self.call(f"replace {kind}", api.replace_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name, body)  # type: ignore[no-any-return]
+            return self.call(
+                f"replace {kind}",
+                api.replace_namespaced_custom_object,
+                *ROUTE[:2],
+                self.namespace,
+                ROUTE[2],
+                name,
+                body,
+            )  # type: ignore[no-any-return]
         return self.call(f"replace {kind}", self._method("replace", kind), name, self.namespace, body)  # type: ignore[no-any-return]
 
     def patch(self, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A strategic-merge (merge for HTTPRoute) patch: only the fields given change."""
         if kind == "HTTPRoute":
             api = self.api("CustomObjectsApi")
-            return self.call(f"patch {kind}", api.patch_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name, patch)  # type: ignore[no-any-return]
+            return self.call(
+                f"patch {kind}", api.patch_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name, patch
+            )  # type: ignore[no-any-return]
         return self.call(f"patch {kind}", self._method("patch", kind), name, self.namespace, patch)  # type: ignore[no-any-return]
 
     def delete(self, kind: str, name: str) -> bool:
@@ -164,7 +193,9 @@ class Cluster:
         try:
             if kind == "HTTPRoute":
                 api = self.api("CustomObjectsApi")
-                self.call(f"delete {kind}", api.delete_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name)
+                self.call(
+                    f"delete {kind}", api.delete_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name
+                )
             else:
                 body = {"propagationPolicy": "Background"}
                 self.call(f"delete {kind}", self._method("delete", kind), name, self.namespace, body=body)
@@ -181,7 +212,10 @@ class Cluster:
                     return self.create(body)
                 except Conflict:
                     continue
-            merged = {**body, "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}}
+            merged = {
+                **body,
+                "metadata": {**body["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]},
+            }
             if body["kind"] == "Service":  # clusterIP is immutable and assigned by the server
                 merged["spec"] = {**body["spec"], "clusterIP": current.get("spec", {}).get("clusterIP")}
             try:
@@ -195,7 +229,9 @@ class Cluster:
         found = self.call(
             "list Event", self.api("CoreV1Api").list_namespaced_event, self.namespace, field_selector="type=Warning"
         )
-        items = [e for e in found.get("items", []) if str(e.get("involvedObject", {}).get("name", "")).startswith(prefix)]
+        items = [
+            e for e in found.get("items", []) if str(e.get("involvedObject", {}).get("name", "")).startswith(prefix)
+        ]
         return sorted(items, key=lambda e: str(e.get("lastTimestamp") or ""))
 
 
@@ -242,7 +278,9 @@ def _error(what: str, exc: Any, namespace: str) -> KubernetesError:
     if status == 409:
         return Conflict(f"{what}: conflict ({message})", status)
     if status == 401:
-        return KubernetesError(f"{what}: the API server did not accept the credentials ({message}); refresh your kubeconfig", status)
+        return KubernetesError(
+            f"{what}: the API server did not accept the credentials ({message}); refresh your kubeconfig", status
+        )
     if status == 403:
         return KubernetesError(
             f"{what}: forbidden in namespace {namespace} ({message}); your account needs RBAC rights on "

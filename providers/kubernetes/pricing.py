@@ -21,9 +21,12 @@ CLOUD_OF = {"eks": "aws", "gke": "gcp", "aks": "azure"}
 def rate(catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
     if target.node_instance is None or target.cloud is None or target.region is None:
         if target.hourly_cost is not None:  # the core puts hourly_cost over whatever is returned
-            return Rate(target.hourly_cost, None, "user", "hourly_cost in scale.yaml", ""), Hardware("", 0, 0.0), (
-                "kubernetes node"
-            ), target.region or ""
+            return (
+                Rate(target.hourly_cost, None, "user", "hourly_cost in scale.yaml", ""),
+                Hardware("", 0, 0.0),
+                ("kubernetes node"),
+                target.region or "",
+            )
         raise UnknownHardware(
             "node_instance",
             "a kubernetes target is priced from its node type: set cloud, node_instance and region "

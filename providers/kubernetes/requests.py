@@ -240,7 +240,10 @@ def hpa_metric(t: KubernetesTarget) -> dict[str, Any]:
         return {"type": "Resource", "resource": {"name": a.metric, "target": target}}
     name = GPU_METRIC if a.metric == "gpu" else REQUESTS_METRIC
     value = str(int(a.target)) if float(a.target).is_integer() else f"{math.ceil(a.target * 1000)}m"
-    return {"type": "Pods", "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": value}}}
+    return {
+        "type": "Pods",
+        "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": value}},
+    }
 
 
 def pdb(release: Release) -> dict[str, Any]:
