@@ -78,11 +78,7 @@ class KubernetesProvider:
                     "ready": f"{r.ready}/{r.replicas}",
                     "image": r.image,
                     "autoscaler": _hpa_text(seen.hpas.get(r.number)),
-                    **(
-                        {"problems": rollout.failing_events(cluster, r.name) or [r.stalled]}
-                        if r.ready < r.replicas or r.stalled
-                        else {}
-                    ),
+                    **_problems(cluster, r),
                 }
                 for r in seen.revisions
             ],
@@ -155,6 +151,15 @@ def _capacity(t: object) -> str:
         return "on-demand nodes"
     key, value, _ = SPOT_NODES[t.cloud]
     return f"spot nodes ({key}={value}{', preferred' if t.spot == 'prefer' else ''})"
+
+
+def _problems(cluster: Cluster, r: rollout.RevisionSeen) -> dict[str, list[str]]:
+    """Why a revision is not (or no longer) serving, in plain words: its pods' warning events."""
+    if r.status == "failed":
+        return {"problems": [r.message or "failed"]}
+    if r.ready < r.replicas or r.stalled:
+        return {"problems": rollout.failing_events(cluster, r.name) or [r.stalled or f"{r.ready}/{r.replicas} ready"]}
+    return {}
 
 
 def _hpa_text(h: dict[str, object] | None) -> str:

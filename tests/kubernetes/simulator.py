@@ -161,6 +161,7 @@ class KubeSim:
                     headers = {"Retry-After": "0"} if status == 429 else {}
                     reason = "TooManyRequests" if status == 429 else "InternalError"
                     return status, _status(status, reason, "injected failure"), headers
+        path = path.rstrip("/") or "/"
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"]}, {}
         if path == "/apis":
