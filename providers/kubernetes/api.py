@@ -10,6 +10,7 @@ and server errors (5xx) are retried with backoff; conflicts (409) are for the ca
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -99,10 +100,7 @@ class Cluster:
                     self.sleep(wait)
                     continue
                 raise _error(what, exc, self.namespace) from None
-            except HTTPError as exc:
-                if attempt < 2:
-                    self.sleep(delay(attempt))
-                    continue
+            except HTTPError as exc:  # urllib3 has already retried the connection
                 raise KubernetesError(
                     f"cannot reach the Kubernetes API server at {self.host} for {what}: {exc}"
                 ) from None
@@ -240,8 +238,10 @@ def _api_client(context: str | None) -> Any:
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    # the client reads KUBECONFIG once, at import; read it now (a colon-separated list is merged)
+    path = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
     try:
-        return config.new_client_from_config(context=context)
+        return config.new_client_from_config(config_file=path, context=context)
     except ConfigException as exc:
         kubeconfig_error = str(exc)
     except FileNotFoundError as exc:  # KUBECONFIG names a missing file
