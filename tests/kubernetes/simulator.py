@@ -165,6 +165,7 @@ class KubeSim:
         if path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"]}, {}
         if path == "/apis":
+            self.requests["GET discovery"] += 1
             return 200, self._groups(), {}
         if path == "/version":
             return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-scalectl-sim"}, {}
