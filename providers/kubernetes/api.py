@@ -120,7 +120,7 @@ class Cluster:
 
     def _method(self, verb: str, kind: str) -> Callable[..., Any]:
         api_name, suffix = KINDS[kind]
-        return getattr(self.api(api_name), f"{verb}_{suffix}")  # type: ignore[no-any-return]
+        return getattr(self.api(api_name), f"{verb}_{suffix}")
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         kind = body["kind"]
@@ -128,8 +128,8 @@ class Cluster:
             api = self.api("CustomObjectsApi")
             return self.call(
                 f"create {kind}", api.create_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], body
-            )  # type: ignore[no-any-return]
-        return self.call(f"create {kind}", self._method("create", kind), self.namespace, body)  # type: ignore[no-any-return]
+            )
+        return self.call(f"create {kind}", self._method("create", kind), self.namespace, body)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         try:
@@ -137,12 +137,12 @@ class Cluster:
                 api = self.api("CustomObjectsApi")
                 return self.call(
                     f"get {kind}", api.get_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name
-                )  # type: ignore[no-any-return]
-            return self.call(f"get {kind}", self._method("read", kind), name, self.namespace)  # type: ignore[no-any-return]
+                )
+            return self.call(f"get {kind}", self._method("read", kind), name, self.namespace)
         except NotFound:
             return None
 
-    def list(self, kind: str, labels: str) -> list[dict[str, Any]]:
+    def find(self, kind: str, labels: str) -> list[dict[str, Any]]:
         if kind == "HTTPRoute":
             api = self.api("CustomObjectsApi")
             found = self.call(
@@ -174,8 +174,8 @@ class Cluster:
                 ROUTE[2],
                 name,
                 body,
-            )  # type: ignore[no-any-return]
-        return self.call(f"replace {kind}", self._method("replace", kind), name, self.namespace, body)  # type: ignore[no-any-return]
+            )
+        return self.call(f"replace {kind}", self._method("replace", kind), name, self.namespace, body)
 
     def patch(self, kind: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """A strategic-merge (merge for HTTPRoute) patch: only the fields given change."""
@@ -183,8 +183,8 @@ class Cluster:
             api = self.api("CustomObjectsApi")
             return self.call(
                 f"patch {kind}", api.patch_namespaced_custom_object, *ROUTE[:2], self.namespace, ROUTE[2], name, patch
-            )  # type: ignore[no-any-return]
-        return self.call(f"patch {kind}", self._method("patch", kind), name, self.namespace, patch)  # type: ignore[no-any-return]
+            )
+        return self.call(f"patch {kind}", self._method("patch", kind), name, self.namespace, patch)
 
     def delete(self, kind: str, name: str) -> bool:
         """Delete (pods of a Deployment go with it, in the background); False if it was already gone."""

@@ -20,6 +20,7 @@ from .requests import (
     GPU_METRIC,
     REQUESTS_METRIC,
     SPOT_NODES,
+    Routing,
     Stamp,
     hpa_metric,
     k8s_target,
@@ -55,7 +56,7 @@ class KubernetesProvider:
 
     def render(self, release: Release) -> dict[str, str]:
         t = k8s_target(release)
-        routing = "gateway" if t.gateway is not None else "replicas"
+        routing: Routing = "gateway" if t.gateway is not None else "replicas"
         return {name: json.dumps(body, indent=2) + "\n" for name, body in manifests(release, Stamp(), routing).items()}
 
     def observe(self, release: Release) -> Live:

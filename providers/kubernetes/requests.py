@@ -102,7 +102,7 @@ def deployment(release: Release, stamp: Stamp, replicas: int | None = None) -> d
         MESSAGE: "",
         REPLICAS: str(replicas_for(t)),
     }
-    env = [{"name": k, "value": v} for k, v in model.env.items()]
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in model.env.items()]
     env += [
         {"name": k, "valueFrom": {"secretKeyRef": {"name": ref.partition("/")[0], "key": ref.partition("/")[2]}}}
         for k, ref in t.secrets.items()

@@ -117,12 +117,12 @@ def routing_for(cluster: Cluster, release: Release, events: Events | None = None
 
 def snapshot(cluster: Cluster, release: Release, routing: Routing) -> KubeObserved:
     mine = selector(owner_labels(release))
-    revisions = sorted((_seen(d) for d in cluster.list("Deployment", mine)), key=lambda r: r.number)
-    hpas = {int(h["metadata"]["labels"].get(REVISION, 0)): h for h in cluster.list("HorizontalPodAutoscaler", mine)}
-    services = {s["metadata"]["name"] for s in cluster.list("Service", mine)}
+    revisions = sorted((_seen(d) for d in cluster.find("Deployment", mine)), key=lambda r: r.number)
+    hpas = {int(h["metadata"]["labels"].get(REVISION, 0)): h for h in cluster.find("HorizontalPodAutoscaler", mine)}
+    services = {s["metadata"]["name"] for s in cluster.find("Service", mine)}
     weights: dict[int, int] | None = None
     if routing == "gateway":
-        routes = cluster.list("HTTPRoute", mine)
+        routes = cluster.find("HTTPRoute", mine)
         if routes:
             by_name = {r.name: r.number for r in revisions}
             weights = {}
@@ -258,7 +258,7 @@ class Rollout:
 
     def restarts(self, number: int) -> int:
         labels = selector({**owner_labels(self.release), REVISION: str(number)})
-        pods = self.cluster.list("Pod", labels)
+        pods = self.cluster.find("Pod", labels)
         return sum(
             int(c.get("restartCount", 0)) for p in pods for c in p.get("status", {}).get("containerStatuses", [])
         )
@@ -353,9 +353,9 @@ def deploy(cluster: Cluster, plan: Plan, events: Events) -> Revision:
     work.autoscale(number, prev.number if prev else None, seen)
     if prev is not None:
         work.mark(prev.number, "superseded")
-    for old in seen.revisions:
-        if old.status == "active" and (prev is None or old.number != prev.number):
-            work.mark(old.number, "superseded")
+    for earlier in seen.revisions:
+        if earlier.status == "active" and (prev is None or earlier.number != prev.number):
+            work.mark(earlier.number, "superseded")
     _prune(work, seen, number)
     return Revision(**{**rev.to_dict(), "status": "active"})
 
@@ -419,7 +419,7 @@ def destroy(cluster: Cluster, release: Release, routing: Routing, events: Events
     for kind in KINDS_OWNED:
         if kind == "HTTPRoute" and routing != "gateway":
             continue
-        for obj in cluster.list(kind, mine):
+        for obj in cluster.find(kind, mine):
             name = obj["metadata"]["name"]
             if cluster.delete(kind, name):
                 events.state(f"{kind} {name}", "deleted")

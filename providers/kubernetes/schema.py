@@ -45,7 +45,7 @@ class KubernetesTarget(TargetBase):
     namespace: str = Field("default", description="namespace the objects live in (it must exist)")
     resources: Resources = Field(default_factory=Resources)  # type: ignore[arg-type]
     gpus: int = Field(0, ge=0, le=16, description="GPUs per pod, as nvidia.com/gpu limits")
-    spot: bool | Literal["prefer"] = Field(
+    spot: bool | Literal["prefer"] = Field(  # type: ignore[assignment]  # wider than TargetBase's bool, on purpose
         False, description="true: only spot nodes; prefer: spot nodes when there are some, else on-demand"
     )
     cloud: Literal["eks", "gke", "aks"] | None = Field(

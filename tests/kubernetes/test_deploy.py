@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from scalectl.providers.kubernetes.api import Cluster, Conflict
+from scalectl.providers.kubernetes.requests import httproute
 from typer.testing import CliRunner
 
 from scalectl.checks import load_checked
@@ -13,8 +15,6 @@ from scalectl.cli import app
 from scalectl.engine import Engine
 from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
-from scalectl.providers.kubernetes.api import Cluster, Conflict
-from scalectl.providers.kubernetes.requests import httproute
 from tests.kubernetes.conftest import ScaleWriter
 from tests.kubernetes.simulator import KubeSim
 

@@ -11,14 +11,14 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+from scalectl.providers.kubernetes.provider import KubernetesProvider
+from scalectl.providers.kubernetes.requests import REQUESTS_METRIC
 from typer.testing import CliRunner
 
 from scalectl.checks import load_checked
 from scalectl.cli import app
 from scalectl.engine import release_for
 from scalectl.errors import ConfigError
-from scalectl.providers.kubernetes.provider import KubernetesProvider
-from scalectl.providers.kubernetes.requests import REQUESTS_METRIC
 
 KUBE_VERSION = "1.31"
 ROUTE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "httproute-v1.json").read_text())["schema"]
@@ -199,7 +199,8 @@ def test_offline_commands_never_import_the_kubernetes_client(tmp_path: Path) -> 
         "import sys\nfrom scalectl.cli import app\n"
         "for args in (['validate', '-f', sys.argv[1]], ['render', '-f', sys.argv[1], '-o', sys.argv[2]],"
         " ['cost-estimate', '-f', sys.argv[1]]):\n"
-        "    try:\n        app(args)\n    except SystemExit as exc:\n        assert exc.code in (0, None), (args, exc.code)\n"
+        "    try:\n        app(args)\n"
+        "    except SystemExit as exc:\n        assert exc.code in (0, None), (args, exc.code)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes'), file=sys.__stderr__)\n"
     )
     proc = subprocess.run(
