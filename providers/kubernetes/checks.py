@@ -70,6 +70,14 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
                 (*here, "rollout", "alarms"),
             )
         )
+    if not t.rollout.auto_rollback:
+        out.append(
+            Diagnostic(
+                "kubernetes targets always put the previous revision back when a step fails its readiness gate or "
+                "bake (a half-rolled Deployment pair has no safe resting state); remove auto_rollback: false",
+                (*here, "rollout", "auto_rollback"),
+            )
+        )
     if t.rollout.max_error_rate is not None:
         out.append(
             Diagnostic(

@@ -180,7 +180,9 @@ def plain(event: dict[str, Any]) -> str:
     """One Warning event in words a user acts on (OOMKilled, no GPU, image pull)."""
     reason, message = str(event.get("reason", "")), str(event.get("message", ""))
     pod = event.get("involvedObject", {}).get("name", "")
-    if "OOMKilled" in message:
+    if "pull image" in message or "pulling image" in message or reason in ("ErrImagePull", "ImagePullBackOff"):
+        what = "the image cannot be pulled: check its name and tag, and the cluster's registry credentials"
+    elif "OOMKilled" in message:
         what = "the container ran out of memory (OOMKilled): raise resources.memory_limit"
     elif reason == "FailedScheduling" and "nvidia.com/gpu" in message:
         what = "Pending: no node has a free GPU (nvidia.com/gpu); add GPU nodes or lower gpus"
@@ -344,10 +346,12 @@ def deploy(cluster: Cluster, plan: Plan, events: Events) -> Revision:
                 want = new
             events.step(f"revision {number} takes {percent}% of traffic")
             work.bake(number, want, bake_after(t.rollout, percent))
-    except ScalectlError as exc:
-        _undo(work, seen, number, prev, exc.message)
+    except (ScalectlError, KeyboardInterrupt) as exc:
+        # Ctrl-C or a cancelled CI job: put the previous revision back before anything else
+        why = exc.message if isinstance(exc, ScalectlError) else "interrupted"
+        _undo(work, seen, number, prev, why)
         serving = f"revision {prev.number} still serves 100% of traffic" if prev else "nothing was serving before"
-        raise DeployFailed(f"revision {number} failed and was rolled back ({exc.message}); {serving}") from None
+        raise DeployFailed(f"revision {number} failed and was rolled back ({why}); {serving}") from None
 
     work.mark(number, "active")
     work.autoscale(number, prev.number if prev else None, seen)

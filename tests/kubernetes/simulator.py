@@ -10,7 +10,8 @@ Events, HorizontalPodAutoscalers (autoscaling/v2), PodDisruptionBudgets (policy/
 - a Deployment's pods become ready `ready_seconds` after its spec changes; an image whose name
   contains "broken" never does: its pods fail readiness, Warning events say so, and after
   `fail_seconds` the Deployment's Progressing condition turns False (ProgressDeadlineExceeded);
-  an image containing "crashy" gets ready and then restarts; "oom" is OOMKilled;
+  an image containing "crashy" gets ready and then restarts; "oom" is OOMKilled; "missing"
+  cannot be pulled; pods asking for more than `gpus_per_node` GPUs stay Pending;
 - HPAs report current/desired replicas of their Deployment;
 - `fail(status, count, match)` answers the next `count` requests matching `match` with that
   status (429 carries Retry-After), `delay` slows every request down;
@@ -60,6 +61,7 @@ class KubeSim:
         self.ready_seconds = ready_seconds
         self.fail_seconds = fail_seconds
         self.gateway_api = gateway_api
+        self.gpus_per_node: int | None = None  # pods asking for more stay Pending (FailedScheduling)
         self.delay = 0.0
         self.lock = threading.RLock()
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, namespace, name) -> object
@@ -297,6 +299,21 @@ class KubeSim:
                 "Unhealthy",
                 "Readiness probe failed: HTTP probe failed with statuscode: 503",
             )
+        if "missing" in image and obj["spec"].get("replicas", 1) > 0:
+            self._event(
+                namespace,
+                f"{name}-7d9f8-x2k4q",
+                "Failed",
+                f'Failed to pull image "{image}": rpc error: code = NotFound desc = {image}: not found',
+            )
+        if self._short_of_gpus(obj):
+            self._event(
+                namespace,
+                f"{name}-7d9f8-x2k4q",
+                "FailedScheduling",
+                "0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available: "
+                "3 No preemption victims found for incoming pod.",
+            )
         if "oom" in image and obj["spec"].get("replicas", 1) > 0:
             self._event(
                 namespace, f"{name}-7d9f8-x2k4q", "BackOff", "Back-off restarting failed container model (OOMKilled)"
@@ -315,13 +332,20 @@ class KubeSim:
             }
         )
 
+    def _short_of_gpus(self, obj: dict[str, Any]) -> bool:
+        """Whether the Deployment's pods ask for more nvidia.com/gpu than `gpus_per_node` (None: unlimited)."""
+        if self.gpus_per_node is None or obj["spec"].get("replicas", 1) == 0:
+            return False
+        limits = obj["spec"]["template"]["spec"]["containers"][0].get("resources", {}).get("limits", {})
+        return int(limits.get("nvidia.com/gpu", 0)) > self.gpus_per_node
+
     def _deployment_status(self, namespace: str, obj: dict[str, Any]) -> dict[str, Any]:
         name = obj["metadata"]["name"]
         replicas = int(obj["spec"].get("replicas", 1))
         image = obj["spec"]["template"]["spec"]["containers"][0]["image"]
         rollout = self.rollouts.get((namespace, name), _Rollout(0.0, 0))
         elapsed = time.monotonic() - rollout.changed_at
-        bad = "broken" in image or "oom" in image
+        bad = any(word in image for word in ("broken", "oom", "missing")) or self._short_of_gpus(obj)
         ready = 0 if bad else (replicas if elapsed >= self.ready_seconds else min(rollout.ready_before, replicas))
         progressing = {
             "type": "Progressing",

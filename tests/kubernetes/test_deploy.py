@@ -156,3 +156,54 @@ def test_a_missing_context_or_cluster_is_a_clear_error(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(ProviderError, match="no Kubernetes cluster configured"):
         engine(path).observe("prod")
+
+
+@pytest.mark.parametrize(
+    ("image", "gpus", "words"),
+    [
+        ("acme/scorer:missing", 0, "the image cannot be pulled: check its name and tag"),
+        ("acme/scorer:oom", 0, "ran out of memory (OOMKilled): raise resources.memory_limit"),
+        ("acme/scorer:1", 2, "Pending: no node has a free GPU (nvidia.com/gpu)"),
+    ],
+)
+def test_failing_pods_are_reported_in_plain_words(
+    sim: KubeSim, scale_file: ScaleWriter, image: str, gpus: int, words: str
+) -> None:
+    sim.gpus_per_node = 1
+    path = scale_file(image=image, extra=f"    gpus: {gpus}\n")
+
+    with pytest.raises(DeployFailed, match="nothing was serving before") as failed:
+        engine(path).deploy("prod", Events())
+
+    assert words in failed.value.message
+    live = engine(path).observe("prod")
+    assert live.traffic == {} and live.active is None
+    assert words in live.details["revisions"][0]["problems"][0]
+
+
+def test_an_interrupted_canary_puts_the_previous_revision_back(sim: KubeSim, scale_file: ScaleWriter) -> None:
+    path = scale_file(extra=GATEWAY)
+    engine(path).deploy("prod", Events())
+    scale_file(image="acme/scorer:2", rollout="{strategy: canary, percent: 50, bake: 5s}", extra=GATEWAY)
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C during the bake
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(DeployFailed, match="interrupted"):
+        patch.setattr("scalectl.providers.kubernetes.rollout.time.sleep", interrupt)  # only the bake sleeps so
+        engine(path).deploy("prod", Events())
+
+    live = engine(path).observe("prod")
+    assert (live.active, live.traffic) == (1, {1: 100})
+    assert statuses(engine(path))[-1] == (2, "failed")
+
+
+def test_a_target_locked_by_another_deploy_exits_5_and_touches_nothing(sim: KubeSim, scale_file: ScaleWriter) -> None:
+    from scalectl.state import Journal
+
+    path = scale_file()
+    state = path.parent / "state"
+    with Journal.open(state).lock("fraud", "prod"):
+        result = CliRunner().invoke(app, ["deploy", "-f", str(path), "--yes", "--state-dir", str(state)])
+    assert result.exit_code == 5, result.output
+    assert not any(key.startswith(("POST", "PUT", "PATCH", "DELETE")) for key in sim.requests)

@@ -75,6 +75,7 @@ def validate_manifest(body: dict[str, Any]) -> None:
         ),
         ("    autoscaling: {metric: gpu, target: 50}\n", "targets.prod.autoscaling.metric", "needs gpus"),
         ("    rollout: {alarms: [high-latency]}\n", "targets.prod.rollout.alarms", "CloudWatch"),
+        ("    rollout: {auto_rollback: false}\n", "targets.prod.rollout.auto_rollback", "always put the previous"),
     ],
 )
 def test_checks_refuse_what_the_cluster_would_with_file_line_and_field(
