@@ -27,7 +27,6 @@ from .requests import (
     manifests,
     prefix,
     replicas_for,
-    revision_name,
 )
 
 if TYPE_CHECKING:
@@ -103,11 +102,10 @@ class KubernetesProvider:
         if not seen.has_pdb:
             changes.append(Change("create", f"PodDisruptionBudget {prefix(release)}", "maxUnavailable 1"))
         gpus = f", {t.gpus} nvidia.com/gpu" if t.gpus else ""
-        number = max((r.number for r in seen.revisions), default=0) + 1
         changes.append(
             Change(
                 "create",
-                f"Deployment {revision_name(release, number)}",
+                f"Deployment {prefix(release)}-r<next revision>",
                 f"{replicas_for(t)} pod(s) of {release.model.image}, cpu {t.resources.cpu}, memory "
                 f"{t.resources.memory}{gpus}, {_capacity(t)}",
             )

@@ -237,7 +237,7 @@ class Rollout:
             seen = _seen(d)
             self.events.state(f"Deployment {name}", f"{seen.ready}/{want} ready")
             if seen.stalled:
-                raise DeployFailed(self._why(name, seen.stalled))
+                raise DeployFailed(self._why(name, f"its pods did not become ready in time ({seen.stalled})"))
             observed = int(d.get("status", {}).get("observedGeneration") or 0)
             return observed >= int(d["metadata"].get("generation", 1)) and seen.ready >= want
 
@@ -382,7 +382,7 @@ def _undo(work: Rollout, seen: KubeObserved, number: int, prev: RevisionSeen | N
 def _prune(work: Rollout, seen: KubeObserved, serving: int) -> None:
     """Keep `keep_revisions` earlier revisions warm (gateway) or parked at 0 (replicas); older ones at 0."""
     warm = [r for r in sorted(seen.revisions, key=lambda r: -r.number) if r.number != serving and r.status != "failed"]
-    keep = work.t.keep_revisions if work.t.gateway is not None and seen.routing == "gateway" else 0
+    keep = work.t.keep_revisions if seen.routing == "gateway" else 0
     for r in warm[keep:]:
         if r.replicas > 0:
             work.scale(r.number, 0)

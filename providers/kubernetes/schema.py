@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from scalectl.schema import Duration, Strict, TargetBase
+from scalectl.schema import Duration, Strict, TargetBase, _env_var_names
 
 # Kubernetes quantity grammar (k8s.io/apimachinery resource.Quantity): a decimal, then an
 # optional binary (Ki..Ei), decimal (n, u, m, k, M..E) or exponent suffix.
@@ -79,9 +79,8 @@ class KubernetesTarget(TargetBase):
     @field_validator("secrets")
     @classmethod
     def _secret_refs(cls, value: dict[str, str]) -> dict[str, str]:
+        _env_var_names(value, what="secret name")
         for env, ref in value.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-                raise ValueError(f"secret name {env!r} is not an environment variable name")
             name, _, key = ref.partition("/")
             if not key or not DNS_LABEL.fullmatch(name) or not _SECRET_KEY.fullmatch(key):
                 raise ValueError(
