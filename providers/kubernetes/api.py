@@ -222,6 +222,16 @@ class Cluster:
                 continue
         raise KubernetesError(f"{body['kind']} {body['metadata']['name']} kept changing under scalectl; try again", 409)
 
+    def node_labels(self) -> dict[str, dict[str, str]] | None:
+        """Node name -> labels; None when the account may not list nodes (a cluster-scoped right)."""
+        try:
+            found = self.call("list Node", self.api("CoreV1Api").list_node)
+        except KubernetesError as exc:
+            if exc.status == 403:
+                return None
+            raise
+        return {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in found.get("items", [])}
+
     def events_for(self, prefix: str) -> list[dict[str, Any]]:
         """Warning events of pods whose names start with `prefix` (a Deployment's pods), newest last."""
         found = self.call(

@@ -65,12 +65,13 @@ class KubernetesProvider:
         if not seen.revisions and not seen.has_service:
             return Live(exists=False, observed=seen)
         t = k8s_target(release)
+        nodes = rollout.capacity_types(cluster, release)
         details: dict[str, object] = {
             "namespace": t.namespace,
             "context": t.context or "(current)",
             "routing": "HTTPRoute weights" if routing == "gateway" else "replica ratio behind the Service",
             "service": f"{prefix(release)}.{t.namespace}.svc",
-            "capacity": _capacity(t),
+            "placement": _capacity(t),
             "revisions": [
                 {
                     "revision": r.number,
@@ -78,6 +79,7 @@ class KubernetesProvider:
                     "ready": f"{r.ready}/{r.replicas}",
                     "image": r.image,
                     "autoscaler": _hpa_text(seen.hpas.get(r.number)),
+                    "nodes": nodes.get(r.number, "no pods"),
                     **_problems(cluster, r),
                 }
                 for r in seen.revisions

@@ -28,6 +28,7 @@ from .requests import (
     MESSAGE,
     REPLICAS,
     REVISION,
+    SPOT_NODES,
     STATUS,
     Routing,
     Stamp,
@@ -191,6 +192,28 @@ def plain(event: dict[str, Any]) -> str:
     else:
         what = _REASONS.get(reason, reason or "warning")
     return f"pod {pod}: {what} ({message})"
+
+
+def capacity_types(cluster: Cluster, release: Release) -> dict[int, str]:
+    """Per revision, how many of its pods run on spot and on on-demand nodes, read from node labels."""
+    pods = cluster.find("Pod", selector(owner_labels(release)))
+    if not pods:
+        return {}
+    nodes = cluster.node_labels()
+    if nodes is None:
+        return {n: "unknown (no right to list nodes)" for n in {_revision_of(p) for p in pods}}
+    counts: dict[int, dict[str, int]] = {}
+    for pod in pods:
+        labels = nodes.get(str(pod.get("spec", {}).get("nodeName", "")), {})
+        spot = any(labels.get(key, "").lower() == value.lower() for key, value, _ in SPOT_NODES.values())
+        kind = "spot" if spot else ("on-demand" if labels else "unscheduled")
+        per = counts.setdefault(_revision_of(pod), {})
+        per[kind] = per.get(kind, 0) + 1
+    return {n: ", ".join(f"{c} {k}" for k, c in sorted(per.items())) for n, per in counts.items()}
+
+
+def _revision_of(pod: dict[str, Any]) -> int:
+    return int(pod.get("metadata", {}).get("labels", {}).get(REVISION, 0))
 
 
 def failing_events(cluster: Cluster, name: str) -> list[str]:

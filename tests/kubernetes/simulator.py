@@ -62,6 +62,11 @@ class KubeSim:
         self.fail_seconds = fail_seconds
         self.gateway_api = gateway_api
         self.gpus_per_node: int | None = None  # pods asking for more stay Pending (FailedScheduling)
+        # three nodes; pods land on node-(i % 3): node-0 and node-1 are EKS spot capacity
+        self.nodes = [
+            {"metadata": {"name": f"node-{i}", "labels": {"eks.amazonaws.com/capacityType": kind}}}
+            for i, kind in enumerate(("SPOT", "SPOT", "ON_DEMAND"))
+        ]
         self.delay = 0.0
         self.lock = threading.RLock()
         self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (plural, namespace, name) -> object
@@ -171,6 +176,10 @@ class KubeSim:
             return 200, self._groups(), {}
         if path == "/version":
             return 200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-scalectl-sim"}, {}
+        if path == "/api/v1/nodes":  # cluster-scoped, read only
+            self.requests["GET Node"] += 1
+            items = [n for n in self.nodes if _matches(n, query.get("labelSelector", ""))]
+            return 200, {"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": items}, {}
         parts = [p for p in path.split("/") if p]
         if parts[:1] == ["api"]:
             gv, rest = "v1", parts[2:]

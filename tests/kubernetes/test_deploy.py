@@ -36,6 +36,9 @@ def test_canary_by_replica_ratio_then_a_fresh_machine_rolls_back(
     path = scale_file(min=2)
     engine(path).deploy("prod", Events())
     assert sim.get("deployments", "fraud-prod-r1", "ml")["spec"]["replicas"] == 2  # type: ignore[index]
+    assert engine(path).observe("prod").details["revisions"][0]["nodes"] == "2 spot"  # node labels, read live
+    sim.fail(403, match="/nodes")  # no cluster-scoped right to list nodes: said, not fatal
+    assert engine(path).observe("prod").details["revisions"][0]["nodes"] == "unknown (no right to list nodes)"
 
     events = Events()
     plan, revision = engine(scale_file(image="acme/scorer:2", rollout=CANARY, min=2)).deploy("prod", events)
