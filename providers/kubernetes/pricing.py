@@ -15,6 +15,7 @@ from scalectl.errors import UsageError
 
 NO_SPOT = ""  # every managed Kubernetes service runs spot node pools
 DEFAULT_REGION = "us-east-1"
+PRICE_API = ""  # none of its own: node types are priced from aws/gcp/azure VM rows, refreshed with those
 CLOUD_OF = {"eks": "aws", "gke": "gcp", "aks": "azure"}
 
 
