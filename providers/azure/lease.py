@@ -11,6 +11,7 @@ https://<account>.blob.core.windows.net.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -77,10 +78,8 @@ class AzureBlobLease(LeaseStore):
         from azure.storage.blob import BlobLeaseClient
 
         def ensure_blob() -> None:
-            try:
+            with contextlib.suppress(ResourceExistsError):  # there already (perhaps leased): the lease decides
                 self.blob.upload_blob(b"", overwrite=False)
-            except ResourceExistsError:
-                pass  # there already (perhaps leased): the lease below decides
 
         self._call("creating the lease blob", ensure_blob)
         duration = self.effective_ttl(round(holder.expires - holder.since))

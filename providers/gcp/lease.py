@@ -38,7 +38,7 @@ class GcsLease(CasStore):
             import os
 
             try:
-                from google.cloud import storage
+                from google.cloud import storage  # type: ignore[attr-defined]
             except ImportError:
                 raise ProviderError(
                     "a gs:// lock store needs google-cloud-storage: pip install 'scalectl[gcp]'"
