@@ -27,6 +27,7 @@ import pytest
 from scalectl import registry
 from scalectl.events import Events
 from scalectl.provider import Plan, Revision
+from tests.docker.conftest import engine as engine  # the real engine with the test images (re-used fixture)
 from tests.memory_provider import MemoryProvider
 
 REPO = Path(__file__).resolve().parents[2]
