@@ -121,7 +121,8 @@ def test_renewals_keep_a_long_deploys_lease(tmp_path: Path, store: Store, platfo
     first, second = engines(tmp_path, store, ttl=ttl)
     platform.hold_for = ttl * 1.5  # the rollout outlives the lease's first expiry
     result: dict[str, Any] = {}
-    worker = threading.Thread(target=lambda: result.update(rev=first.deploy("prod", Events())[1]))
+    events = Events()
+    worker = threading.Thread(target=lambda: result.update(rev=first.deploy("prod", events)[1]))
     worker.start()
     assert platform.entered.wait(10)
     time.sleep(ttl * 1.2)  # past the first expiry: only renewals keep it
@@ -129,6 +130,7 @@ def test_renewals_keep_a_long_deploys_lease(tmp_path: Path, store: Store, platfo
         second.deploy("prod", Events())
     worker.join(timeout=30)
     assert result["rev"].status == "active"
+    assert not [e.message for e in events.items if e.kind == "warn"]  # no renewal failed
 
 
 @pytest.mark.parametrize("store", ["azblob"], indirect=True)
