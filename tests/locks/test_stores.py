@@ -74,9 +74,11 @@ def test_two_runners_race_exactly_one_deploys_the_other_is_refused_naming_the_ho
     platform.gate.clear()  # the winner's rollout stays open until the loser has been refused
     outcomes: dict[str, Any] = {}
 
+    events = {"a": Events(), "b": Events()}
+
     def run(name: str, engine: Engine) -> None:
         try:
-            outcomes[name] = engine.deploy("prod", Events())[1]
+            outcomes[name] = engine.deploy("prod", events[name])[1]
         except LockedError as exc:
             outcomes[name] = exc
             platform.gate.set()
@@ -88,7 +90,7 @@ def test_two_runners_race_exactly_one_deploys_the_other_is_refused_naming_the_ho
         t.join(timeout=40)
     refused = [v for v in outcomes.values() if isinstance(v, LockedError)]
     deployed = [v for v in outcomes.values() if not isinstance(v, LockedError)]
-    assert len(refused) == 1 and len(deployed) == 1, outcomes
+    assert len(refused) == 1 and len(deployed) == 1, (outcomes, {n: e.to_list() for n, e in events.items()})
     assert deployed[0].number == 1 and deployed[0].status == "active"
     error = refused[0]
     assert error.exit_code == ExitCode.LOCKED == 5
