@@ -64,10 +64,26 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes] | None = None, timeout: 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    """moto's server, answering one request at a time.
+
+    moto's backends are not atomic under concurrent requests: with its default threaded server a
+    GetObject racing a PutObject of the same key was seen returning an empty body, and two
+    runners both "won". S3 and DynamoDB apply each request atomically; serving requests one at
+    a time gives moto that property without changing what it answers.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    class OneAtATime(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, threaded=False)
+            self._server_ready_event.set()
+            self._server.serve_forever()
 
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = OneAtATime(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
