@@ -116,6 +116,7 @@ class AzureBlobLease(LeaseStore):
         if self.lease is None:
             return
         try:
+            self.blob.set_blob_metadata({}, lease=self.lease)  # no stale name for the next taker's first moments
             self.lease.release()
         except HttpResponseError as exc:
             if exc.status_code not in (409, 412):  # no longer ours: nothing to give up
@@ -132,15 +133,21 @@ class AzureBlobLease(LeaseStore):
             except ResourceNotFoundError:
                 return None
 
-        found = self._call("reading the lease", props)
-        if found is None or found.lease.state != "leased":
-            return None
-        raw = (found.metadata or {}).get(META, "")
-        try:
-            text = base64.b64decode(raw).decode()
-        except ValueError:
-            text = ""
-        return Holder.from_json(text)
+        # The holder writes its name just after acquiring (Azure cannot do both in one call): a
+        # lease seen without one is re-read briefly before it is reported as nameless.
+        for delay in (0.1, 0.2, 0.4, 0.8, 0.0):
+            found = self._call("reading the lease", props)
+            if found is None or found.lease.state != "leased":
+                return None
+            raw = (found.metadata or {}).get(META, "")
+            if raw:
+                try:
+                    return Holder.from_json(base64.b64decode(raw).decode())
+                except ValueError:
+                    break
+            time.sleep(delay)
+        now = time.time()
+        return Holder("unknown", "unknown", 0, "a holder that wrote no name", now, now + MIN_DURATION)
 
     def force_release(self) -> Holder | None:
         from azure.storage.blob import BlobLeaseClient
