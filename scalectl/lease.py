@@ -232,7 +232,7 @@ def hold(release: Release, command: str, events: Events | None = None) -> Iterat
     if store is None:
         if os.environ.get("CI"):
             _warn(
-                events,
+                None,  # on stderr, not as a rollout event: it is about the setup, not this rollout
                 f"no lock store for target {release.target_name!r}: CI runners deploying it at once are NOT "
                 "serialised (only commands sharing this state directory are). Set `lock: {store: ...}` on the "
                 "target or in `defaults`",
