@@ -53,17 +53,9 @@ def abandon(engine: Engine, ttl: int, command: str = "scalectl deploy") -> Holde
 
 
 # First in the module, so the abandoned lease it makes ages while the other tests run.
-def test_azure_a_crashed_holders_blob_lease_is_refused_while_it_lasts(
-    tmp_path: Path,
-    azure_crashed: tuple[str, float],
-    platform: GatedMemory,
-    monkeypatch: pytest.MonkeyPatch,
-    azurite_url: str,
-) -> None:
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azure_connection(azurite_url))
-    (engine,) = engines(tmp_path, Store("azblob", azure_crashed[0], 15, 15), 1)
+def test_azure_a_crashed_holders_blob_lease_is_refused_while_it_lasts(crashed_azure_engine: Engine) -> None:
     with pytest.raises(LockedError) as refused:
-        engine.deploy("prod", Events())
+        crashed_azure_engine.deploy("prod", Events())
     assert "crashed-runner" in refused.value.message and "pid 4242 on ci-host-7" in refused.value.message
 
 
@@ -206,15 +198,23 @@ def azure_crashed(azurite_url: str) -> Iterator[tuple[str, float]]:
     yield f"azblob://{ACCOUNT}/crashed", taken
 
 
-def test_azure_a_crashed_holders_blob_lease_expires_and_is_taken_over(
+@pytest.fixture
+def crashed_azure_engine(
     tmp_path: Path,
     azure_crashed: tuple[str, float],
     platform: GatedMemory,
     monkeypatch: pytest.MonkeyPatch,
     azurite_url: str,
-) -> None:
+) -> Engine:
+    """A runner whose target's `lock:` is the container with the crashed runner's lease."""
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azure_connection(azurite_url))
     (engine,) = engines(tmp_path, Store("azblob", azure_crashed[0], 15, 15), 1)
+    return engine
+
+
+def test_azure_a_crashed_holders_blob_lease_expires_and_is_taken_over(
+    crashed_azure_engine: Engine, azure_crashed: tuple[str, float]
+) -> None:
     time.sleep(max(0.0, azure_crashed[1] + 15.5 - time.time()))
-    _, revision = engine.deploy("prod", Events())
+    _, revision = crashed_azure_engine.deploy("prod", Events())
     assert revision is not None and revision.status == "active"
