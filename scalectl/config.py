@@ -125,7 +125,7 @@ def digest(spec: ScaleFile, target: str) -> str:
     payload = {
         "name": spec.name,
         "model": spec.model.model_dump(mode="json"),
-        "target": spec.targets[target].model_dump(mode="json"),
+        "target": spec.targets[target].model_dump(mode="json", exclude={"lock"}),  # where the lease lives is no change
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

@@ -13,6 +13,7 @@ from pathlib import Path
 from scalectl.config import Config, digest, effective_model
 from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
+from scalectl.lease import hold
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
@@ -96,7 +97,7 @@ class Engine:
         """
         release = self.release(target)
         provider = get_provider(release.target.provider)
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl deploy", events), self.journal.lock(release.app, target):
             plan = self.plan(target, timeout)
             if not plan.has_changes:
                 return plan, None
@@ -122,7 +123,7 @@ class Engine:
         """Returns (revision now serving, revision it replaced)."""
         release = self.release(target)
         provider = get_provider(release.target.provider)
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl rollback", events), self.journal.lock(release.app, target):
             live = provider.observe(release)
             if not live.exists:
                 raise UsageError(f"target {target!r} has nothing deployed to roll back")
@@ -143,7 +144,7 @@ class Engine:
     def destroy(self, target: str, events: Events) -> list[str]:
         release = self.release(target)
         provider = get_provider(release.target.provider)
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl destroy", events), self.journal.lock(release.app, target):
             live = provider.observe(release)
             removed = provider.destroy(release, live, events) if live.exists else []
             self.journal.audit(release.app, target, "destroy", None, "ok", removed)

@@ -24,7 +24,7 @@ EXPECTED = {
     "history": [*HEAD, STATE, *TAIL],
     "rollback": [*HEAD, "--to", YES, STATE, *TAIL],
     "destroy": [*HEAD, YES, STATE, *TAIL],
-    "unlock": [*HEAD, STATE, *TAIL],
+    "unlock": [*HEAD, "--force", STATE, *TAIL],
     "cost-estimate": [
         *HEAD,
         "--compare",
