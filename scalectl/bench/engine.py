@@ -1,0 +1,309 @@
+"""The load engine: open loop at a fixed arrival rate, or closed loop at a fixed concurrency.
+
+Open loop measures each request's latency from the moment it was *meant* to be sent (its slot in the
+arrival schedule), not from when a connection became free: when the server stalls, the requests that
+queue behind it carry the stall in their latency, so there is no coordinated omission. Closed loop
+measures from the send, as wrk does; it answers "how fast can N clients go", not "how slow is it at R/s".
+
+Bounded by design: every run has a duration and a request cap, and in-flight requests are capped by
+`connections`; whatever is still in flight when the run ends is waited for at most `timeout` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scalectl.bench.client import Connection, Endpoint, ProtocolError, request_head
+
+HIGHEST_US = 3_600_000_000  # an hour, in microseconds: the histogram's range
+REVISION_HEADER = "x-scalectl-revision"  # the Docker gateway names the revision that served each request
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def new_histogram() -> Any:
+    from hdrh.histogram import HdrHistogram
+
+    return HdrHistogram(1, HIGHEST_US, 3)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """One run: where, what, and how hard. Exactly one of `rate` and `concurrency` is set."""
+
+    url: str
+    bodies: tuple[bytes, ...]
+    duration: float  # seconds; always bounded
+    max_requests: int
+    rate: float | None = None
+    concurrency: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str = "POST"
+    timeout: float = 10.0  # per request, from its intended send time
+    connections: int = 512  # open loop: at most this many requests in flight
+
+    def __post_init__(self) -> None:
+        if (self.rate is None) == (self.concurrency is None):
+            raise ValueError("a load spec has either a rate or a concurrency")
+        if self.duration <= 0 or self.max_requests <= 0 or not self.bodies:
+            raise ValueError("a load spec needs a positive duration, a request cap and at least one body")
+
+
+@dataclass
+class Tally:
+    """Latencies and outcomes of a set of requests (a whole run, or one revision's share)."""
+
+    histogram: Any = field(default_factory=new_histogram)
+    ok: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def record(self, micros: int, error: str | None) -> None:
+        if micros >= 0:
+            self.histogram.record_value(max(1, min(micros, HIGHEST_US)))
+        if error is None:
+            self.ok += 1
+        else:
+            self.errors[error] = self.errors.get(error, 0) + 1
+
+    @property
+    def total(self) -> int:
+        return self.ok + sum(self.errors.values())
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def latency_ms(self) -> dict[str, float | None]:
+        """p50..p99.9 and max in milliseconds, of every answered request; None when nothing answered."""
+        h = self.histogram
+        if h.get_total_count() == 0:
+            return {**{label(p): None for p in PERCENTILES}, "max": None, "mean": None}
+        out: dict[str, float | None] = {label(p): h.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+        out["max"] = h.get_max_value() / 1000
+        out["mean"] = round(h.get_mean_value() / 1000, 3)
+        return out
+
+
+def label(p: float) -> str:
+    return f"p{p:g}".replace(".", "")  # 99.9 -> p999
+
+
+@dataclass
+class Result:
+    """What one run measured."""
+
+    spec: LoadSpec
+    elapsed: float = 0.0
+    sent: int = 0
+    all: Tally = field(default_factory=Tally)
+    revisions: dict[str, Tally] = field(default_factory=dict)
+    lag: Any = field(default_factory=new_histogram)  # open loop: how late the client sent, microseconds
+    stopped_by: str = "duration"  # duration | max_requests | interrupted
+
+    @property
+    def throughput(self) -> float:
+        return self.all.ok / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def error_rate(self) -> float:
+        return self.all.error_count / self.all.total if self.all.total else 0.0
+
+    def client_lag_ms(self) -> dict[str, float]:
+        """How far behind schedule the client sent (open loop): large values mean the client, not the
+        server, was the limit, and the offered rate was not really offered."""
+        if self.lag.get_total_count() == 0:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+        return {
+            "p50": self.lag.get_value_at_percentile(50) / 1000,
+            "p99": self.lag.get_value_at_percentile(99) / 1000,
+            "max": self.lag.get_max_value() / 1000,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed: float
+    duration: float
+    sent: int
+    ok: int
+    errors: int
+    in_flight: int
+    rps: float  # completions per second over the last tick
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def error_kind(status: int) -> str | None:
+    return None if 200 <= status < 400 else f"HTTP {status}"
+
+
+if sys.version_info >= (3, 11):
+    _deadline = asyncio.timeout
+else:  # pragma: no cover - Python 3.10
+
+    @contextlib.asynccontextmanager
+    async def _deadline(seconds: float) -> AsyncIterator[None]:
+        task = asyncio.current_task()
+        assert task is not None
+        handle = asyncio.get_running_loop().call_later(seconds, task.cancel)
+        try:
+            yield
+        except asyncio.CancelledError:
+            raise asyncio.TimeoutError() from None
+        finally:
+            handle.cancel()
+
+
+class _Run:
+    def __init__(self, spec: LoadSpec) -> None:
+        self.spec = spec
+        self.endpoint = Endpoint.parse(spec.url)
+        headers = {"Content-Type": "application/json", "Accept": "*/*", **spec.headers}
+        self.requests = [(request_head(spec.method, self.endpoint, headers, len(b)), b) for b in spec.bodies]
+        self.result = Result(spec)
+        self.idle: list[Connection] = []
+        self.in_flight = 0
+
+    def _next(self, n: int) -> tuple[bytes, bytes]:
+        return self.requests[n % len(self.requests)]
+
+    async def _connection(self) -> Connection:
+        while self.idle:
+            conn = self.idle.pop()
+            if conn.usable and not conn.reader.at_eof():
+                return conn
+            conn.close()
+        return await Connection.open(self.endpoint)
+
+    async def one(self, n: int, started: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Send request n; its latency counts from `started` (its intended send time in open loop)."""
+        head, body = self._next(n)
+        conn: Connection | None = None
+        error: str | None = None
+        revision: str | None = None
+        micros = -1
+        self.in_flight += 1
+        try:
+            async with _deadline(max(0.001, started + self.spec.timeout - loop.time())):
+                conn = await self._connection()
+                response = await conn.request(head, body)
+            micros = int((loop.time() - started) * 1_000_000)
+            error = error_kind(response.status)
+            revision = response.headers.get(REVISION_HEADER)
+            if conn.usable:
+                self.idle.append(conn)
+                conn = None
+        except (asyncio.TimeoutError, TimeoutError):
+            error = "timeout"
+        except ConnectionRefusedError:
+            error = "connection refused"
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
+            error = "connection error"
+        finally:
+            self.in_flight -= 1
+            if conn is not None:
+                conn.close()
+        self.result.all.record(micros, error)
+        if revision is not None:
+            self.result.revisions.setdefault(revision, Tally()).record(micros, error)
+
+    async def open_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        spec = self.spec
+        assert spec.rate is not None
+        interval = 1.0 / spec.rate
+        total = min(spec.max_requests, max(1, int(spec.rate * spec.duration)))
+        if total < int(spec.rate * spec.duration):
+            self.result.stopped_by = "max_requests"
+        slots = asyncio.Semaphore(spec.connections)
+        tasks: set[asyncio.Task[None]] = set()
+
+        async def bounded(n: int, intended: float) -> None:
+            async with slots:  # waiting for a slot is part of the latency: it is measured from `intended`
+                await self.one(n, intended, loop)
+
+        start = loop.time()
+        for n in range(total):
+            if stop.is_set():
+                self.result.stopped_by = "interrupted"
+                break
+            intended = start + n * interval
+            delay = intended - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.result.lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
+            task = loop.create_task(bounded(n, intended))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            self.result.sent += 1
+        if tasks:
+            await asyncio.wait(set(tasks))
+
+    async def closed_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        spec = self.spec
+        assert spec.concurrency is not None
+        end = loop.time() + spec.duration
+
+        async def worker() -> None:
+            while loop.time() < end and not stop.is_set():
+                if self.result.sent >= spec.max_requests:
+                    self.result.stopped_by = "max_requests"
+                    return
+                n = self.result.sent
+                self.result.sent += 1
+                await self.one(n, loop.time(), loop)
+
+        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
+        if stop.is_set():
+            self.result.stopped_by = "interrupted"
+
+    async def ticker(self, loop: asyncio.AbstractEventLoop, begun: float, progress: ProgressFn) -> None:
+        last_ok, last_t = 0, begun
+        while True:
+            await asyncio.sleep(0.25)
+            now = loop.time()
+            total = self.result.all.total
+            rps = (total - last_ok) / (now - last_t) if now > last_t else 0.0
+            last_ok, last_t = total, now
+            progress(
+                Progress(
+                    now - begun,
+                    self.spec.duration,
+                    self.result.sent,
+                    self.result.all.ok,
+                    self.result.all.error_count,
+                    self.in_flight,
+                    rps,
+                )
+            )
+
+    async def main(self, progress: ProgressFn | None) -> Result:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        begun = loop.time()
+        ticker = loop.create_task(self.ticker(loop, begun, progress)) if progress else None
+        try:
+            if self.spec.rate is not None:
+                await self.open_loop(loop, stop)
+            else:
+                await self.closed_loop(loop, stop)
+        finally:
+            self.result.elapsed = loop.time() - begun
+            if ticker is not None:
+                ticker.cancel()
+            for conn in self.idle:
+                conn.close()
+        return self.result
+
+
+def run(spec: LoadSpec, progress: ProgressFn | None = None) -> Result:
+    """Run one load, blocking; returns what was measured (KeyboardInterrupt propagates)."""
+    started = time.monotonic()
+    result = asyncio.run(_Run(spec).main(progress))
+    result.elapsed = result.elapsed or time.monotonic() - started
+    return result
