@@ -6,6 +6,7 @@ histograms); the printing, live progress and HTML report are scalectl/views/benc
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -145,8 +146,15 @@ def bench(
             )
 
         rates = _ramp_rates(offered, ramp_factor, ceiling) if ramp and offered is not None else [offered]
-        outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp)
+        sampler = None
+        if door.containers:
+            from scalectl.bench.resources import ResourceSampler
+
+            sampler = ResourceSampler(door.containers)
+        with sampler or nullcontext():
+            outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp)
         doc = _document(target, door, outcome, objective, ramp)
+        doc["resources"] = sampler.summary() if sampler else None
         if save and target is not None:
             doc["saved"] = _save(config, target, doc)
         if report is not None:
