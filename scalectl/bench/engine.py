@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import itertools
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -176,7 +178,7 @@ class _Run:
     async def _connection(self) -> Connection:
         while self.idle:
             conn = self.idle.pop()
-            if conn.usable and not conn.reader.at_eof():
+            if conn.usable:
                 return conn
             conn.close()
         return await Connection.open(self.endpoint)
@@ -203,7 +205,7 @@ class _Run:
             error = "timeout"
         except ConnectionRefusedError:
             error = "connection refused"
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError, ValueError):
+        except (OSError, ProtocolError, ValueError):
             error = "connection error"
         finally:
             self.in_flight -= 1
@@ -214,35 +216,35 @@ class _Run:
             self.result.revisions.setdefault(revision, Tally()).record(micros, error)
 
     async def open_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+        """`connections` workers share one arrival schedule: each takes the next slot, waits for its time,
+        sends, and measures from the slot. When every worker is busy the next slot waits for one, and that
+        wait is in its latency. No task per request, no semaphore: the client's own cost stays flat."""
         spec = self.spec
         assert spec.rate is not None
         interval = 1.0 / spec.rate
         total = min(spec.max_requests, max(1, int(spec.rate * spec.duration)))
         if total < int(spec.rate * spec.duration):
             self.result.stopped_by = "max_requests"
-        slots = asyncio.Semaphore(spec.connections)
-        tasks: set[asyncio.Task[None]] = set()
+        slots = itertools.count()
+        start = loop.time()
+        lag = self.result.lag
 
-        async def bounded(n: int, intended: float) -> None:
-            async with slots:  # waiting for a slot is part of the latency: it is measured from `intended`
+        async def worker() -> None:
+            for n in slots:
+                if n >= total:
+                    return
+                if stop.is_set():
+                    self.result.stopped_by = "interrupted"
+                    return
+                intended = start + n * interval
+                delay = intended - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
+                self.result.sent += 1
                 await self.one(n, intended, loop)
 
-        start = loop.time()
-        for n in range(total):
-            if stop.is_set():
-                self.result.stopped_by = "interrupted"
-                break
-            intended = start + n * interval
-            delay = intended - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            self.result.lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
-            task = loop.create_task(bounded(n, intended))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            self.result.sent += 1
-        if tasks:
-            await asyncio.wait(set(tasks))
+        await asyncio.gather(*(worker() for _ in range(min(spec.connections, total))))
 
     async def closed_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
         spec = self.spec
@@ -302,8 +304,19 @@ class _Run:
 
 
 def run(spec: LoadSpec, progress: ProgressFn | None = None) -> Result:
-    """Run one load, blocking; returns what was measured (KeyboardInterrupt propagates)."""
+    """Run one load, blocking; returns what was measured (KeyboardInterrupt propagates).
+
+    The collector's full passes are put off for the run (a pause of the client would be a pause in
+    the offered load); the young generation still collects, and everything is collected after."""
     started = time.monotonic()
-    result = asyncio.run(_Run(spec).main(progress))
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(thresholds[0] * 10, 1_000, 1_000)
+    try:
+        result = asyncio.run(_Run(spec).main(progress))
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     result.elapsed = result.elapsed or time.monotonic() - started
     return result
