@@ -104,7 +104,8 @@ class Result:
     sent: int = 0
     all: Tally = field(default_factory=Tally)
     revisions: dict[str, Tally] = field(default_factory=dict)
-    lag: Any = field(default_factory=new_histogram)  # open loop: how late the client sent, microseconds
+    lag: Any = field(default_factory=new_histogram)  # open loop: how late a free worker sent, microseconds
+    queued: int = 0  # open loop: requests whose slot came while all `connections` were in flight
     stopped_by: str = "duration"  # duration | max_requests | interrupted
 
     @property
@@ -240,7 +241,10 @@ class _Run:
                 delay = intended - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
+                    # free before its slot: any lateness now is this process being slow, not the server
+                    lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
+                elif delay < -0.001:
+                    self.result.queued += 1  # every connection was busy: the server's wait, in its latency
                 self.result.sent += 1
                 await self.one(n, intended, loop)
 

@@ -222,6 +222,7 @@ def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]
         "replicas": door.replicas,
         "traffic": door.serving,
         "mode": "open" if outcome[0][0].spec.rate is not None else "closed",
+        "connections": outcome[0][0].spec.connections,
         "slo": objective.to_dict() if objective else None,
         "steps": steps,
     }

@@ -30,6 +30,7 @@ def run_doc(result: Any, breaches: list[str]) -> dict[str, Any]:
         "throughput_rps": round(result.throughput, 2),
         "latency_ms": result.all.latency_ms(),
         "client_lag_ms": result.client_lag_ms() if spec.rate is not None else None,
+        "queued_for_connection": result.queued if spec.rate is not None else None,
         "revisions": {
             rev: {"ok": t.ok, "errors": dict(t.errors), "latency_ms": t.latency_ms()}
             for rev, t in sorted(result.revisions.items())
@@ -103,9 +104,27 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
     lag = last.get("client_lag_ms")
     if lag and lag["p99"] > 10:
         ui.say(
-            f"[yellow]warning:[/yellow] the load client ran late (p99 {lag['p99']:.1f}ms behind schedule): "
-            "the offered rate was limited by this machine, not the server"
+            f"[yellow]warning:[/yellow] the load client ran late (p99 {lag['p99']:.1f}ms behind schedule while "
+            "it had free connections): this machine, not the server, limited the offered rate"
         )
+    if last.get("queued_for_connection"):
+        ui.say(
+            f"  {last['queued_for_connection']} request(s) found all {doc.get('connections', '')} connections busy "
+            "and waited for one; the wait is in their latency (raise --connections to offer more in flight)"
+        )
+    resources = doc.get("resources")
+    if resources and resources["containers"]:
+        res_table = Table(title="resource use during the run (docker stats)", title_justify="left", show_edge=False)
+        for col in ("container", "samples", "CPU avg %", "CPU max %", "memory max MB", "limit MB"):
+            res_table.add_column(col, justify="right")
+        for c in resources["containers"]:
+            res_table.add_row(
+                escape(c["name"]),
+                str(c["samples"]),
+                *("-" if c[k] is None else f"{c[k]:,.1f}" for k in ("cpu_avg_pct", "cpu_max_pct", "memory_max_mb")),
+                "-" if c["memory_limit_mb"] is None else f"{c['memory_limit_mb']:,.0f}",
+            )
+        ui.err.print(res_table)
     for step in doc["steps"]:
         for breach in step["slo_breaches"]:
             load = f"{step['offered_rps']:g}/s" if step["offered_rps"] else f"{step['concurrency']} concurrent"
@@ -171,7 +190,7 @@ def _svg(points: list[tuple[float, dict[str, Any]]], doc: dict[str, Any]) -> str
     ceilings = dict((doc["slo"] or {}).get("latency_ms", {}))
     values += list(ceilings.values())
     if not values:
-        return "<p>no request was answered: nothing to plot</p>"
+        return "<p>no request was answered: nothing to plot</p>"  # the table still says what failed
     lo = math.log10(max(min(values), 0.01)) - 0.1
     hi = math.log10(max(values)) + 0.1
     xs = [x for x, _ in points]
