@@ -43,8 +43,20 @@ class Endpoint:
 @dataclass
 class Response:
     status: int
-    headers: dict[str, str]  # lower-case names
+    head: bytes  # status line and headers, as received
     body: bytes
+
+    def header(self, name: str) -> str | None:
+        """One header's value (case-insensitive name); read on demand, not parsed into a dict per response."""
+        return _header(self.head, self.head.lower(), name.lower().encode("latin-1"))
+
+
+def _header(head: bytes, lower: bytes, name: bytes) -> str | None:
+    at = lower.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    end = lower.find(b"\r\n", at + 2)
+    return head[at + 3 + len(name) : end if end >= 0 else len(head)].strip().decode("latin-1")
 
 
 class ProtocolError(Exception):
@@ -63,7 +75,8 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.waiter: asyncio.Future[Response] | None = None
         self.usable = True
-        self.to_eof = False  # the response body runs to the end of the connection
+        self.to_eof = False
+        self.deadline = 0.0  # the response body runs to the end of the connection
 
     @classmethod
     async def open(cls, endpoint: Endpoint) -> Connection:
@@ -103,23 +116,23 @@ class Connection(asyncio.Protocol):
         end = buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-            raise ProtocolError(f"bad status line {lines[0]!r}")
-        status = int(parts[1])
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+        head = bytes(buffer[:end])
+        if not head.startswith(b"HTTP/1.") or len(head) < 12:
+            raise ProtocolError(f"bad status line {head[:40]!r}")
+        status = int(head[9:12])
+        lower = head.lower()
         start = end + 4
-        if headers.get("transfer-encoding", "").lower() == "chunked":
+        length = _header(head, lower, b"content-length")
+        if (
+            b"\r\ntransfer-encoding:" in lower
+            and (_header(head, lower, b"transfer-encoding") or "").lower() == "chunked"
+        ):
             found = _dechunk(buffer, start)
             if found is None:
                 return
             content, used = found
-        elif "content-length" in headers:
-            used = start + int(headers["content-length"])
+        elif length is not None:
+            used = start + int(length)
             if len(buffer) < used:
                 return
             content = bytes(buffer[start:used])
@@ -131,14 +144,22 @@ class Connection(asyncio.Protocol):
                 return  # wait for the server to close
             content, used = bytes(buffer[start:]), len(buffer)
         del buffer[:used]
-        if headers.get("connection", "").lower() == "close" or parts[0] == "HTTP/1.0" or self.to_eof:
+        if self.to_eof or head.startswith(b"HTTP/1.0") or b"\r\nconnection: close" in lower:
             self.usable = False
         assert self.waiter is not None
-        self.waiter.set_result(Response(status, headers, content))
+        self.waiter.set_result(Response(status, head, content))
 
-    async def request(self, head: bytes, body: bytes) -> Response:
+    def expire(self, now: float) -> None:
+        """Fail the request in flight if it is past its deadline (the engine's watchdog calls this)."""
+        if self.waiter is not None and not self.waiter.done() and now > self.deadline:
+            self.waiter.set_exception(TimeoutError())
+            self.close()
+
+    async def request(self, head: bytes, body: bytes, deadline: float) -> Response:
+        """Send and wait for the response; `expire` fails it after `deadline` (loop time)."""
         if self.transport is None or self.transport.is_closing():
             raise ConnectionResetError("the connection is closed")
+        self.deadline = deadline
         self.waiter = asyncio.get_running_loop().create_future()
         try:
             self.transport.write(head + body)
