@@ -8,6 +8,8 @@ then, at the same concurrency and on one core each (wrk -t1; bench is one event 
 - open loop: `scalectl bench --rate R` at half of its own closed-loop ceiling, its P50/P99 and how late the
   client sent (client_lag). Debian's wrk has no fixed-rate mode (that is wrk2), so the fixed-rate latency
   is compared with wrk's closed-loop latency at the same concurrency, not at the same rate.
+CPU microseconds per request (user + system, from the OS) are printed too: on a shared, loaded machine
+requests/s say more about the neighbours than the client; CPU per request does not.
 Needs `wrk` (apt-get install wrk) and a Docker engine.
 """
 
@@ -17,6 +19,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -40,11 +43,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_cpu() -> float:
+    """CPU seconds (user + system) used by finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def wrk(url: str, body: str, seconds: int, concurrency: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\n'
         )
+    cpu = child_cpu()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "-s", script.name, url],
         capture_output=True,
@@ -59,11 +69,15 @@ def wrk(url: str, body: str, seconds: int, concurrency: int) -> dict[str, float]
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert rps, out
-    return {"rps": float(rps.group(1)), "p50_ms": ms("50"), "p99_ms": ms("99")}
+    done = re.search(r"(\d+) requests in", out)
+    assert rps and done, out
+    cpu_us = (child_cpu() - cpu) / int(done.group(1)) * 1e6
+    return {"rps": float(rps.group(1)), "p50_ms": ms("50"), "p99_ms": ms("99"), "cpu_us_per_request": round(cpu_us, 1)}
 
 
 def bench(url: str, requests: Path, seconds: int, load: list[str]) -> dict[str, Any]:
+    """One `scalectl bench` run; its CPU per request includes interpreter start-up (about 0.3 s)."""
+    cpu = child_cpu()
     out = subprocess.run(
         [*SCALECTL, "bench", "--url", url, "--requests", str(requests), "--duration", f"{seconds}s",
          "--max-rate", "100000/s", "--max-requests", "10000000", "--output", "json", *load],
@@ -76,6 +90,7 @@ def bench(url: str, requests: Path, seconds: int, load: list[str]) -> dict[str, 
         "p99_ms": step["latency_ms"]["p99"],
         "errors": step["errors"],
         "client_lag_ms": step["client_lag_ms"],
+        "cpu_us_per_request": round((child_cpu() - cpu) / max(1, step["ok"]) * 1e6, 1),
     }
 
 
@@ -119,9 +134,10 @@ def main() -> None:
         return
     w, c, o = figures["wrk"], figures["bench_closed"], figures["bench_open"]
     print(f"static nginx, {args.concurrency} connections, {args.seconds}s, one core each:")
-    print(f"  wrk            {w['rps']:>9,.0f} req/s  p50 {w['p50_ms']:.2f} ms  p99 {w['p99_ms']:.2f} ms")
+    print(f"  wrk            {w['rps']:>9,.0f} req/s  p50 {w['p50_ms']:.2f} ms  p99 {w['p99_ms']:.2f} ms"
+          f"  CPU {w['cpu_us_per_request']:.0f} us/request")  # fmt: skip
     print(f"  bench closed   {c['rps']:>9,.0f} req/s  p50 {c['p50_ms']:.2f} ms  p99 {c['p99_ms']:.2f} ms"
-          f"  ({figures['ratio_rps']:.0%} of wrk)")  # fmt: skip
+          f"  CPU {c['cpu_us_per_request']:.0f} us/request  ({figures['ratio_rps']:.0%} of wrk)")  # fmt: skip
     print(f"  bench {o['rate']}/s open: {o['rps']:,.0f} req/s  p50 {o['p50_ms']:.2f} ms  p99 {o['p99_ms']:.2f} ms"
           f"  client lag p99 {o['client_lag_ms']['p99']:.2f} ms")  # fmt: skip
 
