@@ -208,6 +208,8 @@ class _Run:
         self.in_flight += 1
         try:
             deadline = started + self.spec.timeout
+            if loop.time() >= deadline:  # it waited its whole timeout for a free connection: do not send it
+                raise TimeoutError()
             conn = await self._connection(deadline, loop)
             response = await conn.request(head, body, deadline)  # the watchdog enforces the deadline
             micros = int((loop.time() - started) * 1_000_000)

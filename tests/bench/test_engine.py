@@ -86,3 +86,14 @@ def test_results_are_split_by_the_revision_that_served() -> None:
         result = run(spec(url, rate=100, duration=0.8))
     assert set(result.revisions) == {"1", "2"}
     assert result.revisions["1"].ok == 20 and result.revisions["2"].ok == 60
+
+
+def test_a_request_that_waits_out_its_timeout_for_a_connection_is_a_timeout_and_is_not_sent() -> None:
+    """One connection, a 300 ms server, 200 requests/s, 250 ms timeout: every request times out, and those
+    whose deadline passed while the only connection was busy are never put on the wire."""
+    behaviour = Behaviour(delay=0.3)
+    with serve(behaviour) as url:
+        result = run(spec(url, rate=200, duration=1.0, connections=1, timeout=0.25))
+    assert result.all.errors == {"timeout": 200} and result.all.ok == 0
+    assert behaviour.received < 100  # without the check all 200 would be sent, each only to time out
+    assert result.queued > 150  # their slots came while the one connection was busy
