@@ -26,6 +26,7 @@ from scalectl.bench.client import Connection, Endpoint, ProtocolError, request_h
 HIGHEST_US = 3_600_000_000  # an hour, in microseconds: the histogram's range
 REVISION_HEADER = "x-scalectl-revision"  # the Docker gateway names the revision that served each request
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+RESIGN_SECONDS = 240  # SigV4 signatures are accepted for 5 minutes after their X-Amz-Date
 
 
 def new_histogram() -> Any:
@@ -48,6 +49,8 @@ class LoadSpec:
     method: str = "POST"
     timeout: float = 10.0  # per request, from its intended send time
     connections: int = 512  # open loop: at most this many requests in flight
+    sign: Callable[[bytes], dict[str, str]] | None = None  # per-body auth headers (SigV4), renewed every 4 minutes
+    revision_header: str = REVISION_HEADER  # the response header that names what served the request
 
     def __post_init__(self) -> None:
         if (self.rate is None) == (self.concurrency is None):
@@ -167,12 +170,23 @@ class _Run:
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
         self.endpoint = Endpoint.parse(spec.url)
-        headers = {"Content-Type": "application/json", "Accept": "*/*", **spec.headers}
-        self.requests = [(request_head(spec.method, self.endpoint, headers, len(b)), b) for b in spec.bodies]
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.signed_at = 0.0
+        self._build()
         self.result = Result(spec)
         self.idle: list[Connection] = []
         self.connections: list[Connection] = []  # every open one, for the watchdog
         self.in_flight = 0
+
+    def _build(self) -> None:
+        """Each body's request head; signed requests are signed again before their signature ages out."""
+        spec = self.spec
+        base = {"Content-Type": "application/json", "Accept": "*/*", **spec.headers}
+        self.requests = [
+            (request_head(spec.method, self.endpoint, {**base, **(spec.sign(b) if spec.sign else {})}, len(b)), b)
+            for b in spec.bodies
+        ]
+        self.signed_at = time.monotonic()
 
     def _next(self, n: int) -> tuple[bytes, bytes]:
         return self.requests[n % len(self.requests)]
@@ -197,6 +211,8 @@ class _Run:
             for conn in self.connections:
                 conn.expire(now)
             self.connections = [c for c in self.connections if c.usable]
+            if self.spec.sign is not None and time.monotonic() - self.signed_at > RESIGN_SECONDS:
+                self._build()
 
     async def one(self, n: int, started: float, loop: asyncio.AbstractEventLoop) -> None:
         """Send request n; its latency counts from `started` (its intended send time in open loop)."""
@@ -214,7 +230,7 @@ class _Run:
             response = await conn.request(head, body, deadline)  # the watchdog enforces the deadline
             micros = int((loop.time() - started) * 1_000_000)
             error = error_kind(response.status)
-            revision = response.header(REVISION_HEADER)
+            revision = response.header(self.spec.revision_header)
             if conn.usable:
                 self.idle.append(conn)
                 conn = None

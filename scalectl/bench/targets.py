@@ -1,12 +1,13 @@
 """The front door of a deployed target: the URL and headers real clients use, and who serves behind it.
 
-Only the Docker gateway is supported so far; the cloud front doors (SageMaker InvokeEndpoint signed with
-SigV4, Vertex `predict`, the Azure scoring URI and key) are refused with a message saying so, and `--url`
-reaches any HTTP endpoint meanwhile.
+Docker (the gateway with its API key) and AWS (SageMaker InvokeEndpoint, SigV4-signed) are supported;
+Vertex `predict` and the Azure scoring URI are refused with a message saying so, and `--url` reaches any
+HTTP endpoint meanwhile.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ class FrontDoor:
     url: str
     describe: str  # for people: what the URL is, and where the key came from (never the key)
     headers: dict[str, str] = field(default_factory=dict)
+    sign: Callable[[bytes], dict[str, str]] | None = None  # per-body auth headers (SigV4); secret, never shown
+    revision_header: str = "x-scalectl-revision"  # the response header that names what served a request
     replicas: int | None = None  # replicas serving traffic now, when the platform says
     serving: dict[str, int] = field(default_factory=dict)  # revision -> percent of traffic
     containers: list[str] = field(default_factory=list)  # Docker: replica container names, for stats
@@ -36,8 +39,9 @@ def front_door(config: Any, target: str) -> FrontDoor:
     provider = release.target.provider
     if provider == "docker":
         return _docker(release)
+    if provider == "aws":
+        return _sagemaker(release)
     door = {
-        "aws": "SageMaker InvokeEndpoint signed with SigV4",
         "gcp": "Vertex AI predict with Google credentials",
         "azure": "the Azure ML scoring URI with its key",
     }.get(provider, f"the {provider} endpoint")
@@ -75,6 +79,52 @@ def _docker(release: Any) -> FrontDoor:
         replicas=len(replicas) or None,
         serving=serving,
         containers=[r["name"] for r in replicas],
+    )
+
+
+def _sagemaker(release: Any) -> FrontDoor:
+    """SageMaker InvokeEndpoint: the runtime URL boto3 would use (AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME and
+    friends respected), each body signed with SigV4 from the standard credential chain."""
+    from urllib.parse import quote
+
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from scalectl.registry import get_provider
+
+    region = release.target.region
+    live = get_provider("aws").observe(release)
+    endpoint = live.details.get("endpoint", release.target_name)
+    status = live.details.get("status")
+    if status not in ("InService", "Updating"):
+        raise ProviderError(
+            f"SageMaker endpoint {endpoint} is {status or 'absent'}, not serving: run `scalectl deploy -t "
+            f"{release.target_name}` first"
+        )
+    session = boto3.session.Session(region_name=region)
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise ProviderError("no AWS credentials found (environment, profile or instance role) to sign requests")
+    base = session.client("sagemaker-runtime").meta.endpoint_url.rstrip("/")
+    url = f"{base}/endpoints/{quote(endpoint)}/invocations"
+
+    def sign(body: bytes) -> dict[str, str]:
+        request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
+        SigV4Auth(credentials.get_frozen_credentials(), "sagemaker", region).add_auth(request)
+        return {k: v for k, v in request.headers.items() if k.lower().startswith(("authorization", "x-amz-"))}
+
+    variants = live.details.get("variants") or {}
+    serving = {name: v for name, v in variants.items() if (v.get("weight") or 0) > 0}
+    replicas = sum(int(v.get("current_instances") or 0) for v in serving.values())
+    total = sum(float(v["weight"]) for v in serving.values()) or 1.0
+    return FrontDoor(
+        url=url,
+        describe=f"SageMaker InvokeEndpoint {endpoint} ({region}), SigV4-signed",
+        sign=sign,
+        revision_header="x-amzn-invoked-production-variant",
+        replicas=replicas or None,
+        serving={name: round(float(v["weight"]) / total * 100) for name, v in serving.items()},
     )
 
 

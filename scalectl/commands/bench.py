@@ -143,6 +143,8 @@ def bench(
                 headers={**door.headers, **extra},
                 timeout=request_timeout,
                 connections=connections,
+                sign=door.sign,
+                revision_header=door.revision_header,
             )
 
         rates = _ramp_rates(offered, ramp_factor, ceiling) if ramp and offered is not None else [offered]

@@ -115,15 +115,15 @@ traffic: {peak_rps: 400, offpeak_rps: 40, peak_hours_per_day: 10, replica_rps: 5
     assert again["on_demand"] == before["on_demand"]
 
 
-def test_cloud_front_doors_are_refused_with_what_to_do_instead(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+def test_cloud_front_doors_not_built_yet_are_refused_with_what_to_do_instead(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
     path = scale_file("""\
 version: 1
 name: fraud
-model: {image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/fraud:v1}
+model: {image: us-docker.pkg.dev/acme/fraud/model:v1}
 targets:
-  prod: {provider: aws, region: us-east-1, instance: ml.m5.large}
+  prod: {provider: gcp, project: acme, region: us-central1, machine: g2-standard-4}
 """)
     result = cli("bench", "-f", path, "-t", "prod", "--rate", "10", "--duration", "1s", "--output", "json")
     assert result.exit_code == 2
     error = json.loads(result.stdout)["error"]
-    assert "SageMaker InvokeEndpoint" in error and "not supported yet" in error and "--url" in error
+    assert "Vertex AI predict" in error and "not supported yet" in error and "--url" in error
