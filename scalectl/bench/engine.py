@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import json
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
@@ -51,6 +52,7 @@ class LoadSpec:
     connections: int = 512  # open loop: at most this many requests in flight
     sign: Callable[[bytes], dict[str, str]] | None = None  # per-body auth headers (SigV4), renewed every 4 minutes
     revision_header: str = REVISION_HEADER  # the response header that names what served the request
+    revision_field: str | None = None  # or a top-level field of the JSON response (Vertex: deployedModelId)
 
     def __post_init__(self) -> None:
         if (self.rate is None) == (self.concurrency is None):
@@ -145,6 +147,14 @@ class Progress:
 ProgressFn = Callable[[Progress], None]
 
 
+def _json_field(body: bytes, name: str) -> str | None:
+    try:
+        value = json.loads(body).get(name)
+    except (ValueError, AttributeError):
+        return None
+    return None if value is None else str(value)
+
+
 def error_kind(status: int) -> str | None:
     return None if 200 <= status < 400 else f"HTTP {status}"
 
@@ -231,6 +241,8 @@ class _Run:
             micros = int((loop.time() - started) * 1_000_000)
             error = error_kind(response.status)
             revision = response.header(self.spec.revision_header)
+            if revision is None and self.spec.revision_field and response.status < 400:
+                revision = _json_field(response.body, self.spec.revision_field)
             if conn.usable:
                 self.idle.append(conn)
                 conn = None

@@ -1,8 +1,8 @@
 """The front door of a deployed target: the URL and headers real clients use, and who serves behind it.
 
-Docker (the gateway with its API key) and AWS (SageMaker InvokeEndpoint, SigV4-signed) are supported;
-Vertex `predict` and the Azure scoring URI are refused with a message saying so, and `--url` reaches any
-HTTP endpoint meanwhile.
+Docker (the gateway with its API key), AWS (SageMaker InvokeEndpoint, SigV4-signed) and GCP (Vertex
+`predict` with a Google token) are supported; the Azure scoring URI is refused with a message saying so,
+and `--url` reaches any HTTP endpoint meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class FrontDoor:
     headers: dict[str, str] = field(default_factory=dict)
     sign: Callable[[bytes], dict[str, str]] | None = None  # per-body auth headers (SigV4); secret, never shown
     revision_header: str = "x-scalectl-revision"  # the response header that names what served a request
+    revision_field: str | None = None  # or this field of the JSON response
+    revision_names: dict[str, str] = field(default_factory=dict)  # what the platform says -> revision shown
     replicas: int | None = None  # replicas serving traffic now, when the platform says
     serving: dict[str, int] = field(default_factory=dict)  # revision -> percent of traffic
     containers: list[str] = field(default_factory=list)  # Docker: replica container names, for stats
@@ -41,8 +43,9 @@ def front_door(config: Any, target: str) -> FrontDoor:
         return _docker(release)
     if provider == "aws":
         return _sagemaker(release)
+    if provider == "gcp":
+        return _vertex(release)
     door = {
-        "gcp": "Vertex AI predict with Google credentials",
         "azure": "the Azure ML scoring URI with its key",
     }.get(provider, f"the {provider} endpoint")
     raise UsageError(
@@ -125,6 +128,44 @@ def _sagemaker(release: Any) -> FrontDoor:
         revision_header="x-amzn-invoked-production-variant",
         replicas=replicas or None,
         serving={name: round(float(v["weight"]) / total * 100) for name, v in serving.items()},
+    )
+
+
+def _vertex(release: Any) -> FrontDoor:
+    """Vertex AI endpoints.predict at the endpoint's URL, with a Google access token (ADC) as the SDK would
+    send it; none to a plain-http local emulator. Which deployed model answered is in the response body."""
+    from scalectl.providers.gcp.api import Vertex
+    from scalectl.registry import get_provider
+
+    live = get_provider("gcp").observe(release)
+    if not live.exists or not live.traffic or not live.url:
+        raise ProviderError(
+            f"the Vertex AI endpoint of {release.target_name} has no model with traffic: run `scalectl deploy -t "
+            f"{release.target_name}` first"
+        )
+    credentials = Vertex(release.target).credentials
+    url: str = live.url
+
+    def sign(body: bytes) -> dict[str, str]:
+        if url.startswith("http://"):
+            return {}  # a local emulator: a real token is never sent over plain http
+        from google.auth.transport.requests import Request
+
+        if not credentials.valid:
+            credentials.refresh(Request())
+        return {"Authorization": f"Bearer {credentials.token}"}
+
+    deployed = [d for d in live.details.get("deployed_models", []) if (d.get("traffic") or 0) > 0]
+    names = {str(d["id"]): str(d["revision"]) for d in deployed if d.get("revision") is not None}
+    replicas = sum(int((d.get("replicas") or {}).get("available") or 0) for d in deployed)
+    return FrontDoor(
+        url=url,
+        describe=f"Vertex AI predict {live.details.get('endpoint')}",
+        sign=sign,
+        revision_field="deployedModelId",
+        revision_names=names,
+        replicas=replicas or None,
+        serving={str(rev): pct for rev, pct in live.traffic.items() if pct > 0},
     )
 
 

@@ -145,6 +145,7 @@ def bench(
                 connections=connections,
                 sign=door.sign,
                 revision_header=door.revision_header,
+                revision_field=door.revision_field,
             )
 
         rates = _ramp_rates(offered, ramp_factor, ceiling) if ramp and offered is not None else [offered]
@@ -216,6 +217,8 @@ def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]
     from scalectl.views.bench import run_doc
 
     steps = [run_doc(result, breaches) for result, breaches in outcome]
+    for step in steps:  # the platform's names for what served (Vertex: deployed model ids) as revisions
+        step["revisions"] = {door.revision_names.get(k, k): v for k, v in step["revisions"].items()}
     doc: dict[str, Any] = {
         "command": "bench",
         "target": target,

@@ -119,11 +119,17 @@ def test_cloud_front_doors_not_built_yet_are_refused_with_what_to_do_instead(cli
     path = scale_file("""\
 version: 1
 name: fraud
-model: {image: us-docker.pkg.dev/acme/fraud/model:v1}
+model: {image: acme.azurecr.io/fraud:v1}
 targets:
-  prod: {provider: gcp, project: acme, region: us-central1, machine: g2-standard-4}
+  prod:
+    provider: azure
+    subscription: sub
+    resource_group: ml
+    workspace: prod
+    region: eastus
+    instance: Standard_NC4as_T4_v3
 """)
     result = cli("bench", "-f", path, "-t", "prod", "--rate", "10", "--duration", "1s", "--output", "json")
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     error = json.loads(result.stdout)["error"]
-    assert "Vertex AI predict" in error and "not supported yet" in error and "--url" in error
+    assert "Azure ML scoring URI" in error and "not supported yet" in error and "--url" in error
