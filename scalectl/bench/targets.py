@@ -1,8 +1,8 @@
 """The front door of a deployed target: the URL and headers real clients use, and who serves behind it.
 
-Docker (the gateway with its API key), AWS (SageMaker InvokeEndpoint, SigV4-signed) and GCP (Vertex
-`predict` with a Google token) are supported; the Azure scoring URI is refused with a message saying so,
-and `--url` reaches any HTTP endpoint meanwhile.
+Docker (the gateway with its API key), AWS (SageMaker InvokeEndpoint, SigV4-signed), GCP (Vertex `predict`
+with a Google token) and Azure (the scoring URI with the endpoint key) are supported; other providers are
+refused with a message saying so, and `--url` reaches any HTTP endpoint.
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def front_door(config: Any, target: str) -> FrontDoor:
         return _sagemaker(release)
     if provider == "gcp":
         return _vertex(release)
-    door = {
-        "azure": "the Azure ML scoring URI with its key",
-    }.get(provider, f"the {provider} endpoint")
+    if provider == "azure":
+        return _azure(release)
+    door = f"the {provider} endpoint"
     raise UsageError(
         f"scalectl bench -t {target}: benching through {door} is not supported yet; "
         "pass --url with an HTTP endpoint (and --header for its credentials) instead"
@@ -164,6 +164,40 @@ def _vertex(release: Any) -> FrontDoor:
         sign=sign,
         revision_field="deployedModelId",
         revision_names=names,
+        replicas=replicas or None,
+        serving={str(rev): pct for rev, pct in live.traffic.items() if pct > 0},
+    )
+
+
+def _azure(release: Any) -> FrontDoor:
+    """The Azure ML scoring URI with the endpoint's key as a bearer token, as clients call it; the
+    deployment that answered is in the `azureml-model-deployment` header (rev-N: revision N)."""
+    from scalectl.providers.azure.provider import AzureProvider
+    from scalectl.registry import get_provider
+
+    t = release.target
+    if t.auth_mode != "key":
+        raise UsageError(
+            f"scalectl bench -t {release.target_name}: endpoints with auth_mode {t.auth_mode} are not supported "
+            "yet (key auth is); pass --url with the scoring URI and --header 'Authorization: Bearer TOKEN'"
+        )
+    provider = get_provider("azure")
+    assert isinstance(provider, AzureProvider)
+    live = provider.observe(release)
+    if not live.exists or not live.traffic or not live.url:
+        raise ProviderError(
+            f"the Azure ML endpoint of {release.target_name} has no deployment with traffic: run `scalectl deploy "
+            f"-t {release.target_name}` first"
+        )
+    key = provider.scoring_key(release)
+    deployments = [d for d in live.details.get("deployments", []) if (d.get("traffic") or 0) > 0]
+    replicas = sum(int(d.get("instance_count") or 0) for d in deployments)
+    return FrontDoor(
+        url=live.url,
+        describe=f"Azure ML scoring URI of {live.details.get('endpoint')} (endpoint key)",
+        headers={"Authorization": f"Bearer {key}"},
+        revision_header="azureml-model-deployment",
+        revision_names={f"rev-{n}": str(n) for n in live.traffic},
         replicas=replicas or None,
         serving={str(rev): pct for rev, pct in live.traffic.items() if pct > 0},
     )

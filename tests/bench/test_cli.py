@@ -128,8 +128,9 @@ targets:
     workspace: prod
     region: eastus
     instance: Standard_NC4as_T4_v3
+    auth_mode: aml_token
 """)
     result = cli("bench", "-f", path, "-t", "prod", "--rate", "10", "--duration", "1s", "--output", "json")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 2, result.output  # refused before anything is called: no credentials needed
     error = json.loads(result.stdout)["error"]
-    assert "Azure ML scoring URI" in error and "not supported yet" in error and "--url" in error
+    assert "auth_mode aml_token" in error and "not supported yet" in error and "--url" in error
