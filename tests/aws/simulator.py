@@ -227,14 +227,9 @@ class SageMakerSimulator:
                 message = f"Endpoint {name} of account {self.account} {why}."
                 return 400, json.dumps({"ErrorCode": "ValidationError", "Message": message}).encode(), None
             weights = [(v["VariantName"], float(v.get("CurrentWeight") or 0)) for v in ep.variants]
-        total = sum(w for _, w in weights) or 1.0
-        pick = random.uniform(0, total)
-        variant = weights[-1][0]
-        for name_, weight in weights:
-            if pick < weight:
-                variant = name_
-                break
-            pick -= weight
+        if not any(w > 0 for _, w in weights):
+            weights = [(n, 1.0) for n, _ in weights]
+        (variant,) = random.choices([n for n, _ in weights], weights=[w for _, w in weights])
         try:
             instances = json.loads(body).get("instances", [])
         except (ValueError, AttributeError):

@@ -307,13 +307,7 @@ class ArmSimulator:
             split = {d: p for d, p in (ep.body["properties"].get("traffic") or {}).items() if p > 0}
             if not split:
                 return 424, {"message": "no deployment receives traffic"}, {}
-            pick = random.uniform(0, sum(split.values()))
-            chosen = next(iter(split))
-            for name, percent in split.items():
-                chosen = name
-                if pick < percent:
-                    break
-                pick -= percent
+            (chosen,) = random.choices(list(split), weights=list(split.values()))
             dep = self.deployments.get((endpoint, chosen))
             if dep is None or dep.state(now) != "Succeeded" or self._image(dep) in self.failing_images:
                 return 502, {"message": f"deployment {chosen} failed to answer"}, {"azureml-model-deployment": chosen}

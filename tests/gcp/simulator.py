@@ -390,13 +390,7 @@ class VertexSim:
             raise SimError("FAILED_PRECONDITION", f"Endpoint {name} does not have any deployed model with traffic.")
         if not isinstance(body.get("instances"), list):
             raise SimError("INVALID_ARGUMENT", 'Invalid JSON payload: "instances" must be a list.')
-        pick = random.uniform(0, sum(split.values()))
-        chosen = next(iter(split))
-        for deployed_id, percent in split.items():
-            chosen = deployed_id
-            if pick < percent:
-                break
-            pick -= percent
+        (chosen,) = random.choices(list(split), weights=list(split.values()))
         dm = next(d for d in ep["deployedModels"] if d["id"] == chosen)
         if time.monotonic() >= dm["_unhealthy_at"]:
             raise SimError("UNAVAILABLE", "The model is not ready to serve: its replicas fail health checks.")
