@@ -105,6 +105,7 @@ class Result:
     """What one run measured."""
 
     spec: LoadSpec
+    started: float = 0.0  # time.monotonic() when the run began
     elapsed: float = 0.0
     sent: int = 0
     all: Tally = field(default_factory=Tally)
@@ -358,15 +359,16 @@ def run(spec: LoadSpec, progress: ProgressFn | None = None) -> Result:
 
     The collector's full passes are put off for the run (a pause of the client would be a pause in
     the offered load); the young generation still collects, and everything is collected after."""
-    started = time.monotonic()
     thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(thresholds[0] * 10, 1_000, 1_000)
+    started = time.monotonic()
     try:
         result = asyncio.run(_Run(spec).main(progress))
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+    result.started = started
     result.elapsed = result.elapsed or time.monotonic() - started
     return result

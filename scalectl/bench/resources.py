@@ -7,6 +7,7 @@ The Docker stats API reports no GPU use, so none is reported here; a cloud targe
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,19 +15,22 @@ from typing import Any
 @dataclass
 class _Usage:
     name: str
-    cpu: list[float] = field(default_factory=list)  # percent of one CPU
-    memory: list[int] = field(default_factory=list)  # bytes
+    cpu: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, percent of one CPU)
+    memory: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, bytes)
     limit: int = 0
     error: str | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, start: float = 0.0, end: float = float("inf")) -> dict[str, Any]:
+        """Figures of the samples taken between `start` and `end` (a ramp step), or of all of them."""
         mb = 1024 * 1024
+        cpu = [v for t, v in self.cpu if start <= t <= end]
+        memory = [v for t, v in self.memory if start <= t <= end]
         return {
             "name": self.name,
-            "samples": len(self.memory),
-            "cpu_avg_pct": round(sum(self.cpu) / len(self.cpu), 1) if self.cpu else None,
-            "cpu_max_pct": round(max(self.cpu), 1) if self.cpu else None,
-            "memory_max_mb": round(max(self.memory) / mb, 1) if self.memory else None,
+            "samples": len(memory),
+            "cpu_avg_pct": round(sum(cpu) / len(cpu), 1) if cpu else None,
+            "cpu_max_pct": round(max(cpu), 1) if cpu else None,
+            "memory_max_mb": round(max(memory) / mb, 1) if memory else None,
             "memory_limit_mb": round(self.limit / mb, 1) if self.limit else None,
             "error": self.error,
         }
@@ -58,12 +62,13 @@ class ResourceSampler:
             container = connect().containers.get(usage.name)
             for stats in container.stats(stream=True, decode=True):
                 memory = (stats.get("memory_stats") or {}).get("usage")
+                now = time.monotonic()
                 if memory:
-                    usage.memory.append(int(memory))
+                    usage.memory.append((now, int(memory)))
                     usage.limit = int((stats.get("memory_stats") or {}).get("limit") or 0)
                 cpu = _cpu_percent(stats)
                 if cpu is not None:
-                    usage.cpu.append(cpu)
+                    usage.cpu.append((now, cpu))
                 if self._stop.is_set():
                     return
         except Exception as exc:  # stats are a bonus: a failure is reported, never fails the bench
@@ -81,9 +86,9 @@ class ResourceSampler:
         for thread in self._threads:
             thread.join(timeout=2.5)  # the stream yields about once a second
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, start: float = 0.0, end: float = float("inf")) -> dict[str, Any]:
         return {
             "source": "docker engine stats",
             "gpu": "not reported by the Docker stats API",
-            "containers": [u.summary() for u in self.usages],
+            "containers": [u.summary(start, end) for u in self.usages],
         }

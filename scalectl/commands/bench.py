@@ -158,6 +158,9 @@ def bench(
             outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp)
         doc = _document(target, door, outcome, objective, ramp)
         doc["resources"] = sampler.summary() if sampler else None
+        if sampler is not None:  # each step's own share of the samples: CPU against offered load
+            for step, (result, _) in zip(doc["steps"], outcome, strict=True):
+                step["resources"] = sampler.summary(result.started, result.started + result.elapsed)["containers"]
         if save and target is not None:
             doc["saved"] = _save(config, target, doc)
         if report is not None:

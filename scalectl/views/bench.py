@@ -62,6 +62,12 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _cpu(step: dict[str, Any]) -> str:
+    """Mean CPU of the replicas during a step (percent of one CPU each), or - when not reported."""
+    values = [c["cpu_avg_pct"] for c in step.get("resources") or [] if c["cpu_avg_pct"] is not None]
+    return f"{sum(values) / len(values):.1f}" if values else "-"
+
+
 def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -69,7 +75,7 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
     table.add_column("load")
     for col in LATENCY_COLUMNS:
         table.add_column(HEADINGS.get(col, col), justify="right")
-    for col in ("req/s", "ok", "errors", "SLO"):
+    for col in ("req/s", "ok", "errors", "replica CPU %", "SLO"):
         table.add_column(col, justify="right")
     for step in doc["steps"]:
         load = f"{step['offered_rps']:g}/s" if step["offered_rps"] else f"{step['concurrency']} conc."
@@ -81,6 +87,7 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
             f"{step['throughput_rps']:,.1f}",
             str(step["ok"]),
             escape(errors),
+            _cpu(step),
             verdict,
         )
     ui.err.print(table)
@@ -147,11 +154,12 @@ def write_report(path: Path, doc: dict[str, Any]) -> None:
     steps = doc["steps"]
     points = [(s["offered_rps"] or s["throughput_rps"], s) for s in steps]
     rows = "".join(
-        "<tr><td>{}</td>{}<td>{:,.1f}</td><td>{}</td><td>{}</td></tr>".format(
+        "<tr><td>{}</td>{}<td>{:,.1f}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
             f"{x:g}/s",
             "".join(f"<td>{_ms(s['latency_ms'][c])}</td>" for c in LATENCY_COLUMNS),
             s["throughput_rps"],
             html.escape(", ".join(f"{k}: {v}" for k, v in s["errors"].items()) or "0"),
+            _cpu(s),
             html.escape("; ".join(s["slo_breaches"]) or ("held" if doc["slo"] else "")),
         )
         for x, s in points
@@ -169,7 +177,7 @@ td,th{{padding:3px 10px;border-bottom:1px solid #ddd;text-align:right}}th{{backg
 {("&middot; " + summary) if summary else ""}</p>
 {_svg(points, doc)}
 <table><tr><th>offered</th>{"".join(f"<th>{HEADINGS.get(c, c)} ms</th>" for c in LATENCY_COLUMNS)}
-<th>req/s</th><th>errors</th><th>SLO</th></tr>{rows}</table>
+<th>req/s</th><th>errors</th><th>replica CPU %</th><th>SLO</th></tr>{rows}</table>
 </body></html>
 """
     try:

@@ -57,6 +57,7 @@ targets:
     usage = doc["resources"]
     assert len(usage["containers"]) == 2 and all(c["samples"] >= 1 for c in usage["containers"])
     assert all(c["memory_max_mb"] > 0 for c in usage["containers"])
+    assert [c["name"] for c in step["resources"]] == [c["name"] for c in usage["containers"]]  # the step's share
     assert "env://BENCH_GATEWAY_KEY" in doc["front_door"]
     assert KEY not in result.output and KEY not in (tmp_path / "r.html").read_text()
 
