@@ -27,6 +27,7 @@ from scalectl.bench.client import Connection, Endpoint, ProtocolError, request_h
 HIGHEST_US = 3_600_000_000  # an hour, in microseconds: the histogram's range
 REVISION_HEADER = "x-scalectl-revision"  # the Docker gateway names the revision that served each request
 PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+CLIENT_LATE_MS = 10.0  # a free worker sending this late (p99) means this machine, not the server, limited the rate
 RESIGN_SECONDS = 240  # SigV4 signatures are accepted for 5 minutes after their X-Amz-Date
 
 

@@ -15,6 +15,7 @@ from typing import Any
 @dataclass
 class _Usage:
     name: str
+    role: str  # replica | gateway
     cpu: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, percent of one CPU)
     memory: list[tuple[float, int]] = field(default_factory=list)  # (monotonic time, bytes)
     limit: int = 0
@@ -27,6 +28,7 @@ class _Usage:
         memory = [v for t, v in self.memory if start <= t <= end]
         return {
             "name": self.name,
+            "role": self.role,
             "samples": len(memory),
             "cpu_avg_pct": round(sum(cpu) / len(cpu), 1) if cpu else None,
             "cpu_max_pct": round(max(cpu), 1) if cpu else None,
@@ -50,8 +52,9 @@ def _cpu_percent(stats: dict[str, Any]) -> float | None:
 class ResourceSampler:
     """`with ResourceSampler(names) as s: ...` then `s.summary()`."""
 
-    def __init__(self, containers: list[str]) -> None:
-        self.usages = [_Usage(name) for name in containers]
+    def __init__(self, containers: dict[str, str]) -> None:
+        """`containers`: name -> role (replica, gateway)."""
+        self.usages = [_Usage(name, role) for name, role in containers.items()]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 

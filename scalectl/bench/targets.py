@@ -30,7 +30,7 @@ class FrontDoor:
     revision_names: dict[str, str] = field(default_factory=dict)  # what the platform says -> revision shown
     replicas: int | None = None  # replicas serving traffic now, when the platform says
     serving: dict[str, int] = field(default_factory=dict)  # revision -> percent of traffic
-    containers: list[str] = field(default_factory=list)  # Docker: replica container names, for stats
+    containers: dict[str, str] = field(default_factory=dict)  # Docker: container name -> role, for stats
 
 
 def front_door(config: Any, target: str) -> FrontDoor:
@@ -72,6 +72,7 @@ def _docker(release: Any) -> FrontDoor:
         headers["X-Api-Key"] = resolve_secret(reference, release.base_dir)
         describe += f" (X-Api-Key from {reference})"
     serving = {str(rev): pct for rev, pct in live.traffic.items() if pct > 0}
+    gateway = live.details.get("gateway")
     replicas = [
         r for r in live.details.get("replicas", []) if str(r.get("revision")) in serving and r.get("state") == "running"
     ]
@@ -81,7 +82,10 @@ def _docker(release: Any) -> FrontDoor:
         headers=headers,
         replicas=len(replicas) or None,
         serving=serving,
-        containers=[r["name"] for r in replicas],
+        containers={
+            **{r["name"]: "replica" for r in replicas},
+            **({gateway["name"]: "gateway"} if gateway else {}),
+        },
     )
 
 

@@ -217,6 +217,7 @@ def _breaches(result: Any, objective: Any, ramp: bool) -> list[str]:
 
 
 def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]], objective: Any, ramp: bool) -> dict:
+    from scalectl.bench.engine import CLIENT_LATE_MS
     from scalectl.views.bench import run_doc
 
     steps = [run_doc(result, breaches) for result, breaches in outcome]
@@ -237,10 +238,13 @@ def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]
     if ramp:
         held = [s for s in steps if not s["slo_breaches"]]
         best = held[-1]["offered_rps"] if held else None
+        broke = steps[-1] if steps[-1]["slo_breaches"] else None
         doc["ramp"] = {
             "held_rps": best,
-            "broke_at_rps": steps[-1]["offered_rps"] if steps[-1]["slo_breaches"] else None,
+            "broke_at_rps": broke["offered_rps"] if broke else None,
             "replica_rps": round(best / door.replicas, 2) if best and door.replicas else None,
+            # the step that broke was late on this machine's side: the server may hold more than was measured
+            "client_limited": bool(broke and (broke["client_lag_ms"] or {}).get("p99", 0) > CLIENT_LATE_MS),
         }
         doc["slo_met"] = bool(held)
     else:

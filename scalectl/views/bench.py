@@ -64,7 +64,9 @@ def _ms(value: float | None) -> str:
 
 def _cpu(step: dict[str, Any]) -> str:
     """Mean CPU of the replicas during a step (percent of one CPU each), or - when not reported."""
-    values = [c["cpu_avg_pct"] for c in step.get("resources") or [] if c["cpu_avg_pct"] is not None]
+    values = [
+        c["cpu_avg_pct"] for c in step.get("resources") or [] if c["cpu_avg_pct"] is not None and c["role"] == "replica"
+    ]
     return f"{sum(values) / len(values):.1f}" if values else "-"
 
 
@@ -108,8 +110,10 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
                 _ms(lat["max"]),
             )
         ui.err.print(rev_table)
+    from scalectl.bench.engine import CLIENT_LATE_MS
+
     lag = last.get("client_lag_ms")
-    if lag and lag["p99"] > 10:
+    if lag and lag["p99"] > CLIENT_LATE_MS:
         ui.say(
             f"[yellow]warning:[/yellow] the load client ran late (p99 {lag['p99']:.1f}ms behind schedule while "
             "it had free connections): this machine, not the server, limited the offered rate"
@@ -122,11 +126,12 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
     resources = doc.get("resources")
     if resources and resources["containers"]:
         res_table = Table(title="resource use during the run (docker stats)", title_justify="left", show_edge=False)
-        for col in ("container", "samples", "CPU avg %", "CPU max %", "memory max MB", "limit MB"):
+        for col in ("container", "role", "samples", "CPU avg %", "CPU max %", "memory max MB", "limit MB"):
             res_table.add_column(col, justify="right")
         for c in resources["containers"]:
             res_table.add_row(
                 escape(c["name"]),
+                c["role"],
                 str(c["samples"]),
                 *("-" if c[k] is None else f"{c[k]:,.1f}" for k in ("cpu_avg_pct", "cpu_max_pct", "memory_max_mb")),
                 "-" if c["memory_limit_mb"] is None else f"{c['memory_limit_mb']:,.0f}",
@@ -143,6 +148,11 @@ def print_bench(ui: Ui, doc: dict[str, Any]) -> None:
         else:
             per = f"; replica_rps = {r['replica_rps']:g} ({doc['replicas']} replica(s))" if r["replica_rps"] else ""
             ui.say(f"ramp: held {r['held_rps']:g}/s" + per)
+            if r.get("client_limited"):
+                ui.say(
+                    "[yellow]warning:[/yellow] the step that broke was limited by this machine (the client ran "
+                    "late): the figure is a lower bound; bench from a less loaded machine for the real capacity"
+                )
     if doc.get("saved"):
         ui.say(f"saved replica_rps to {escape(doc['saved'])} (cost-estimate uses it; edit or delete to override)")
     if doc.get("report"):

@@ -55,7 +55,8 @@ targets:
     assert step["revisions"]["1"]["ok"] == 200  # the gateway names the revision that served
     assert 0 < step["latency_ms"]["p50"] < 100
     usage = doc["resources"]
-    assert len(usage["containers"]) == 2 and all(c["samples"] >= 1 for c in usage["containers"])
+    roles = sorted(c["role"] for c in usage["containers"])
+    assert roles == ["gateway", "replica", "replica"] and all(c["samples"] >= 1 for c in usage["containers"])
     assert all(c["memory_max_mb"] > 0 for c in usage["containers"])
     assert [c["name"] for c in step["resources"]] == [c["name"] for c in usage["containers"]]  # the step's share
     assert "env://BENCH_GATEWAY_KEY" in doc["front_door"]
