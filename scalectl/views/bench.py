@@ -252,7 +252,7 @@ def _svg(points: list[tuple[float, dict[str, Any]]], doc: dict[str, Any]) -> str
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#f03b20" '
             'stroke-dasharray="6 4"/>'
         )
-        label = HEADINGS.get(key, key)
-        parts.append(f'<text x="{left + 6}" y="{y - 4:.1f}" fill="#f03b20">SLO {label} {ceiling:g} ms</text>')
+        name = HEADINGS.get(str(key), str(key))
+        parts.append(f'<text x="{left + 6}" y="{y - 4:.1f}" fill="#f03b20">SLO {name} {ceiling:g} ms</text>')
     parts.append("</svg>")
     return "\n".join(parts)
