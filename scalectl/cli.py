@@ -33,6 +33,7 @@ COMMANDS = {
     "destroy": "scalectl.commands.deploy:destroy",
     "unlock": "scalectl.commands.deploy:unlock",
     "cost-estimate": "scalectl.commands.cost:cost_estimate",
+    "bench": "scalectl.commands.bench:bench",
     "catalog": "scalectl.commands.catalog:catalog_app",
 }
 

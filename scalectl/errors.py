@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     CHANGES = 3  # `plan --detailed-exitcode` found changes
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
+    SLO_MISSED = 7  # `bench --slo` was missed
 
 
 def did_you_mean(word: str, options: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
@@ -107,6 +108,12 @@ class LockedError(ScalectlError):
 
 class OverBudget(ScalectlError):
     exit_code = ExitCode.OVER_BUDGET
+
+
+class SloMissed(ScalectlError):
+    """`scalectl bench --slo` measured figures outside the objective: a pipeline must not promote."""
+
+    exit_code = ExitCode.SLO_MISSED
 
 
 @dataclass

@@ -75,6 +75,14 @@ class AzureProvider:
             self._arms[key] = Arm(t, self.credential)
         return self._arms[key]
 
+    def scoring_key(self, release: Release) -> str:
+        """The endpoint's primary key, for `scalectl bench` to call the scoring URI as clients do."""
+        keys = self._arm(release).endpoint_keys(endpoint_name(release))
+        key = keys.get("primaryKey") or keys.get("primary_key")
+        if not key:
+            raise ProviderError(f"Azure returned no scoring key for endpoint {endpoint_name(release)}")
+        return str(key)
+
     def _read(self, release: Release) -> Observed:
         arm = self._arm(release)
         name = endpoint_name(release)

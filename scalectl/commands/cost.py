@@ -114,18 +114,29 @@ def _traffic(config: Any) -> Any:
 
 
 def _estimate_target(config: Any, name: str, catalog: Any) -> Any:
+    from dataclasses import replace
+
     from scalectl import cost
+    from scalectl.bench.saved import load_measurement
     from scalectl.catalog import SERVICES, rate_for
 
     tgt = config.spec.targets[name]
     rate, _hw, type_, region = rate_for(catalog, tgt)
     notes: list[str] = []
+    traffic = _traffic(config)
+    measured = load_measurement(config.path, name) if traffic else None
+    if traffic and measured:  # `bench --ramp --save` measured it: it replaces the hand-typed guess
+        traffic = replace(traffic, replica_rps=measured.replica_rps)
+        notes.append(
+            f"replica_rps {measured.replica_rps:g} measured by `scalectl bench` at {measured.measured_at} "
+            f"({measured.path}; delete it to use traffic.replica_rps)"
+        )
     if tgt.provider == "docker":
-        usage = cost.usage(tgt.replicas, tgt.replicas, _traffic(config))
+        usage = cost.usage(tgt.replicas, tgt.replicas, traffic)
         usage = cost.Usage(**{**usage.to_dict(), "expected_hours": usage.max_hours, "note": ""})
         notes.append(f"docker runs a fixed {tgt.replicas} replica(s); autoscaling does not apply")
     else:
-        usage = cost.usage(tgt.autoscaling.min, tgt.autoscaling.max, _traffic(config))
+        usage = cost.usage(tgt.autoscaling.min, tgt.autoscaling.max, traffic)
     _service, offers_spot, no_spot = SERVICES[tgt.provider]
     if not offers_spot:
         rate = cost.Rate(**{**rate.to_dict(), "spot": None, "spot_note": rate.spot_note or no_spot})
