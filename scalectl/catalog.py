@@ -527,7 +527,23 @@ def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None 
 # ---------------------------------------------------------------- seeding from SkyPilot's catalog
 
 
-SKYPILOT_SOURCE = "skypilot-catalog v8 {provider}/vms.csv via shared/pricing"
+SKYPILOT_SOURCE = "skypilot-catalog v8 {provider}/vms.csv (github.com/skypilot-org/skypilot-catalog)"
+
+# Source rows that disagree with the provider's own public figures, corrected while seeding; the
+# row's source says what was changed and why. Keyed (provider, instance type, accelerator).
+CORRECTIONS: dict[tuple[str, str, str], tuple[dict[str, str], str]] = {
+    ("azure", "Standard_ND96isr_H100_v5", "H100"): (
+        {"AcceleratorCount": "8"},
+        "; GPU count corrected from 12 to 8 (Azure's ND H100 v5 size documentation)",
+    ),
+    ("gcp", "", "A100-80GB"): (
+        # a2-ultragpu-1g is one A100 80GB on a host whose row is 1.09962; the source's GPU row
+        # (1.8462, below its own spot figure) prices the machine at 2.95 against a list ~5.07.
+        {"Price": "3.96917"},
+        "; on-demand corrected (estimate): Google Cloud's a2-ultragpu-1g list price $5.06879/h "
+        "(us-central1, cloud.google.com/compute/gpus-pricing, 2026-11) minus its host row $1.09962/h",
+    ),
+}
 
 
 def seed_from_skypilot(pricing_dir: Path, date: str) -> list[Row]:
@@ -554,7 +570,11 @@ def seed_from_skypilot(pricing_dir: Path, date: str) -> list[Row]:
             groups.setdefault((kind, type_, accel, count, r["Region"]), []).append(r)
         source = SKYPILOT_SOURCE.format(provider=provider)
         for (kind, type_, accel, count, region), zone_rows in groups.items():
-            row = _seed_row(provider, kind, type_, accel, int(count or 0), region, zone_rows, source, date)
+            fix, note = CORRECTIONS.get((provider, type_, accel), ({}, ""))
+            if fix:
+                zone_rows = [{**z, **fix} for z in zone_rows]
+                count = fix.get("AcceleratorCount", count)
+            row = _seed_row(provider, kind, type_, accel, int(count or 0), region, zone_rows, source + note, date)
             if row is not None:
                 rows.append(row)
     return rows
