@@ -471,7 +471,8 @@ def unknown_type(catalog: Catalog, provider: str, field: str, type_: str, region
 
 
 def money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:.4f}".rstrip("0").rstrip(".")
+    """An hourly rate, always to 4 decimals, so rates side by side read alike."""
+    return "n/a" if value is None else f"${value:,.4f}"
 
 
 # ---------------------------------------------------------------- nearest equivalent hardware
@@ -486,6 +487,11 @@ def offerings(catalog: Catalog, provider: str) -> list[Offering]:
     return catalog._offerings[provider]
 
 
+def accelerator_family(name: str) -> str:
+    """The accelerator without its memory variant: A100-80GB and A100 are one class."""
+    return name.split("-")[0]
+
+
 def accelerator_kind(name: str) -> str:
     if name.startswith("TPU"):
         return "TPU"
@@ -497,10 +503,11 @@ def accelerator_kind(name: str) -> str:
 def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None = None) -> Offering | None:
     """The closest hardware a provider sells for `want`, cheapest among equally close.
 
-    Closeness: the same accelerator kind (NVIDIA GPU, Inferentia, TPU) first; within it the
-    same accelerator and count, else the cheapest with enough accelerator memory in total
-    (90% of the target's counts). A region is preferred (the target's own, else the
-    provider's default US region) but any region is taken when it has nothing as close.
+    Closeness: the same accelerator and count first; else the same accelerator kind (NVIDIA
+    GPU, Inferentia, TPU), within it the same class (A100 for an A100 80GB, before any other
+    GPU), then the cheapest with enough accelerator memory in total (90% of the target's
+    counts). A region is preferred (the target's own, else the provider's default US region)
+    but any region is taken when it has nothing as close.
     """
     if not want.accelerator:
         return None
@@ -511,9 +518,13 @@ def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None 
     def distance(o: Offering) -> tuple[float, ...]:
         hw = o.hardware
         if hw.accelerator == want.accelerator and hw.count == want.count:
-            return (0, 0, 0)
+            return (0, 0, -1.0)
         short = max(0.0, 0.9 * want.total_memory - hw.total_memory)  # within 10% counts as enough
-        return (int(accelerator_kind(hw.accelerator) != accelerator_kind(want.accelerator)), 1, short)
+        return (
+            int(accelerator_kind(hw.accelerator) != accelerator_kind(want.accelerator)),
+            int(accelerator_family(hw.accelerator) != accelerator_family(want.accelerator)),
+            short,
+        )
 
     pricing = pricing_of(provider)
     preferred = region or (pricing.DEFAULT_REGION if pricing else "")
