@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scalectl.errors import ProviderError
-from scalectl.provider import Release
+from scalectl.provider import ACTOR, DEPLOY_TIME, REVISION, Release
 from scalectl.render import render_json, render_text
 
 from . import api as eng
@@ -90,9 +90,9 @@ def artifact_mounts(release: Release) -> list[dict[str, Any]]:
 class Stamp:
     """Who/when/which revision, known only at deploy; `render` shows placeholders."""
 
-    revision: int | str = "next"
-    created_at: str = "<deploy time>"
-    created_by: str = "<deploying user>"
+    revision: int | str = REVISION
+    created_at: str = DEPLOY_TIME
+    created_by: str = ACTOR
 
 
 def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | None = None) -> dict[str, Any]:

@@ -14,6 +14,8 @@ import typer
 
 from scalectl.commands.common import Common, reporting, shared_options
 
+RENDER_SEPARATOR = "==> {} <=="
+
 
 @shared_options(target=False)
 def init(
@@ -76,7 +78,10 @@ def render(
         Path | None, typer.Option("--out-dir", "-o", help="Write files to DIR/<target>/ instead of printing.")
     ] = None,
 ) -> None:
-    """Show exactly what each provider will send or run (request bodies, gateway config). No network."""
+    """Show exactly what each provider will send or run (request bodies, gateway config). No network.
+
+    Without -o, stdout is one stream: each file after a line `==> TARGET/FILE <==`.
+    """
     from scalectl.engine import release_for
     from scalectl.registry import get_provider
 
@@ -102,7 +107,9 @@ def render(
         elif ui.json:
             ui.document({"command": "render", "ok": True, "targets": rendered})
         else:
+            # One stream on stdout: each file after a `==> TARGET/FILE <==` line (head/tail's
+            # convention), so `render > all.txt` keeps the names and a script can split it.
             for name, files in rendered.items():
                 for fname, text in files.items():
-                    ui.say(f"[bold]# {name}/{fname}[/bold]")
+                    sys.stdout.write(f"{RENDER_SEPARATOR.format(f'{name}/{fname}')}\n")
                     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -108,7 +108,7 @@ def test_render_shows_the_containers_the_network_and_the_gateway(tmp_path) -> No
     gateway = json.loads(files["gateway.json"])
     assert gateway["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "9000"}]}
     assert gateway["Image"] == "nginx:1.27-alpine"  # the public default; tests set a locally built one
-    assert "server scalectl-fraud-local-rnext-0:8080" in files["nginx.conf"]
+    assert "server scalectl-fraud-local-r{revision}-0:8080" in files["nginx.conf"]
     assert "limit_req" not in files["nginx.conf"] and "X-Api-Key" not in files["nginx.conf"]
 
 
