@@ -22,8 +22,7 @@ def init(
     common: Common,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a starter that deploys as is: scale.yaml (a local Docker target), a model server in
-    ./server built from the local base image, and scale.schema.json for editors."""
+    """Write a starter that deploys as is: scale.yaml, a model server in ./server, scale.schema.json."""
     from scalectl.starter import write_starter
 
     ui, file = common.ui, common.file
