@@ -43,3 +43,32 @@ def test_help_shows_flags_without_a_value(cli, command: list[str]) -> None:
     flag = {"cost-estimate": "--compare", "deploy": "--yes"}.get(command[0] if command else "", "--help")
     line = next(line for line in result.stdout.splitlines() if flag in line)
     assert re.search(re.escape(flag) + r"(\s+-[a-z])?\s+[A-Z]", line), line  # the help text follows the flag
+
+
+APP = """\
+version: 1
+name: fraud
+model:
+  image: registry.example.com/team/fraud-detector:${TAG:-v1}
+targets:
+  local: {provider: docker, replicas: 2}
+"""
+
+
+@pytest.mark.parametrize("columns", [80, 100])
+def test_history_fits_the_terminal_without_collapsing_the_message(cli, memory, scale_file, columns: int) -> None:
+    path = scale_file(APP)
+    for tag in ("v1", "v2-with-a-long-tag"):
+        assert cli("deploy", "-f", path, "--yes", env={"TAG": tag}).exit_code == 0
+    assert cli("deploy", "-f", path, "--yes", env={"TAG": "broken"}).exit_code == 1  # a revision with a message
+    doc = json.loads(cli("history", "-f", path, "--output", "json").stdout)
+    messages = [r["message"] for r in doc["targets"]["local"] if r["message"]]
+    assert messages
+    text = cli("history", "-f", path, "--no-color", env={"COLUMNS": str(columns)}).stderr
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    assert "…" not in "".join(line for line in lines if "fraud" not in line and "@" not in line)
+    flat = " ".join(" ".join(line.split()) for line in lines)
+    for message in messages:
+        for word in message.split()[:3]:
+            assert word in flat, (word, text)
