@@ -167,21 +167,38 @@ class DockerProvider:
                     "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
                 )
             )
-        if model.build:
-            changes.append(Change("create", f"image {model.image}", f"built from {model.build}"))
-        elif images.image_present(model.image) is False:
+        # after a rollback, the newer revision's containers stay warm: the same config reuses them
+        same = [
+            r.number
+            for r in live.revisions
+            if r.digest == release.digest and r.number != live.active and r.number in seen.warm_revisions
+        ]
+        if same:
+            changes.append(
+                Change(
+                    "keep",
+                    f"revision {max(same)}: {t.replicas} warm replica(s) of {model.image}",
+                    "same config, still running since the rollback: reused, no new containers",
+                )
+            )
+        else:
+            if model.build:
+                changes.append(Change("create", f"image {model.image}", f"built from {model.build}"))
+            elif images.image_present(model.image) is False:
+                changes.append(
+                    Change(
+                        "create",
+                        f"image {model.image}",
+                        "not on this engine: pulled (build it first, or set model.build: ./DIR)",
+                    )
+                )
             changes.append(
                 Change(
                     "create",
-                    f"image {model.image}",
-                    "not on this engine: pulled (build it first, or set model.build: ./DIR)",
+                    f"{t.replicas} replica(s) of {model.image}",
+                    f"port {model.port}, health {model.health}{gpus}",
                 )
             )
-        changes.append(
-            Change(
-                "create", f"{t.replicas} replica(s) of {model.image}", f"port {model.port}, health {model.health}{gpus}"
-            )
-        )
         steps = traffic_steps(t.rollout, live.active is not None)
         how = steps_text(steps)
         if len(steps) > 1:
