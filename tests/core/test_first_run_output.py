@@ -72,3 +72,13 @@ def test_history_fits_the_terminal_without_collapsing_the_message(cli, memory, s
     for message in messages:
         for word in message.split()[:3]:
             assert word in flat, (word, text)
+
+
+def test_json_mode_streams_progress_on_stderr_one_event_per_line(cli, memory, scale_file) -> None:
+    path = scale_file(APP)
+    result = cli("deploy", "-f", path, "--yes", "--output", "json", env={"TAG": "v1"})
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)  # stdout: still exactly one document
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert events and all({"kind", "message", "t"} <= set(e) for e in events)
+    assert [e["message"] for e in events] == [e["message"] for e in doc["targets"]["local"]["events"]]
