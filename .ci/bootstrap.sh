@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh Debian/Ubuntu machine needs before scalectl runs on local Docker:
-#   1. python3-venv (apt) when `python3 -m venv` cannot work
+#   1. python3 and python3-venv (apt) when `python3 -m venv` cannot work
 #   2. .venv at the repository root with `pip install -e .[EXTRAS]` (default: docker)
 #   3. the Docker engine and the locally built images (.ci/setup-docker.sh)
 # Usage: bash .ci/bootstrap.sh [EXTRAS]. Idempotent: a second run takes a few seconds, because
@@ -13,11 +13,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-command -v python3 >/dev/null 2>&1 || { log "python3 is missing: apt-get install python3"; exit 1; }
 if [ ! -x "$REPO/.venv/bin/python" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-  log "installing python3-venv (Debian ships venv without ensurepip)"
+  log "installing python3 and python3-venv (Debian ships venv without ensurepip)"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
 fi
 if [ ! -x "$REPO/.venv/bin/python" ]; then
   log "creating $REPO/.venv"
