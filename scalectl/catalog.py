@@ -340,6 +340,7 @@ class Pricing(Protocol):
     """
 
     NO_SPOT: str  # why its serving service sells no spot capacity; "" when it does
+    PRICE_API: str  # the public price API `catalog refresh` reads; "" when there is none
     DEFAULT_REGION: str  # region `nearest` prefers when the target is on another platform
 
     def rate(self, catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
@@ -367,6 +368,11 @@ def pricing_of(provider: str) -> Pricing | None:
     """The platform's pricing module, imported on first use; None when it ships no price data."""
     module = registry.platform(provider).pricing
     return cast(Pricing, importlib.import_module(module)) if module else None
+
+
+def refreshable() -> list[str]:
+    """Platforms whose prices `catalog refresh` can fetch from a public price API."""
+    return [name for name in registry.platforms() if (p := pricing_of(name)) is not None and p.PRICE_API]
 
 
 class _Services(Mapping[str, tuple[str, bool, str]]):

@@ -58,9 +58,14 @@ class ScaleFile(Strict):
 
 
 @cache
-def scale_file_model() -> type[ScaleFile]:
-    """`ScaleFile` whose targets are the union of every registered platform's schema, by `provider`."""
-    schemas = tuple(p.schema for p in registry.platforms().values())
+def scale_file_model(providers: frozenset[str] | None = None) -> type[ScaleFile]:
+    """`ScaleFile` whose targets are the union of the platforms' schemas, by `provider`.
+
+    `providers` narrows the union to the platforms a file names (all when None, or when it names
+    none that exist), so a file using built-in platforms loads no installed plugin.
+    """
+    known = registry.platforms_for(providers) if providers is not None else {}
+    schemas = tuple(p.schema for p in (known or registry.platforms()).values())
     member: Any = schemas[0] if len(schemas) == 1 else Annotated[Union[schemas], Field(discriminator="provider")]  # noqa: UP007
     model: type[ScaleFile] = create_model(
         "ScaleFile", __base__=ScaleFile, __doc__=ScaleFile.__doc__, targets=(dict[str, member], Field(min_length=1))
@@ -146,7 +151,7 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
 
     spec: ScaleFile | None = None
     try:
-        spec = scale_file_model().model_validate(data)
+        spec = scale_file_model(_provider_names(data)).model_validate(data)
     except ValidationError as exc:
         # a value whose ${VAR} is unset is reported once, as that, not again as whatever it fails to parse as
         unset = {(d.line, d.column) for d in problems}
@@ -158,6 +163,15 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
         raise ConfigError(problems)
     assert spec is not None
     return Config(path=path, spec=spec, document=doc)
+
+
+def _provider_names(data: dict[str, Any]) -> frozenset[str]:
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return frozenset()
+    return frozenset(
+        t["provider"] for t in targets.values() if isinstance(t, dict) and isinstance(t.get("provider"), str)
+    )
 
 
 def dedupe(items: list[Diagnostic]) -> list[Diagnostic]:

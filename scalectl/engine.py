@@ -14,6 +14,7 @@ from scalectl.config import Config, digest, effective_model
 from scalectl.errors import ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
 from scalectl.rollout import rollback_target
 from scalectl.state import Journal, actor, now_iso
@@ -103,9 +104,10 @@ class Engine:
             try:
                 revision = provider.apply(plan, events)
             except ScalectlError as exc:
-                failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": exc.message})
+                message = redact(exc.message, secret_values(release))
+                failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": message})
                 self.journal.record(release.app, target, failed)
-                self.journal.audit(release.app, target, "deploy", failed.number, "failed", exc.message)
+                self.journal.audit(release.app, target, "deploy", failed.number, "failed", message)
                 raise
             self.journal.record(release.app, target, revision)
             self.journal.audit(release.app, target, "deploy", revision.number, "ok", revision.digest)
@@ -129,7 +131,8 @@ class Engine:
             try:
                 revision = provider.rollback(release, live, chosen, events)
             except ScalectlError as exc:
-                self.journal.audit(release.app, target, "rollback", chosen.number, "failed", exc.message)
+                message = redact(exc.message, secret_values(release))
+                self.journal.audit(release.app, target, "rollback", chosen.number, "failed", message)
                 raise
             self.journal.record(release.app, target, revision)
             if previous is not None:

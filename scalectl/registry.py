@@ -16,7 +16,7 @@ platform touches no core file.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -64,7 +64,7 @@ _instances: dict[str, Provider] = {}
 @cache
 def platforms() -> dict[str, Platform]:
     """Every platform, built-ins first, then installed entry points in name order."""
-    found = {name: importlib.import_module(f"scalectl.providers.{name}").PLATFORM for name in builtin()}
+    found = {name: _builtin(name) for name in builtin()}
     for ep in sorted(_entry_points(), key=lambda e: e.name):
         if ep.name in found:
             _broken[ep.name] = f"entry point {ep.value} names a built-in platform; it is ignored"
@@ -79,6 +79,23 @@ def platforms() -> dict[str, Platform]:
             continue
         found[ep.name] = platform
     return found
+
+
+def platforms_for(names: Iterable[str]) -> dict[str, Platform]:
+    """The known platforms among `names`; installed packages are scanned only for a name that is not built in.
+
+    Scanning every installed distribution for entry points costs tens of milliseconds, which
+    `validate` of a file using only built-in platforms need not pay.
+    """
+    wanted = set(names)
+    if wanted <= set(builtin()):
+        return {name: _builtin(name) for name in sorted(wanted)}
+    return {name: p for name, p in platforms().items() if name in wanted}
+
+
+def _builtin(name: str) -> Platform:
+    platform: Platform = importlib.import_module(f"scalectl.providers.{name}").PLATFORM
+    return platform
 
 
 def _entry_points() -> list[Any]:

@@ -143,6 +143,15 @@ def _env_var_names(value: dict[str, str], what: str = "environment variable name
     return value
 
 
+def env_name(value: str) -> str:
+    """One environment-variable name (a secret's name, which the Docker gateway also uses as a key name)."""
+    _env_var_names({value: ""}, what="name")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(env_name)]
+
+
 class ModelOverride(Strict):
     """What differs about the model on one target: its artifact store, its secret manager, an image.
 

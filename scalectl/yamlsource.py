@@ -102,7 +102,9 @@ def _contains(node: Any, part: str | int) -> bool:
 
 
 def _is_union_tag(part: str) -> bool:
-    return part in {"docker", "aws", "gcp", "azure"} or part.startswith("function-")
+    from scalectl import registry
+
+    return part in registry.platforms() or part.startswith("function-")
 
 
 def read_document(path: Path) -> Document:

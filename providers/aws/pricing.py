@@ -33,6 +33,7 @@ from scalectl.errors import ProviderError, UsageError
 
 NO_SPOT = "not offered for SageMaker real-time endpoints"
 DEFAULT_REGION = "us-east-1"
+PRICE_API = "AWS Price List API"
 
 # SageMaker real-time hosting list prices (us-east-1, USD/h) checked against
 # aws.amazon.com/sagemaker/pricing in 2026-11, with the EC2 price of the same size. They are

@@ -74,21 +74,45 @@ def dedicated_resources(release: Release) -> dict[str, Any]:
         "gcp/dedicated_resources.json.j2",
         hw=hardware(target),
         autoscaling=target.autoscaling,
-        metric=autoscaling_metric(target),
+        metric_specs=autoscaling_metric(target),
         spot=target.spot,
     )
 
 
-def autoscaling_metric(target: GcpTarget) -> tuple[str, float] | None:
-    """The autoscaling metric spec Vertex gets; requests/s per replica becomes requests/minute."""
+# Vertex scales on CPU utilisation (and accelerator duty cycle when the machine has an accelerator count)
+# at a default target of 60% unless a spec overrides it, alongside the metric sent: a target of 100 (the
+# highest utilisation Vertex accepts) for the metrics the user did not choose leaves the chosen one in charge.
+# https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources (autoscalingMetricSpecs)
+UNCHOSEN_TARGET = 100
+
+
+def metric_target(target: GcpTarget) -> float:
+    """The target as Vertex counts it: percent, or requests per replica per minute (requests/s x 60)."""
     a = target.autoscaling
-    if a.metric == "cpu":
-        return CPU_METRIC, a.target
-    if a.metric in ("gpu", "accelerator_duty_cycle"):
-        return DUTY_CYCLE_METRIC, a.target
-    if a.metric == "requests_per_replica":
-        return REQUEST_COUNT_METRIC, a.target * 60
-    return None  # memory: refused by check()
+    return a.target * 60 if a.metric == "requests_per_replica" else a.target
+
+
+def whole(value: float) -> int | None:
+    """`value` as the int32 Vertex takes, or None when that would change it (70.7, 0.3)."""
+    nearest = round(value)
+    return nearest if nearest >= 1 and abs(value - nearest) < 1e-9 else None
+
+
+def autoscaling_metric(target: GcpTarget) -> list[dict[str, Any]]:
+    """Every autoscalingMetricSpec Vertex would apply, explicit: the chosen metric at its target, the
+    implicit ones at 100% so they never scale out on their own (check() refuses targets that are not whole)."""
+    a = target.autoscaling
+    names = {"cpu": CPU_METRIC, "gpu": DUTY_CYCLE_METRIC, "accelerator_duty_cycle": DUTY_CYCLE_METRIC}
+    chosen = names.get(a.metric, REQUEST_COUNT_METRIC if a.metric == "requests_per_replica" else None)
+    if chosen is None:
+        return []  # memory: refused by check()
+    value = whole(metric_target(target))
+    specs = [{"metricName": chosen, "target": value if value is not None else round(metric_target(target))}]
+    implicit = [CPU_METRIC]
+    if hardware(target).accelerator_count > 0:
+        implicit.append(DUTY_CYCLE_METRIC)
+    specs += [{"metricName": m, "target": UNCHOSEN_TARGET} for m in implicit if m != chosen]
+    return specs
 
 
 @dataclass(frozen=True)
