@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from scalectl import __version__
 
@@ -38,6 +38,26 @@ COMMANDS = {
 }
 
 
+class _PlainFlags:
+    """Help lists a flag bare: Typer prints every option's type, so `--version <bool>` read as
+    if the flag took a value. An empty metavar hides it; click never prints a flag's metavar."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class PlainFlagsCommand(_PlainFlags, TyperCommand):
+    pass
+
+
+class PlainFlagsGroup(_PlainFlags, TyperGroup):
+    pass
+
+
 class LazyCommands(Mapping[str, Any]):
     """`COMMANDS` as click commands, each imported and built on first lookup."""
 
@@ -53,7 +73,7 @@ class LazyCommands(Mapping[str, Any]):
                 sub_app = found
             else:  # a command function: a one-command Typer builds it exactly as `app.command()` would
                 sub_app = typer.Typer(add_completion=False)
-                sub_app.command(name)(found)
+                sub_app.command(name, cls=PlainFlagsCommand)(found)
             self._built[name] = typer.main.get_command(sub_app)
         return self._built[name]
 
@@ -64,7 +84,7 @@ class LazyCommands(Mapping[str, Any]):
         return len(self._references)
 
 
-class LazyGroup(TyperGroup):
+class LazyGroup(PlainFlagsGroup):
     """The root group: its commands come from `COMMANDS`, built when looked up."""
 
     def __init__(self, **attrs: Any) -> None:

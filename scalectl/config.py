@@ -14,7 +14,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -155,7 +155,7 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
     except ValidationError as exc:
         # a value whose ${VAR} is unset is reported once, as that, not again as whatever it fails to parse as
         unset = {(d.line, d.column) for d in problems}
-        located = [doc.locate(d) for d in _diagnostics_from(exc, data)]
+        located = [doc.locate(d) for d in _diagnostics_from(exc, data, doc.origin)]
         problems += [d for d in located if (d.line, d.column) not in unset]
 
     problems = dedupe(problems)
@@ -185,8 +185,14 @@ def dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(out, key=lambda d: (d.line, d.column))
 
 
-def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
-    """Pydantic errors -> findings with document paths and messages written for people."""
+def _diagnostics_from(
+    exc: ValidationError, data: Any, origin: Callable[[tuple[str | int, ...]], tuple[str | int, ...]] | None = None
+) -> list[Diagnostic]:
+    """Pydantic errors -> findings with document paths and messages written for people.
+
+    `origin` maps a path to where its value was written: a value a target inherited from
+    `defaults:` is reported at `defaults.…` (once, not once per target).
+    """
     grouped: dict[tuple[str | int, ...], list[str]] = {}
     for err in exc.errors(include_url=False):
         loc = _document_loc(tuple(err["loc"]))
@@ -208,9 +214,13 @@ def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
             message = f"required key `provider` is missing; expected one of: {', '.join(registry.platforms())}"
         elif kind == "too_short" and loc == ("targets",):
             message = "at least one target is required"
+        elif kind in ("literal_error", "enum") and re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected"))):
+            given = str(err.get("input", ""))
+            options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            message = f"`{given}` is not one of: {', '.join(options)}{did_you_mean(given, options)}"
         else:
             message = err["msg"].removeprefix("Value error, ")
-        grouped.setdefault(loc, []).append(message)
+        grouped.setdefault(origin(loc) if origin else loc, []).append(message)
     # a value that fits none of a union's members gets one finding, not one per member
     return [Diagnostic(message="; or ".join(dict.fromkeys(msgs)), loc=loc) for loc, msgs in grouped.items()]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalectl import __version__
-from scalectl.provider import Release
+from scalectl.provider import ACTOR, REVISION, Release
 from scalectl.render import render_json
 
 from .schema import AwsTarget
@@ -63,7 +63,7 @@ def runtime_url(region: str, endpoint: str) -> str:
     return f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{endpoint}/invocations"
 
 
-PLACEHOLDERS = ("{revision}", "{actor}")  # what `render` shows where deploy fills in a value
+PLACEHOLDERS = (REVISION, ACTOR)  # what `render` shows where deploy fills in a value
 
 
 def tag_value(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
-from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.provider import REVISION, Change, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
 from . import rollout
@@ -127,7 +127,7 @@ class AzureProvider:
         active = live.active_revision
         if active is not None and active.digest == release.digest:
             return [Change("keep", f"deployment rev-{active.number}", "already running this config")]
-        new = "rev-<next>"
+        new = deployment_name(REVISION)
         changes = [
             Change("keep", f"endpoint {name}", "exists")
             if live.exists

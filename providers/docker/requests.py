@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scalectl.errors import ProviderError
-from scalectl.provider import Release
+from scalectl.provider import ACTOR, DEPLOY_TIME, Release
 from scalectl.redact import LOCAL_SCHEMES, resolve_local
 from scalectl.render import render_json, render_text
 
@@ -93,11 +93,12 @@ def artifact_mounts(release: Release) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Stamp:
-    """Who/when/which revision, known only at deploy; `render` shows placeholders."""
+    """Who/when/which revision, known only at deploy; `render` shows `{actor}` / `{deploy_time}`, and
+    `next` for the revision, which names containers and nginx upstreams (no braces allowed there)."""
 
     revision: int | str = "next"
-    created_at: str = "<deploy time>"
-    created_by: str = "<deploying user>"
+    created_at: str = DEPLOY_TIME
+    created_by: str = ACTOR
 
 
 def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scalectl.provider import Release, Revision
+from scalectl.provider import Release, Revision, placeholder
 from scalectl.render import pretty, render_json
 from scalectl.rollout import bake_after, traffic_steps
 
@@ -243,30 +243,30 @@ def rollout_plan(release: Release) -> dict[str, Any]:
 
 
 def render_preview(release: Release, preview: Revision | None = None) -> dict[str, str]:
-    """What `scalectl render` writes: every request body, with deploy-time ids as <...>."""
+    """What `scalectl render` writes: every request body, with deploy-time ids as `{name}` placeholders."""
     target = target_of(release)
     info = RevisionInfo(
-        number=str(preview.number) if preview else "<revision>",
-        created_at=preview.created_at if preview else "<deploy time>",
-        created_by=preview.created_by if preview else "<deployer>",
+        number=str(preview.number) if preview else placeholder("revision"),
+        created_at=preview.created_at if preview else placeholder("deploy_time"),
+        created_by=preview.created_by if preview else placeholder("actor"),
     )
-    endpoint = f"{parent(target)}/endpoints/<endpoint id>"
+    endpoint = f"{parent(target)}/endpoints/{placeholder('endpoint_id')}"
     steps = traffic_steps(target.rollout)
     first = deploy_model(
         release,
         endpoint=endpoint,
-        model_resource=f"{parent(target)}/models/<model id from upload>",
+        model_resource=f"{parent(target)}/models/{placeholder('model_id')}",
         revision=info.number,
         traffic_split={"0": 100},
     )
     update = deploy_model(
         release,
         endpoint=endpoint,
-        model_resource=f"{parent(target)}/models/<model id from upload>",
+        model_resource=f"{parent(target)}/models/{placeholder('model_id')}",
         revision=info.number,
         traffic_split={"0": steps[0]}
         if steps[0] == 100
-        else {"0": steps[0], "<previous deployed model id>": 100 - steps[0]},
+        else {"0": steps[0], placeholder("previous_deployed_model_id"): 100 - steps[0]},
     )
     files = {
         "upload_model.json": pretty(upload_model(release, info)),
@@ -277,7 +277,7 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         "iam.json": pretty(iam(release)),
     }
     if len(steps) > 1:  # the first UpdateEndpoint traffic step after the canary's bake
-        new, old = "<new deployed model id>", "<previous deployed model id>"
+        new, old = placeholder("new_deployed_model_id"), placeholder("previous_deployed_model_id")
         split = {new: steps[1]} if steps[1] == 100 else {new: steps[1], old: 100 - steps[1]}
         files["update_traffic.json"] = pretty(update_traffic(endpoint, split))
     return files

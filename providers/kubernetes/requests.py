@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scalectl.provider import Release, Revision
+from scalectl.provider import ACTOR, DEPLOY_TIME, Release, Revision
 from scalectl.render import render_json
 
 from .schema import KubernetesTarget
@@ -45,11 +45,12 @@ Routing = Literal["gateway", "replicas"]
 
 @dataclass(frozen=True)
 class Stamp:
-    """Which revision and who/when: known at deploy; `render` shows revision 1 and placeholders."""
+    """Which revision and who/when: known at deploy; `render` shows revision 1 (names must stay valid
+    DNS labels, which `{revision}` is not) and the `{actor}` / `{deploy_time}` placeholders."""
 
     revision: int = 1
-    created_at: str = "<deploy time>"
-    created_by: str = "<deploying user>"
+    created_at: str = DEPLOY_TIME
+    created_by: str = ACTOR
     status: str = "pending"
 
     @classmethod

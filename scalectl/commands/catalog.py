@@ -6,18 +6,20 @@ from typing import Annotated
 
 import typer
 
+from scalectl.cli import PlainFlagsCommand, PlainFlagsGroup
 from scalectl.commands.common import Common, reporting, shared_options
 from scalectl.errors import UsageError
 
 catalog_app = typer.Typer(
     name="catalog",
+    cls=PlainFlagsGroup,
     help="The price catalog cost-estimate uses: show what is known, refresh it.",
     no_args_is_help=True,
     add_completion=False,
 )
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", cls=PlainFlagsCommand)
 @shared_options(file=False, target=False)
 def catalog_show(
     common: Common,
@@ -54,7 +56,7 @@ def catalog_show(
         print_catalog_rows(ui, type_, catalog, rows)
 
 
-@catalog_app.command("refresh")
+@catalog_app.command("refresh", cls=PlainFlagsCommand)
 @shared_options(file=False, target=False)
 def catalog_refresh(
     common: Common,

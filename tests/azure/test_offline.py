@@ -90,7 +90,7 @@ def test_render_shows_every_body_and_the_rbac_role(scale_file, cli) -> None:
     assert sorted(files) == ["autoscale.json", "deployment.json", "endpoint.json", "environment.json", "rbac-role.json"]
     endpoint = json.loads(files["endpoint.json"])
     assert endpoint["properties"]["authMode"] == "Key"
-    assert endpoint["properties"]["traffic"] == {"rev-N": 100}
+    assert endpoint["properties"]["traffic"] == {"rev-{revision}": 100}
     role = json.loads(files["rbac-role.json"])
     assert "Microsoft.Insights/autoscalesettings/write" in role["Actions"]
     assert role["AssignableScopes"] == ["/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/ml"]
@@ -226,7 +226,7 @@ def test_the_environment_body_is_what_azure_ai_ml_would_send() -> None:
     routes = {"path": "/ping", "port": 8080}
     entity = Environment(
         name=b.environment,
-        version="N",
+        version="{revision}",
         image=props["image"],
         inference_config={
             "liveness_route": routes,

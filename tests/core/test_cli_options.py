@@ -29,6 +29,7 @@ EXPECTED = {
         *HEAD,
         "--compare",
         "--budget SCALECTL_BUDGET",
+        "--total-budget SCALECTL_TOTAL_BUDGET",
         "--baseline SCALECTL_BASELINE",
         "--format SCALECTL_COST_FORMAT",
         *TAIL,

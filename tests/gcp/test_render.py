@@ -37,13 +37,13 @@ def test_render_writes_every_request_body_and_the_iam_roles(tmp_path: Path) -> N
     ]
     upload = files["upload_model.json"]["model"]
     assert upload["containerSpec"]["env"] == [{"name": "LOG_LEVEL", "value": "info"}]
-    assert upload["labels"]["scalectl_revision"] == "<revision>"
-    assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "<previous deployed model id>": 90}
+    assert upload["labels"]["scalectl_revision"] == "{revision}"
+    assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "{previous_deployed_model_id}": 90}
     assert [s["new_revision_percent"] for s in files["rollout.json"]["steps"]] == [10, 100]
     assert files["update_traffic.json"] == {
         "endpoint": {
-            "name": "projects/acme/locations/us-central1/endpoints/<endpoint id>",
-            "trafficSplit": {"<new deployed model id>": 100},
+            "name": "projects/acme/locations/us-central1/endpoints/{endpoint_id}",
+            "trafficSplit": {"{new_deployed_model_id}": 100},
         },
         "updateMask": "trafficSplit",
     }
