@@ -33,6 +33,7 @@ COMMANDS = {
     "destroy": "scalectl.commands.deploy:destroy",
     "unlock": "scalectl.commands.deploy:unlock",
     "cost-estimate": "scalectl.commands.cost:cost_estimate",
+    "drift": "scalectl.commands.drift:drift",
     "catalog": "scalectl.commands.catalog:catalog_app",
 }
 

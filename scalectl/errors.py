@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     CHANGES = 3  # `plan --detailed-exitcode` found changes
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
+    DRIFT = 8  # `drift` found inputs or predictions over the thresholds
 
 
 def did_you_mean(word: str, options: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
@@ -107,6 +108,12 @@ class LockedError(ScalectlError):
 
 class OverBudget(ScalectlError):
     exit_code = ExitCode.OVER_BUDGET
+
+
+class DriftDetected(ScalectlError):
+    """`scalectl drift`: a feature or the predictions moved past the thresholds."""
+
+    exit_code = ExitCode.DRIFT
 
 
 @dataclass
