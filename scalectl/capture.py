@@ -165,7 +165,9 @@ def _record(doc: dict[str, Any]) -> Record:
     if "captureData" in doc:  # SageMaker data capture
         data = doc["captureData"]
         when = parse_time(doc["eventMetadata"]["inferenceTime"])
-        return Record(when, _sagemaker_payload(data.get("endpointInput")), _sagemaker_payload(data.get("endpointOutput")))
+        return Record(
+            when, _sagemaker_payload(data.get("endpointInput")), _sagemaker_payload(data.get("endpointOutput"))
+        )
     return Record(parse_time(doc["time"]), doc.get("request"), doc.get("response"))
 
 
@@ -303,4 +305,3 @@ def load_table(path: Path, what: str = "--baseline") -> dict[str, list[Any]]:
             raise UsageError(f"{what} {path}: not a readable Parquet file ({exc})") from None
         return {name: [_scalar(v) for v in table.column(name).to_pylist()] for name in table.column_names}
     raise UsageError(f"{what} {path}: unsupported file type {suffix or '(none)'}; use .csv, .jsonl or .parquet")
-

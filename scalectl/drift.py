@@ -8,6 +8,7 @@ imported only here, so every other command starts without them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -166,7 +167,7 @@ def _edge_labels(edges: np.ndarray, b: np.ndarray, r: np.ndarray) -> list[str]:
     shown = edges.copy()
     shown[0] = min(b.min(), r.min())
     shown[-1] = max(b.max(), r.max())
-    return [f"{_short(lo)}..{_short(hi)}" for lo, hi in zip(shown[:-1], shown[1:], strict=True)]
+    return [f"{_short(lo)}..{_short(hi)}" for lo, hi in itertools.pairwise(shown)]
 
 
 def _short(x: float) -> str:

@@ -257,7 +257,7 @@ class TargetBase(Strict):
     tags: dict[str, EnvValue] = Field(default_factory=dict)
     keep_revisions: int = Field(3, ge=1, le=50, description="previous revisions kept for fast rollback")
     hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
-    monitoring: Monitoring = Field(default_factory=Monitoring)  # type: ignore[arg-type]
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
 
 class Traffic(Strict):

@@ -57,7 +57,9 @@ def drift(
     baseline: Annotated[
         Path, typer.Option("--baseline", help="Training data: .csv, .jsonl or .parquet; its columns are the features.")
     ],
-    since: Annotated[str, typer.Option("--since", help="Recent window: captures newer than this (24h, 90m, 7d).")] = "24h",
+    since: Annotated[
+        str, typer.Option("--since", help="Recent window: captures newer than this (24h, 90m, 7d).")
+    ] = "24h",
     captures: Annotated[
         Path | None,
         typer.Option(
@@ -90,7 +92,7 @@ def drift(
         Path | None, typer.Option("--report", help="Also write an HTML report with a picture per drifted feature.")
     ] = None,
 ) -> None:
-    """Compare recent captured requests with the training data per feature, and outputs with a reference; exit 8 on drift."""
+    """Recent captured requests vs the training data per feature, outputs vs a reference; exit 8 on drift."""
     ui = common.ui
     with reporting(ui, "drift"):
         config, names = common.load(check_providers=False)

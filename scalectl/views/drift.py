@@ -31,13 +31,7 @@ def _num(value: float | None, digits: int = 3) -> str:
 
 
 def _row(f: FeatureDrift) -> list[str]:
-    test = (
-        f"KS p {_num(f.ks_p)}"
-        if f.ks_p is not None
-        else f"chi2 p {_num(f.chi2_p)}"
-        if f.chi2_p is not None
-        else "-"
-    )
+    test = f"KS p {_num(f.ks_p)}" if f.ks_p is not None else f"chi2 p {_num(f.chi2_p)}" if f.chi2_p is not None else "-"
     means = f"{_num(f.baseline_mean)} -> {_num(f.recent_mean)}" if f.baseline_mean is not None else ""
     verdict = "DRIFT" if f.drifted else "ok" if f.psi is not None else "n/a"
     return [f.name, f.kind, _num(f.psi), test, means, f"{f.recent_count}", verdict, "; ".join(f.reasons)]
@@ -72,7 +66,9 @@ def print_drift(ui: Ui, context: dict[str, Any], inputs: DriftReport, prediction
 
 
 def _verdict(inputs: DriftReport, predictions: DriftReport | None) -> str:
-    moved = [f.name for f in inputs.drifted] + [f"prediction {f.name}" for f in (predictions.drifted if predictions else [])]
+    moved = [f.name for f in inputs.drifted] + [
+        f"prediction {f.name}" for f in (predictions.drifted if predictions else [])
+    ]
     if moved:
         return f"verdict: DRIFT on {len(moved)} feature(s): {', '.join(moved)}"
     top = inputs.top(3)
@@ -142,7 +138,9 @@ def drift_html(context: dict[str, Any], inputs: DriftReport, predictions: DriftR
     def table(report: DriftReport) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in _HEADER)
         rows = "".join(
-            f'<tr class="{"drift" if f.drifted else ""}">' + "".join(f"<td>{html.escape(c)}</td>" for c in _row(f)) + "</tr>"
+            f'<tr class="{"drift" if f.drifted else ""}">'
+            + "".join(f"<td>{html.escape(c)}</td>" for c in _row(f))
+            + "</tr>"
             for f in report.features
         )
         return f"<table><tr>{head}</tr>{rows}</table>"
@@ -157,7 +155,9 @@ def drift_html(context: dict[str, Any], inputs: DriftReport, predictions: DriftR
     ]
     if predictions:
         body += ["<h2>Predictions</h2>", table(predictions)]
-    charts = [("", f) for f in inputs.drifted] + [("prediction ", f) for f in (predictions.drifted if predictions else [])]
+    charts = [("", f) for f in inputs.drifted] + [
+        ("prediction ", f) for f in (predictions.drifted if predictions else [])
+    ]
     for prefix, f in charts:
         if f.histogram is not None:
             title = f"{prefix}{f.name}"

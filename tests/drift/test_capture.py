@@ -51,7 +51,12 @@ def _sagemaker_line(when: datetime, data: str, encoding: str, content_type: str,
     return json.dumps(
         {
             "captureData": {
-                "endpointInput": {"observedContentType": content_type, "mode": "INPUT", "data": data, "encoding": encoding},
+                "endpointInput": {
+                    "observedContentType": content_type,
+                    "mode": "INPUT",
+                    "data": data,
+                    "encoding": encoding,
+                },
                 "endpointOutput": {
                     "observedContentType": "application/json",
                     "mode": "OUTPUT",
@@ -108,7 +113,7 @@ def test_bad_baselines_are_usage_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"short\.csv:3: 1 cells, the header has 2"):
         load_table(tmp_path / "short.csv")
     (tmp_path / "x.xlsx").write_text("")
-    with pytest.raises(UsageError, match="unsupported file type .xlsx"):
+    with pytest.raises(UsageError, match=r"unsupported file type \.xlsx"):
         load_table(tmp_path / "x.xlsx")
     (tmp_path / "bad.parquet").write_text("nope")
     with pytest.raises(UsageError, match="not a readable Parquet file"):
