@@ -144,6 +144,21 @@ def capture_files(path: Path) -> list[Path]:
     return sorted(p for p in path.rglob("*.jsonl") if p.is_file())
 
 
+def is_capture(path: Path) -> bool:
+    """A capture directory, or a JSON-lines file whose first record is a capture (not a table row)."""
+    if path.is_dir():
+        return True
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        return False
+    with open(path, encoding="utf-8") as fh:
+        first = next((line for line in fh if line.strip()), "")
+    try:
+        doc = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and ("captureData" in doc or {"time", "request"} <= set(doc))
+
+
 def read_records(path: Path, since: datetime | None = None, until: datetime | None = None) -> list[Record]:
     """Captured calls at `path` with since <= time < until; a malformed line is a UsageError naming it."""
     out: list[Record] = []

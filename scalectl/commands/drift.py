@@ -68,7 +68,10 @@ def drift(
     ] = None,
     reference: Annotated[
         Path | None,
-        typer.Option("--reference", help="Reference predictions (.csv/.jsonl/.parquet) for prediction drift."),
+        typer.Option(
+            "--reference",
+            help="Reference outputs for prediction drift: a table (.csv/.jsonl/.parquet) or captured requests.",
+        ),
     ] = None,
     reference_since: Annotated[
         str | None,
@@ -134,7 +137,11 @@ def drift(
             )
         outputs_now = capture.prediction_features(recent)
         if reference is not None:
-            ref_values = capture.load_table(reference, "--reference")
+            ref_values = (
+                capture.prediction_features(capture.read_records(reference))
+                if capture.is_capture(reference)
+                else capture.load_table(reference, "--reference")
+            )
             ref_label = str(reference)
         else:
             start = now - (ref_window or 2 * recent_window)

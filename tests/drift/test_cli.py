@@ -223,3 +223,22 @@ def test_other_commands_do_not_import_numpy(project: Path) -> None:
         check=False,
     )
     assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_reference_captures_directory_for_predictions(cli, project: Path) -> None:
+    result = cli(
+        "drift",
+        "-f",
+        project / "scale.yaml",
+        "--baseline",
+        project / "train.csv",
+        "--since",
+        "2h",
+        "--reference",
+        project / "captures",
+        "--output",
+        "json",
+    )
+    doc = json.loads(result.stdout)
+    # the reference holds both windows (0.2 and 0.5); now is all 0.5: moved, by about half the mass
+    assert doc["reference"] == str(project / "captures") and doc["predictions"]["features"][0]["psi"] > 0.2
