@@ -20,13 +20,13 @@ import io
 import json
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scalectl.errors import UsageError
+from scalectl.errors import ProviderError, UsageError
 
 FORMAT_VERSION = 1
 FILE_PREFIX = "requests-"
@@ -159,21 +159,58 @@ def is_capture(path: Path) -> bool:
     return isinstance(doc, dict) and ("captureData" in doc or {"time", "request"} <= set(doc))
 
 
-def read_records(path: Path, since: datetime | None = None, until: datetime | None = None) -> list[Record]:
-    """Captured calls at `path` with since <= time < until; a malformed line is a UsageError naming it."""
+def read_records(
+    source: Path | str, since: datetime | None = None, until: datetime | None = None, region: str | None = None
+) -> list[Record]:
+    """Captured calls with since <= time < until from a local file or directory, or an s3:// prefix.
+
+    A malformed line is a UsageError naming the file (or object) and line.
+    """
     out: list[Record] = []
-    for file in capture_files(path):
+    if isinstance(source, str) and source.startswith("s3://"):
+        for name, text in _s3_objects(source, since, region):
+            _parse(name, text.splitlines(), since, until, out)
+        return out
+    for file in capture_files(Path(source)):
         with open(file, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = _record(json.loads(line))
-                except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    raise UsageError(f"{file}:{number}: not a capture record ({exc})") from None
-                if (since is None or record.time >= since) and (until is None or record.time < until):
-                    out.append(record)
+            _parse(str(file), fh, since, until, out)
     return out
+
+
+def _parse(name: str, lines: Iterable[str], since: datetime | None, until: datetime | None, out: list[Record]) -> None:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = _record(json.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{name}:{number}: not a capture record ({exc})") from None
+        if (since is None or record.time >= since) and (until is None or record.time < until):
+            out.append(record)
+
+
+def _s3_objects(uri: str, since: datetime | None, region: str | None) -> Iterator[tuple[str, str]]:
+    """SageMaker capture objects under an s3:// prefix, skipping those last written before `since`.
+
+    An object is written after the calls it holds, so one older than `since` holds none of the window.
+    """
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _, prefix = uri[len("s3://") :].partition("/")
+    s3 = boto3.client("s3", region_name=region)
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                if not obj["Key"].endswith(".jsonl") or (since is not None and obj["LastModified"] < since):
+                    continue
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                yield f"s3://{bucket}/{obj['Key']}", body.decode("utf-8")
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise ProviderError(f"cannot read captures at {uri}: {error.get('Code')}: {error.get('Message')}") from None
+    except BotoCoreError as exc:
+        raise ProviderError(f"cannot read captures at {uri}: {exc}") from None
 
 
 def _record(doc: dict[str, Any]) -> Record:

@@ -20,7 +20,6 @@ from scalectl.ui import escape
 
 # Where each platform's capture lands, and what to do until `drift` reads it there itself.
 _REMOTE = {
-    "s3": "SageMaker capture files: `aws s3 sync s3://... DIR`, then --captures DIR",
     "bq": "a BigQuery request-response log table: export it as JSON lines, then --captures FILE",
     "azureml": "Azure data collector blobs: download them, then --captures DIR",
 }
@@ -61,9 +60,10 @@ def drift(
         str, typer.Option("--since", help="Recent window: captures newer than this (24h, 90m, 7d).")
     ] = "24h",
     captures: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--captures", help="Captured requests (a directory or file); default: the target's capture destination."
+            "--captures",
+            help="Captured requests: a directory, a file or s3://bucket/prefix; default: the target's destination.",
         ),
     ] = None,
     reference: Annotated[
@@ -108,6 +108,7 @@ def drift(
         if ref_window is not None and ref_window <= recent_window:
             raise UsageError(f"--reference-since {reference_since} must reach further back than --since {since}")
         source = captures or _destination(config, name, target)
+        region = getattr(target, "region", None) if target.provider == "aws" else None
 
         from scalectl import capture
         from scalectl import drift as stats  # numpy/scipy: the `drift` extra
@@ -123,7 +124,7 @@ def drift(
         now = datetime.now(timezone.utc)
         cutoff = now - recent_window
         base = capture.load_table(baseline)
-        recent = capture.read_records(source, since=cutoff)
+        recent = capture.read_records(source, since=cutoff, region=region)
         if not recent:
             raise ScalectlError(
                 f"no captured requests at {source} since {capture.utc_stamp(cutoff)}: nothing to compare"
@@ -145,7 +146,8 @@ def drift(
             ref_label = str(reference)
         else:
             start = now - (ref_window or 2 * recent_window)
-            ref_values = capture.prediction_features(capture.read_records(source, since=start, until=cutoff))
+            earlier = capture.read_records(source, since=start, until=cutoff, region=region)
+            ref_values = capture.prediction_features(earlier)
             ref_label = f"captures {capture.utc_stamp(start)} .. {capture.utc_stamp(cutoff)}"
         predictions = None
         if any(ref_values.values()):
@@ -186,8 +188,8 @@ def drift(
             raise failure
 
 
-def _destination(config: Any, name: str, target: Any) -> Path:
-    """The target's capture directory; a cloud destination is refused with what works today."""
+def _destination(config: Any, name: str, target: Any) -> str:
+    """The target's capture directory or s3:// prefix; other cloud destinations are refused with what works."""
     cap = target.monitoring.capture
     if cap is None:
         raise UsageError(
@@ -195,11 +197,14 @@ def _destination(config: Any, name: str, target: Any) -> Path:
             "or point --captures at captured requests"
         )
     scheme, sep, _ = cap.destination.partition("://")
+    if scheme == "s3":
+        return cap.destination
     if sep:
         how = _REMOTE.get(scheme, "copy them locally, then --captures PATH")
         raise UsageError(
             f"drift does not read {scheme}:// captures yet; today it reads local JSON lines (Docker and "
-            f"Kubernetes capture directories) and SageMaker capture files. For {cap.destination}: {how}"
+            f"Kubernetes capture directories) and SageMaker capture files, local or s3://. "
+            f"For {cap.destination}: {how}"
         )
     path = Path(cap.destination)
-    return path if path.is_absolute() else config.path.resolve().parent / path
+    return str(path if path.is_absolute() else config.path.resolve().parent / path)

@@ -180,8 +180,8 @@ def test_reference_file_for_predictions(cli, project: Path) -> None:
 @pytest.mark.parametrize(
     ("destination", "message"),
     [
-        ("s3://bucket/capture", "drift does not read s3:// captures yet"),
         ("bq://p.d.t", "drift does not read bq:// captures yet"),
+        ("azureml://datastores/workspaceblobstore", "drift does not read azureml:// captures yet"),
     ],
 )
 def test_cloud_destinations_are_refused_with_what_works(cli, project: Path, destination: str, message: str) -> None:
