@@ -253,23 +253,17 @@ def _cell(text: str) -> Any:
 # --- features --------------------------------------------------------------------------------------------------
 
 
-def instances(body: Any) -> list[Any]:
-    """The rows a request body carries: {"instances": [...]}, {"inputs": ...}, {"data": ...}, a list, or one object."""
-    if isinstance(body, dict):
-        for key in ("instances", "inputs", "data", "dataframe_records"):
-            if key in body:
-                inner = body[key]
-                return inner if isinstance(inner, list) else [inner]
-        return [body]
-    if isinstance(body, list):
-        return body
-    return [] if body is None else [body]
+REQUEST_KEYS = ("instances", "inputs", "data", "dataframe_records")
+RESPONSE_KEYS = ("predictions", "outputs", "output", "prediction", "result")
 
 
-def outputs(body: Any) -> list[Any]:
-    """The predictions a response body carries: {"predictions": [...]}, {"outputs": ...}, a list, or one value."""
+def unwrap(body: Any, keys: tuple[str, ...]) -> list[Any]:
+    """The rows a body carries: the list under the first of `keys` it has, a bare list, or the body as one row.
+
+    Requests: {"instances": [...]}, {"inputs": ...}, {"data": ...}; responses: {"predictions": [...]}, ...
+    """
     if isinstance(body, dict):
-        for key in ("predictions", "outputs", "output", "prediction", "result"):
+        for key in keys:
             if key in body:
                 inner = body[key]
                 return inner if isinstance(inner, list) else [inner]
@@ -306,11 +300,11 @@ def _scalar(value: Any) -> Any:
 
 
 def request_features(records: Iterable[Record], columns: list[str]) -> dict[str, list[Any]]:
-    return columns_of((row for r in records for row in instances(r.request)), columns)
+    return columns_of((row for r in records for row in unwrap(r.request, REQUEST_KEYS)), columns)
 
 
 def prediction_features(records: Iterable[Record]) -> dict[str, list[Any]]:
-    return columns_of((row for r in records for row in outputs(r.response)), [], "prediction")
+    return columns_of((row for r in records for row in unwrap(r.response, RESPONSE_KEYS)), [], "prediction")
 
 
 # --- baselines -------------------------------------------------------------------------------------------------

@@ -67,22 +67,13 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def drift(cli, project: Path, *args: object):  # type: ignore[no-untyped-def]
+    """`scalectl drift` on the project's scale file and baseline, plus `args`."""
+    return cli("drift", "-f", project / "scale.yaml", "--baseline", project / "train.csv", *args)
+
+
 def test_shifted_feature_exits_8_and_names_it(cli, project: Path) -> None:
-    result = cli(
-        "drift",
-        "-f",
-        project / "scale.yaml",
-        "-t",
-        "web",
-        "--baseline",
-        project / "train.csv",
-        "--since",
-        "2h",
-        "--reference-since",
-        "2d",
-        "--output",
-        "json",
-    )
+    result = drift(cli, project, "--since", "2h", "--reference-since", "2d", "--output", "json")
     assert result.exit_code == 8, result.stderr
     doc = json.loads(result.stdout)
     assert doc["verdict"] == "drift" and doc["inputs"]["drifted"] == ["amount"] and doc["records"] == 400
@@ -96,19 +87,7 @@ def test_in_distribution_window_is_exit_0(cli, project: Path) -> None:
     lines = (project / "captures").glob("requests-*.jsonl")
     kept = [line for f in lines for line in f.read_text().splitlines() if json.loads(line)["time"] < _hours_ago(24)]
     old.write_text("\n".join(kept) + "\n")
-    result = cli(
-        "drift",
-        "-f",
-        project / "scale.yaml",
-        "-t",
-        "web",
-        "--baseline",
-        project / "train.csv",
-        "--captures",
-        old,
-        "--since",
-        "2d",
-    )
+    result = drift(cli, project, "--captures", old, "--since", "2d")
     assert result.exit_code == 0, result.stderr
     assert "verdict: no drift" in result.stderr
 
@@ -130,21 +109,7 @@ def test_scale_yaml_and_flag_thresholds(cli, project: Path) -> None:
 
 def test_markdown_and_html_report(cli, project: Path) -> None:
     report = project / "drift.html"
-    result = cli(
-        "drift",
-        "-f",
-        project / "scale.yaml",
-        "--baseline",
-        project / "train.csv",
-        "--since",
-        "2h",
-        "--reference-since",
-        "2d",
-        "--format",
-        "markdown",
-        "--report",
-        report,
-    )
+    result = drift(cli, project, "--since", "2h", "--reference-since", "2d", "--format", "markdown", "--report", report)
     assert result.exit_code == 8
     assert result.stdout.startswith("### Data drift: `web`")
     assert "| amount | numeric |" in result.stdout and "DRIFT" in result.stdout
@@ -152,7 +117,7 @@ def test_markdown_and_html_report(cli, project: Path) -> None:
     assert page.count("<svg") == 2  # amount, and the prediction
     assert "<script" not in page and "src=" not in page and "href=" not in page
     # without --reference-since the reference is the window before (2-4 h ago), which has no captures
-    plain = cli("drift", "-f", project / "scale.yaml", "--baseline", project / "train.csv", "--since", "2h")
+    plain = drift(cli, project, "--since", "2h")
     assert plain.exit_code == 8 and "no reference outputs" in plain.stderr
 
 
@@ -160,19 +125,7 @@ def test_reference_file_for_predictions(cli, project: Path) -> None:
     ref = project / "reference.csv"
     rng = np.random.default_rng(3)
     ref.write_text("prediction\n" + "\n".join(str(v) for v in rng.normal(0.5, 0.05, 500)) + "\n")
-    result = cli(
-        "drift",
-        "-f",
-        project / "scale.yaml",
-        "--baseline",
-        project / "train.csv",
-        "--since",
-        "2h",
-        "--reference",
-        ref,
-        "--output",
-        "json",
-    )
+    result = drift(cli, project, "--since", "2h", "--reference", ref, "--output", "json")
     doc = json.loads(result.stdout)
     assert doc["predictions"]["verdict"] == "ok" and doc["inputs"]["drifted"] == ["amount"]
 
@@ -186,7 +139,7 @@ def test_reference_file_for_predictions(cli, project: Path) -> None:
 )
 def test_cloud_destinations_are_refused_with_what_works(cli, project: Path, destination: str, message: str) -> None:
     (project / "scale.yaml").write_text(SCALE.format(destination=destination, extra=""))
-    result = cli("drift", "-f", project / "scale.yaml", "--baseline", project / "train.csv")
+    result = drift(cli, project)
     assert result.exit_code == 2 and message in result.stderr and "--captures" in result.stderr
 
 
@@ -204,9 +157,7 @@ def test_bad_input_is_exit_2(cli, project: Path) -> None:
 
 def test_no_captures_in_window_is_a_failure_not_ok(cli, project: Path, tmp_path: Path) -> None:
     (project / "empty").mkdir()
-    result = cli(
-        "drift", "-f", project / "scale.yaml", "--baseline", project / "train.csv", "--captures", project / "empty"
-    )
+    result = drift(cli, project, "--captures", project / "empty")
     assert result.exit_code == 1 and "nothing to compare" in result.stderr
 
 
@@ -226,19 +177,7 @@ def test_other_commands_do_not_import_numpy(project: Path) -> None:
 
 
 def test_reference_captures_directory_for_predictions(cli, project: Path) -> None:
-    result = cli(
-        "drift",
-        "-f",
-        project / "scale.yaml",
-        "--baseline",
-        project / "train.csv",
-        "--since",
-        "2h",
-        "--reference",
-        project / "captures",
-        "--output",
-        "json",
-    )
+    result = drift(cli, project, "--since", "2h", "--reference", project / "captures", "--output", "json")
     doc = json.loads(result.stdout)
     # the reference holds both windows (0.2 and 0.5); now is all 0.5: moved, by about half the mass
     assert doc["reference"] == str(project / "captures") and doc["predictions"]["features"][0]["psi"] > 0.2

@@ -76,33 +76,14 @@ def test_drift_reads_sagemaker_captures_from_s3(cli, aws, tmp_path: Path) -> Non
         aws.put_object(Bucket="acme-capture", Key=key, Body=body.encode())
     aws.put_object(Bucket="acme-capture", Key="fraud/notes.txt", Body=b"not a capture")
 
-    result = cli(
-        "drift",
-        "-f",
-        tmp_path / "scale.yaml",
-        "--baseline",
-        tmp_path / "train.csv",
-        "--since",
-        "4h",
-        "--output",
-        "json",
-    )
+    base = ["drift", "-f", tmp_path / "scale.yaml", "--baseline", tmp_path / "train.csv"]
+    result = cli(*base, "--since", "4h", "--output", "json")
     assert result.exit_code == 8, result.stdout + result.stderr
     doc = json.loads(result.stdout)
     assert doc["records"] == 300 and doc["inputs"]["drifted"] == ["amount"]
     assert doc["captures"] == "s3://acme-capture/fraud"
 
-    short = cli(
-        "drift",
-        "-f",
-        tmp_path / "scale.yaml",
-        "--baseline",
-        tmp_path / "train.csv",
-        "--since",
-        "30m",
-        "--output",
-        "json",
-    )
+    short = cli(*base, "--since", "30m", "--output", "json")
     assert json.loads(short.stdout)["records"] == 100  # only the last hour's calls
 
 
