@@ -181,3 +181,19 @@ def test_reference_captures_directory_for_predictions(cli, project: Path) -> Non
     doc = json.loads(result.stdout)
     # the reference holds both windows (0.2 and 0.5); now is all 0.5: moved, by about half the mass
     assert doc["reference"] == str(project / "captures") and doc["predictions"]["features"][0]["psi"] > 0.2
+
+
+def test_without_the_drift_extra_it_names_the_extra(project: Path) -> None:
+    probe = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in ('numpy', 'scipy'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from scalectl.cli import app\n"
+        "app(sys.argv[1:])\n"
+    )
+    args = ["drift", "-f", str(project / "scale.yaml"), "--baseline", str(project / "train.csv")]
+    proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "pip install 'scalectl[drift]'" in proc.stderr
