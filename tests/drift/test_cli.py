@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
@@ -116,6 +118,10 @@ def test_markdown_and_html_report(cli, project: Path) -> None:
     page = report.read_text()
     assert page.count("<svg") == 2  # amount, and the prediction
     assert "<script" not in page and "src=" not in page and "href=" not in page
+    for svg in re.findall(r"<svg.*?</svg>", page, re.S):  # each picture is well-formed SVG with both series
+        root = ElementTree.fromstring(svg)
+        fills = {r.get("fill") for r in root.iter("{http://www.w3.org/2000/svg}rect")}
+        assert fills == {"#9aa0a6", "#d93025"}
     # without --reference-since the reference is the window before (2-4 h ago), which has no captures
     plain = drift(cli, project, "--since", "2h")
     assert plain.exit_code == 8 and "no reference outputs" in plain.stderr
