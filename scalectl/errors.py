@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
     SLO_MISSED = 7  # `bench --slo` was missed
+    DRIFT = 8  # `drift` found inputs or predictions over the thresholds
 
 
 def did_you_mean(word: str, options: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
@@ -114,6 +115,12 @@ class SloMissed(ScalectlError):
     """`scalectl bench --slo` measured figures outside the objective: a pipeline must not promote."""
 
     exit_code = ExitCode.SLO_MISSED
+
+
+class DriftDetected(ScalectlError):
+    """`scalectl drift`: a feature or the predictions moved past the thresholds."""
+
+    exit_code = ExitCode.DRIFT
 
 
 @dataclass
