@@ -12,4 +12,5 @@ PLATFORM = Platform(
     sdk_modules=("kubernetes",),
     pricing="scalectl.providers.kubernetes.pricing",
     description="Deployments on a Kubernetes cluster",
+    lease="scalectl.providers.kubernetes.lease:lease",
 )

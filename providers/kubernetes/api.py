@@ -294,7 +294,8 @@ def _error(what: str, exc: Any, namespace: str) -> KubernetesError:
     if status == 403:
         return KubernetesError(
             f"{what}: forbidden in namespace {namespace} ({message}); your account needs RBAC rights on "
-            "deployments, services, horizontalpodautoscalers, poddisruptionbudgets and httproutes there",
+            "deployments, services, horizontalpodautoscalers, poddisruptionbudgets, httproutes and "
+            "leases (coordination.k8s.io, the deploy lease) there",
             status,
         )
     if status == 422:

@@ -2,11 +2,12 @@
 
 It speaks the REST protocol for what scalectl uses: Deployments, Services, Pods (read only),
 Events, HorizontalPodAutoscalers (autoscaling/v2), PodDisruptionBudgets (policy/v1) and, when
-`gateway_api` is on, HTTPRoutes (gateway.networking.k8s.io/v1), with API discovery at /api and
-/apis. It behaves like an API server where it matters to a rollout:
+`gateway_api` is on, HTTPRoutes (gateway.networking.k8s.io/v1), and Leases
+(coordination.k8s.io/v1), with API discovery at /api and /apis. It behaves like an API server where it matters to a rollout:
 
 - create (409 AlreadyExists), get, list with equality labelSelector and fieldSelector, replace
-  (409 Conflict on a stale metadata.resourceVersion), merge/strategic-merge patch, delete;
+  (409 Conflict on a stale metadata.resourceVersion), merge/strategic-merge patch, delete
+  (409 Conflict when DeleteOptions.preconditions.resourceVersion is stale);
 - a Deployment's pods become ready `ready_seconds` after its spec changes; an image whose name
   contains "broken" never does: its pods fail readiness, Warning events say so, and after
   `fail_seconds` the Deployment's Progressing condition turns False (ProgressDeadlineExceeded);
@@ -23,6 +24,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -34,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
+_MICRO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")  # metav1.MicroTime as clients send it
 # plural -> (group/version, kind, namespaced path prefix)
 RESOURCES = {
     "deployments": ("apps/v1", "Deployment"),
@@ -43,8 +46,9 @@ RESOURCES = {
     "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler"),
     "poddisruptionbudgets": ("policy/v1", "PodDisruptionBudget"),
     "httproutes": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    "leases": ("coordination.k8s.io/v1", "Lease"),
 }
-GROUPS = ["apps/v1", "autoscaling/v2", "policy/v1"]
+GROUPS = ["apps/v1", "autoscaling/v2", "policy/v1", "coordination.k8s.io/v1"]
 
 
 @dataclass
@@ -260,6 +264,15 @@ class KubeSim:
         if verb == "GET":
             return 200, self._with_status(plural, copy.deepcopy(current))
         if verb == "DELETE":
+            expected = ((body or {}).get("preconditions") or {}).get("resourceVersion")
+            if expected and expected != current["metadata"]["resourceVersion"]:
+                return 409, _status(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on {plural} "{name}": the ResourceVersion in the precondition '
+                    f"({expected}) does not match the ResourceVersion in record "
+                    f"({current['metadata']['resourceVersion']}). The object might have been modified",
+                )
             del self.objects[key]
             self.rollouts.pop((namespace, name or ""), None)
             return 200, _status(200, "Success", "deleted")
@@ -434,6 +447,14 @@ def _invalid(kind: str, obj: dict[str, Any]) -> str:
         labels = obj["spec"]["template"]["metadata"]["labels"]
         if any(labels.get(k) != v for k, v in selector.items()):
             return "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`"
+    if kind == "Lease":
+        spec = obj.get("spec") or {}
+        duration = spec.get("leaseDurationSeconds")
+        if duration is not None and (not isinstance(duration, int) or duration <= 0):
+            return "spec.leaseDurationSeconds: Invalid value: must be greater than 0"
+        for field in ("acquireTime", "renewTime"):
+            if spec.get(field) is not None and not _MICRO_TIME.fullmatch(str(spec[field])):
+                return f"spec.{field}: Invalid value: {spec[field]!r}: not an RFC 3339 time with microseconds"
     if kind == "HTTPRoute":
         for rule in obj["spec"].get("rules", []):
             for ref in rule.get("backendRefs", []):
