@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import ProviderError
-from scalectl.lease import CasStore, Holder
+from scalectl.lease import DEFAULT_TTL, CasStore, Holder
 
 from .requests import APP, LABEL, TARGET
 from .schema import KubernetesTarget
@@ -75,6 +74,7 @@ class KubernetesLease(CasStore):
         context = f" (context {target.context})" if target.context else ""
         self.where = f"kubernetes Lease {self.namespace}/{self.name}{context}"
         self.labels = {APP: app, TARGET: target_name.lower().replace("_", "-")}  # as requests.owner_labels
+        self.ttl = int(target.lock.ttl) if target.lock is not None else DEFAULT_TTL  # as scalectl.lease.store_for
         self.seen: dict[str, tuple[str, int]] = {}  # resourceVersion -> (holderIdentity, leaseTransitions)
         self._cluster: Cluster | None = None
 
@@ -94,7 +94,7 @@ class KubernetesLease(CasStore):
         holder = Holder.from_json(record)
         if math.isinf(holder.expires):
             raise ProviderError(f"refusing to write an unreadable holder record to {self.where}")
-        duration = max(1, round(holder.expires - time.time()))  # the ttl; 1 for an already expired record
+        duration = self.ttl  # renewTime is when the holder stamped its record: expires - ttl
         metadata: dict[str, Any] = {
             "name": self.name,
             "namespace": self.namespace,

@@ -3,7 +3,8 @@
 It speaks the REST protocol for what scalectl uses: Deployments, Services, Pods (read only),
 Events, HorizontalPodAutoscalers (autoscaling/v2), PodDisruptionBudgets (policy/v1) and, when
 `gateway_api` is on, HTTPRoutes (gateway.networking.k8s.io/v1), and Leases
-(coordination.k8s.io/v1), with API discovery at /api and /apis. It behaves like an API server where it matters to a rollout:
+(coordination.k8s.io/v1, the deploy lease), with API discovery at /api and /apis. It behaves
+like an API server where it matters to a rollout:
 
 - create (409 AlreadyExists), get, list with equality labelSelector and fieldSelector, replace
   (409 Conflict on a stale metadata.resourceVersion), merge/strategic-merge patch, delete
