@@ -55,7 +55,8 @@ def crashed(expires_in: float) -> Holder:
 
 
 def test_lease_names_are_dns_labels_and_distinct_per_app_and_target() -> None:
-    pairs = [("a-b", "c"), ("a", "b-c"), ("fraud", "prod_a"), ("fraud", "prod-a"), ("fraud", "Prod"), ("x" * 40, "t" * 80)]
+    pairs = [("a-b", "c"), ("a", "b-c"), ("fraud", "prod_a"), ("fraud", "prod-a"), ("fraud", "Prod")]
+    pairs += [("x" * 40, "t" * 80), ("x" * 40, "t" * 81)]  # long: truncated, still apart
     names = [lease_name(app, target) for app, target in pairs]
     assert len(set(names)) == len(pairs), names
     assert all(DNS_LABEL.fullmatch(n) and n.startswith("scalectl-lease-") for n in names), names
