@@ -20,6 +20,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from scalectl.capture import parse_time
 from scalectl.errors import ProviderError
 from scalectl.lease import DEFAULT_TTL, CasStore, Holder
 
@@ -57,7 +58,7 @@ def _epoch(value: Any) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return parse_time(value).timestamp()
     except ValueError:
         return None
 
