@@ -188,3 +188,15 @@ def test_destroy_holds_the_lease_and_leaves_none_behind(cluster: KubeSim, scale_
     removed = engine(path, "state").destroy("prod", Events())
     assert "Deployment fraud-prod-r1" in removed and not any("Lease" in r for r in removed)
     assert cluster.names("deployments") == [] and cluster.names("leases") == []  # released after the destroy
+
+
+def test_no_right_on_leases_is_said_plainly_and_nothing_is_deployed(
+    cluster: KubeSim, scale_file: ScaleWriter, cli: Cli
+) -> None:
+    path = scale_file()
+    cluster.fail(403, match="/leases")  # RBAC without coordination.k8s.io leases
+    result = cli("deploy", "-f", path, "--yes", "--state-dir", path.parent / "s")
+    assert result.exit_code == 1, result.output
+    assert "forbidden in namespace ml" in result.output and "leases (coordination.k8s.io" in result.output
+    assert "internal error" not in result.output.lower()
+    assert cluster.names("deployments") == []
