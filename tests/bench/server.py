@@ -16,6 +16,7 @@ class Behaviour:
     delay: float = 0.0  # seconds of service time per request
     serial: bool = False  # one request at a time: capacity is 1/delay requests/s
     stall_from: float | None = None  # monotonic time a stall begins: requests arriving in it wait for its end
+    stall_after: float | None = None  # or: the stall begins this long after the first request arrives
     stall_for: float = 0.0
     status: int = 200
     revisions: tuple[str, ...] = ()  # answer X-Scalectl-Revision round-robin
@@ -38,6 +39,8 @@ def serve(behaviour: Behaviour) -> Iterator[str]:
                 b.received += 1
                 n = b.received
             now = time.monotonic()
+            if n == 1 and b.stall_after is not None:
+                b.stall_from = now + b.stall_after  # timed from the load's start, however late the client starts
             if b.stall_from is not None and b.stall_from <= now < b.stall_from + b.stall_for:
                 time.sleep(b.stall_from + b.stall_for - now)
             if b.serial:
