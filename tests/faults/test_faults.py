@@ -1,0 +1,250 @@
+"""Fault injection through the Docker gateway: signals mid-bake, killed gateway and replicas, idle
+bakes, colliding names and broken journals, each under a bounded load (127.0.0.1 only).
+
+One shared deployment, run in order (each scenario leaves it serving revision `good`). Asserted
+every time: zero failed requests while the old revision was healthy, traffic wholly on the last
+good revision after the next command, nothing orphaned, nothing of another app touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, Load, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {model_image}:${{TAG:-v1}}
+  port: 8080
+  health: /ping
+  predict: /invocations
+targets:
+  {target}:
+    provider: docker
+    replicas: 2
+    port: {port}
+    gateway_image: {gateway_image}
+    keep_revisions: 2
+    startup_timeout: 20s
+    rollout:
+      strategy: canary
+      percent: 50
+      bake: ${{BAKE:-1s}}
+      timeout: ${{TIMEOUT:-60s}}
+      min_requests: ${{MIN_REQUESTS:-0}}
+"""
+FIGURES: dict[str, str] = {}  # printed at the end: failed requests per row
+
+
+class Stack:
+    def __init__(self, root: Path, app: str, target: str = "local") -> None:
+        self.app, self.target, self.port = app, target, free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        self.file = root / "scale.yaml"
+        self.file.write_text(
+            SCALE.format(app=app, target=target, port=self.port, model_image=MODEL_IMAGE, gateway_image=GATEWAY_IMAGE)
+        )
+        self.state = root / "state"
+
+    def start(self, *args: str, state: Path | None = None, **env: str) -> subprocess.Popen[str]:
+        """`python -m scalectl <command> ...` as a user or CI job runs it."""
+        cmd = [sys.executable, "-m", "scalectl", args[0], "-f", str(self.file)]
+        cmd += ["--state-dir", str(state or self.state), "--output", "json", *args[1:]]
+        return subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env}
+        )
+
+    def run(self, *args: str, state: Path | None = None, **env: str) -> tuple[int, dict[str, Any], str]:
+        proc = self.start(*args, state=state, **env)
+        out, err = proc.communicate(timeout=90)
+        return proc.returncode, json.loads(out) if out.strip() else {}, err
+
+    def containers(self, engine: Any, role: str = "replica") -> list[Any]:
+        labels = [f"io.scalectl.app={self.app}", f"io.scalectl.target={self.target}", f"io.scalectl.role={role}"]
+        return engine.containers.list(all=True, filters={"label": labels})
+
+    def revisions_running(self, engine: Any) -> set[int]:
+        return {int(c.labels["io.scalectl.revision"]) for c in self.containers(engine)}
+
+    def gateway_state(self, engine: Any) -> dict[str, Any]:
+        from scalectl.providers.docker import api as eng
+
+        holder = self.containers(engine, "state")
+        return (eng.read_state(holder[0]) if holder else None) or {}
+
+
+def wait_for_split(stack: Stack, engine: Any, proc: subprocess.Popen[str], timeout: float = 40) -> None:
+    """Until the gateway splits traffic between two revisions (the canary is baking)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"deploy ended early: {proc.communicate()}"
+        if len(stack.gateway_state(engine).get("traffic", {})) == 2:
+            time.sleep(0.5)  # some requests reach the canary
+            return
+        time.sleep(0.1)
+    pytest.fail("the canary never took traffic")
+
+
+def assert_settled(stack: Stack, engine: Any, good: int) -> None:
+    state = stack.gateway_state(engine)
+    assert state["active"] == good
+    assert state["traffic"] == {str(good): 100}
+    assert stack.revisions_running(engine) <= {good, good - 1, *range(1, good)}  # nothing newer than good
+    assert max(stack.revisions_running(engine)) == good
+    assert all(r["status"] != "pending" for r in state["revisions"])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Any:
+    from tests.docker.helpers import remove_target
+
+    app = f"flt{uuid.uuid4().hex[:6]}"
+    stack = Stack(tmp_path_factory.mktemp("faults"), app)
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    yield stack
+    remove_target(engine, app)
+    print("\nfault figures (failed requests / sent):", json.dumps(FIGURES, indent=1))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_bake_rolls_the_canary_back_before_exiting(stack: Stack, engine: Any, sig: int) -> None:
+    good = stack.gateway_state(engine)["active"]
+    with Load(stack.port, limit=400) as load:
+        proc = stack.start("deploy", "--yes", TAG="v2", BAKE="30s")
+        wait_for_split(stack, engine, proc)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=30)
+    FIGURES[signal.Signals(sig).name] = f"{len(load.failures)}/{load.sent}"
+    assert proc.returncode == 128 + sig, (out, err)
+    assert "rolled back" in json.loads(out)["error"]
+    assert load.failures == []
+    assert_settled(stack, engine, good)
+    assert stack.run("status")[0] == 0
+
+
+def test_after_sigkill_mid_bake_the_next_status_finishes_the_rollback(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    with Load(stack.port, limit=400) as load:
+        proc = stack.start("deploy", "--yes", TAG="v2", BAKE="30s")
+        wait_for_split(stack, engine, proc)
+        proc.kill()
+        proc.wait()
+        killed = stack.gateway_state(engine)
+        assert len(killed["traffic"]) == 2  # the split a SIGKILL leaves
+        code, doc, err = stack.run("status")
+    FIGURES["SIGKILL"] = f"{len(load.failures)}/{load.sent}"
+    assert code == 0, (doc, err)
+    assert any("removed unfinished revision" in line for line in doc["targets"]["local"]["recovered"])
+    assert load.failures == []
+    assert_settled(stack, engine, good)
+    # the unfinished revision is history's failure, never active, and holds no keep_revisions slot
+    code, doc, _ = stack.run("history")
+    statuses = {r["number"]: r["status"] for r in doc["targets"]["local"]}
+    assert [n for n, st in statuses.items() if st == "active"] == [good]
+    assert all(st == "failed" for n, st in statuses.items() if n > good)
+    # the serving config is "up to date" again, and plain rollback would go to a real earlier revision
+    code, doc, _ = stack.run("plan")
+    assert code == 0 and doc["targets"]["local"]["changes"][0]["action"] == "keep"
+
+
+def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    stack.containers(engine, "gateway")[0].kill()
+    code, doc, _ = stack.run("status")
+    assert code == 6 and any("gateway" in p for p in doc["targets"]["local"]["problems"])
+    code, doc, _ = stack.run("plan", "--detailed-exitcode")
+    assert code == 3
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    with Load(stack.port, limit=60) as load:
+        time.sleep(1)
+    FIGURES["gateway killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
+    assert load.failures == [] and load.sent > 0
+    assert_settled(stack, engine, good)
+    # removed altogether: history survives in the state holder and deploy recreates it
+    stack.containers(engine, "gateway")[0].remove(force=True)
+    code, doc, _ = stack.run("status")
+    assert code == 6
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    assert_settled(stack, engine, good)
+    assert stack.run("status")[0] == 0
+
+
+def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    victim = next(c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good))
+    victim.remove(force=True)
+    code, doc, _ = stack.run("status")
+    assert code == 6 and any("1 of 2 replica" in p for p in doc["targets"]["local"]["problems"])
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    with Load(stack.port, limit=60) as load:
+        time.sleep(1)
+    FIGURES["replica killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
+    assert load.failures == []
+    assert len([c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good)]) == 2
+    assert stack.run("status")[0] == 0
+
+
+def test_an_idle_bake_is_rolled_back_unless_explicitly_allowed(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    print("history before idle:", [(r["number"], r["status"], r["message"][:60]) for r in stack.gateway_state(engine)["revisions"]])
+    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="4s")
+    assert code == 1 and "min_requests" in doc["error"], doc
+    assert_settled(stack, engine, good)
+    code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="4s")
+    assert code == 0, (doc, err)
+    assert any("--allow-idle-bake" in e.get("message", "") for e in doc["targets"]["local"]["events"])
+    assert_settled(stack, engine, doc["targets"]["local"]["revision"]["number"])
+
+
+def test_colliding_names_are_refused_and_the_other_app_is_untouched(
+    stack: Stack, engine: Any, tmp_path: Path, cleanup: list[str]
+) -> None:
+    first = Stack(tmp_path / "first", f"{stack.app}x-a", "b")
+    second = Stack(tmp_path / "second", f"{stack.app}x", "a-b")  # same name prefix scalectl-<..>x-a-b
+    cleanup += [first.app, second.app]
+    assert first.run("deploy", "--yes")[0] == 0
+    code, doc, _ = second.run("deploy", "--yes")
+    assert code == 1 and "collide" in doc["error"]
+    assert second.run("destroy", "--yes")[0] == 0
+    assert engine.networks.get(f"scalectl-{first.app}-b").attrs["Labels"]["io.scalectl.app"] == first.app
+    assert len(first.containers(engine)) == 2 and first.run("status")[0] == 0
+
+
+def test_an_unusable_journal_is_a_clear_error_and_status_and_rollback_still_work(
+    stack: Stack, engine: Any, tmp_path: Path
+) -> None:
+    good = stack.gateway_state(engine)["active"]
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    code, doc, _ = stack.run("deploy", "--yes", state=a_file, TAG="v1")
+    assert code == 1 and "is a file" in doc["error"] and "internal" not in doc["error"]
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "journal.sqlite").write_text("not sqlite " * 100)
+    code, doc, _ = stack.run("deploy", "--yes", state=corrupt, TAG="v1")
+    assert code == 1 and "corrupt" in doc["error"]
+    assert stack.run("status", state=corrupt)[0] == 0
+    with Load(stack.port, limit=200) as load:
+        code, doc, err = stack.run("rollback", "--yes", state=a_file)
+    FIGURES["rollback with unusable journal"] = f"{len(load.failures)}/{load.sent}"
+    assert code == 0, (doc, err)
+    assert load.failures == []
+    assert stack.gateway_state(engine)["traffic"] == {str(good - 2): 100}
