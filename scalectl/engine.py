@@ -51,8 +51,9 @@ def merged_history(live: Live, journal: list[Revision]) -> list[Revision]:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGINT/SIGTERM raise `Interrupted` inside the block, so the engine can undo a rollout.
+def interruptible(left: str) -> Iterator[None]:
+    """The first SIGINT/SIGTERM in the block raises `Interrupted`, so the engine can undo the rollout;
+    a second one exits at once, printing `left` (what is left behind and who finishes it).
 
     Outside the main thread (signals cannot be caught there) the block runs as is.
     """
@@ -61,33 +62,16 @@ def interruptible() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    seen: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if seen:
+            name = signal.Signals(signum).name
+            sys.stderr.write(f"\nsecond signal ({name}): exiting now without finishing the rollback; {left}\n")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        seen.append(signum)
         raise Interrupted(signum)
-
-    saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in saved.items():
-            signal.signal(s, h)
-
-
-@contextlib.contextmanager
-def second_signal_exits(what_is_left: str) -> Iterator[None]:
-    """While undoing an interrupted rollout, another signal exits at once, saying what is left."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        sys.stderr.write(
-            f"\nsecond {signal.Signals(signum).name}: exiting now without finishing the rollback; {what_is_left}\n"
-        )
-        sys.stderr.flush()
-        os._exit(128 + signum)
 
     saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -169,23 +153,29 @@ class Engine:
         )
         return provider.observe(release), done
 
+    @staticmethod
+    def _left(plan: Plan) -> str:
+        """What an interrupted rollout may leave when its rollback cannot finish, and who finishes it."""
+        return (
+            f"revision {plan.revision.number} may still run and take traffic; the next `scalectl deploy`, "
+            f"`rollback` or `status` of {plan.release.target_name} finishes the rollback"
+        )
+
     def _abort(self, plan: Plan, provider: Provider, events: Events, exc: Interrupted) -> None:
-        """SIGINT/SIGTERM stopped `apply`: put traffic back and remove the new revision, then let it exit."""
+        """SIGINT/SIGTERM stopped `apply`: put traffic back and remove the new revision, then let it exit.
+
+        Runs inside `interruptible`, so a second signal exits at once.
+        """
         release = plan.release
         number = plan.revision.number
-        left = (
-            f"revision {number} may still run and take traffic; the next `scalectl deploy`, `rollback` or "
-            f"`status` of {release.target_name} finishes the rollback"
-        )
         events.warn(f"interrupted ({signal.Signals(exc.signum).name}): rolling back revision {number}")
-        with second_signal_exits(left):
-            try:
-                live, done = self.settle(release, provider, events)
-            except ScalectlError as error:
-                exc.message = f"revision {number} could not be rolled back: {error.message}; {left}"
-                return
-            failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": "interrupted"})
-            self._bookkeep(events, lambda: self.journal.record(release.app, release.target_name, failed))
+        try:
+            live, done = self.settle(release, provider, events)
+        except ScalectlError as error:
+            exc.message = f"revision {number} could not be rolled back: {error.message}; {self._left(plan)}"
+            return
+        failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": "interrupted"})
+        self._bookkeep(events, lambda: self.journal.record(release.app, release.target_name, failed))
         serving = f"revision {live.active} serves 100%" if live.active is not None else "nothing serves"
         exc.message = (
             f"revision {number} was rolled back and removed ({'; '.join(done) or 'nothing to undo'}); {serving}"
@@ -218,11 +208,12 @@ class Engine:
                 return plan, None
             confirm(plan)
             try:
-                with interruptible():
-                    revision = provider.apply(plan, events)
-            except Interrupted as exc:
-                self._abort(plan, provider, events, exc)
-                raise
+                with interruptible(self._left(plan)):
+                    try:
+                        revision = provider.apply(plan, events)
+                    except Interrupted as exc:
+                        self._abort(plan, provider, events, exc)
+                        raise
             except ScalectlError as exc:
                 why = exc.message
                 failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": why})

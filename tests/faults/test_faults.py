@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import Cli
 from tests.docker.helpers import GATEWAY_IMAGE, MODEL_IMAGE, Load, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -53,6 +54,7 @@ FIGURES: dict[str, str] = {}  # printed at the end: failed requests per row
 class Stack:
     def __init__(self, root: Path, app: str, target: str = "local") -> None:
         self.app, self.target, self.port = app, target, free_port()
+        self.tag = "v1"  # the serving config's TAG: deploying it again repairs, never rolls out
         root.mkdir(parents=True, exist_ok=True)
         self.file = root / "scale.yaml"
         self.file.write_text(
@@ -69,9 +71,11 @@ class Stack:
         )
 
     def run(self, *args: str, state: Path | None = None, **env: str) -> tuple[int, dict[str, Any], str]:
-        proc = self.start(*args, state=state, **env)
-        out, err = proc.communicate(timeout=90)
-        return proc.returncode, json.loads(out) if out.strip() else {}, err
+        """In-process (fast) for commands nobody signals; (exit code, JSON document, stderr)."""
+        env = {"TAG": self.tag, **env}
+        cmd = [args[0], "-f", str(self.file), "--state-dir", str(state or self.state), "--output", "json", *args[1:]]
+        result = Cli()(*cmd, env=env)
+        return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {}, result.stderr
 
     def containers(self, engine: Any, role: str = "replica") -> list[Any]:
         labels = [f"io.scalectl.app={self.app}", f"io.scalectl.target={self.target}", f"io.scalectl.role={role}"]
@@ -85,6 +89,17 @@ class Stack:
 
         holder = self.containers(engine, "state")
         return (eng.read_state(holder[0]) if holder else None) or {}
+
+
+def wait_for_new_replicas(stack: Stack, engine: Any, proc: subprocess.Popen[str], good: int) -> None:
+    """Until the new revision's containers exist (they are starting, not yet healthy)."""
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"deploy ended early: {proc.communicate()}"
+        if any(n > good for n in stack.revisions_running(engine)):
+            return
+        time.sleep(0.02)
+    pytest.fail("the new revision's containers never appeared")
 
 
 def wait_for_split(stack: Stack, engine: Any, proc: subprocess.Popen[str], timeout: float = 40) -> None:
@@ -162,6 +177,63 @@ def test_after_sigkill_mid_bake_the_next_status_finishes_the_rollback(stack: Sta
     assert code == 0 and doc["targets"]["local"]["changes"][0]["action"] == "keep"
 
 
+def test_a_second_signal_exits_at_once_and_the_next_rollback_finishes_the_job(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    with Load(stack.port, limit=400) as load:
+        proc = stack.start("deploy", "--yes", TAG="v2", BAKE="30s")
+        wait_for_split(stack, engine, proc)
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143, (out, err)
+        assert "second signal (SIGTERM)" in err and "finishes the rollback" in err
+        code, doc, err = stack.run("rollback", "--yes")  # plain rollback: finishes the interrupted one, no further
+    FIGURES["SIGTERM twice, then rollback"] = f"{len(load.failures)}/{load.sent}"
+    assert code == 0, (doc, err)
+    assert doc["targets"]["local"]["revision"]["number"] == good
+    assert load.failures == []
+    assert_settled(stack, engine, good)
+
+
+def test_sigkill_while_new_replicas_start_is_finished_by_the_next_deploy(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    with Load(stack.port, limit=300) as load:
+        proc = stack.start("deploy", "--yes", TAG="v2", BAKE="30s")
+        wait_for_new_replicas(stack, engine, proc, good)
+        proc.kill()
+        proc.wait()
+        assert any(n > good for n in stack.revisions_running(engine))  # the orphans a SIGKILL leaves
+        code, doc, err = stack.run("deploy", "--yes")  # the serving config again
+    FIGURES["SIGKILL while replicas start, then deploy"] = f"{len(load.failures)}/{load.sent}"
+    assert code == 0, (doc, err)
+    events = " | ".join(e.get("message", "") for e in doc["targets"]["local"].get("events", []))
+    assert "unfinished rollout" in events or doc["targets"]["local"]["changed"] is False
+    assert load.failures == []
+    assert_settled(stack, engine, good)
+    assert stack.run("status")[0] == 0
+
+
+def test_an_interrupted_crashing_canary_plus_a_lost_gateway_never_serves_the_canary(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    proc = stack.start("deploy", "--yes", TAG="crashy", BAKE="30s")
+    wait_for_split(stack, engine, proc)
+    proc.kill()
+    proc.wait()
+    stack.containers(engine, "gateway")[0].remove(force=True)
+    code, doc, _ = stack.run("history")
+    statuses = {r["number"]: r["status"] for r in doc["targets"]["local"]}
+    assert [n for n, st in statuses.items() if st == "active"] == [good]  # not the unbaked canary
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    with Load(stack.port, limit=80) as load:
+        time.sleep(1)
+    FIGURES["crashing canary SIGKILLed + gateway removed, after deploy"] = f"{len(load.failures)}/{load.sent}"
+    assert load.failures == [] and load.sent > 0
+    assert set(load.versions) == {stack.tag}
+    assert_settled(stack, engine, good)
+
+
 def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engine: Any) -> None:
     good = stack.gateway_state(engine)["active"]
     stack.containers(engine, "gateway")[0].kill()
@@ -204,11 +276,12 @@ def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: A
 
 def test_an_idle_bake_is_rolled_back_unless_explicitly_allowed(stack: Stack, engine: Any) -> None:
     good = stack.gateway_state(engine)["active"]
-    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="4s")
+    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="3s")
     assert code == 1 and "min_requests" in doc["error"], doc
     assert_settled(stack, engine, good)
-    code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="4s")
+    code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="3s")
     assert code == 0, (doc, err)
+    stack.tag = "v2"
     assert any("--allow-idle-bake" in e.get("message", "") for e in doc["targets"]["local"]["events"])
     assert_settled(stack, engine, doc["targets"]["local"]["revision"]["number"])
 
