@@ -715,9 +715,12 @@ def recover(release: Release, events: Events) -> list[str]:
     session = Session.open(release)
     done: list[str] = []
     active = session.active()
-    if session.split_left() and active is not None and session.gateway is not None and session.warm(active):
-        session.ensure_gateway(events)
-        session.switch({active: 100}, events)
+    if session.split_left() and active is not None:
+        if session.gateway is not None and session.warm(active):
+            session.ensure_gateway(events)
+            session.switch({active: 100}, events)
+        else:  # no gateway to reload: the one `deploy` recreates starts with this split
+            session.state["traffic"] = {str(active): 100}
         done.append(f"traffic back on revision {active} (100%)")
     for number in session.unfinished():
         session.discard(number, events)

@@ -276,10 +276,10 @@ def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: A
 
 def test_an_idle_bake_is_rolled_back_unless_explicitly_allowed(stack: Stack, engine: Any) -> None:
     good = stack.gateway_state(engine)["active"]
-    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="3s")
+    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="4s")
     assert code == 1 and "min_requests" in doc["error"], doc
     assert_settled(stack, engine, good)
-    code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="3s")
+    code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="5s")
     assert code == 0, (doc, err)
     stack.tag = "v2"
     assert any("--allow-idle-bake" in e.get("message", "") for e in doc["targets"]["local"]["events"])
