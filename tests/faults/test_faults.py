@@ -36,7 +36,7 @@ model:
 targets:
   {target}:
     provider: docker
-    replicas: 2
+    replicas: 1  # one per revision keeps the suite fast; the old revision alone carries the load
     port: {port}
     gateway_image: {gateway_image}
     keep_revisions: 2
@@ -248,14 +248,8 @@ def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engin
     FIGURES["gateway killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
     assert load.failures == [] and load.sent > 0
     assert_settled(stack, engine, good)
-    # removed altogether: history survives in the state holder and deploy recreates it
-    stack.containers(engine, "gateway")[0].remove(force=True)
-    code, doc, _ = stack.run("status")
-    assert code == 6
-    code, doc, err = stack.run("deploy", "--yes")
-    assert code == 0, (doc, err)
-    assert_settled(stack, engine, good)
     assert stack.run("status")[0] == 0
+    # removed altogether (with a crashing canary left mid-bake): see the crashing-canary test above
 
 
 def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: Any) -> None:
@@ -263,20 +257,20 @@ def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: A
     victim = next(c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good))
     victim.remove(force=True)
     code, doc, _ = stack.run("status")
-    assert code == 6 and any("1 of 2 replica" in p for p in doc["targets"]["local"]["problems"])
+    assert code == 6 and any("0 of 1 replica" in p for p in doc["targets"]["local"]["problems"])
     code, doc, err = stack.run("deploy", "--yes")
     assert code == 0, (doc, err)
     with Load(stack.port, limit=60) as load:
         time.sleep(1)
     FIGURES["replica killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
     assert load.failures == []
-    assert len([c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good)]) == 2
+    assert len([c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good)]) == 1
     assert stack.run("status")[0] == 0
 
 
 def test_an_idle_bake_is_rolled_back_unless_explicitly_allowed(stack: Stack, engine: Any) -> None:
     good = stack.gateway_state(engine)["active"]
-    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="4s")
+    code, doc, _ = stack.run("deploy", "--yes", TAG="crashy", MIN_REQUESTS="20", TIMEOUT="3s")
     assert code == 1 and "min_requests" in doc["error"], doc
     assert_settled(stack, engine, good)
     code, doc, err = stack.run("deploy", "--yes", "--allow-idle-bake", TAG="v2", MIN_REQUESTS="20", TIMEOUT="5s")
@@ -297,7 +291,7 @@ def test_colliding_names_are_refused_and_the_other_app_is_untouched(
     assert code == 1 and "collide" in doc["error"]
     assert second.run("destroy", "--yes")[0] == 0
     assert engine.networks.get(f"scalectl-{first.app}-b").attrs["Labels"]["io.scalectl.app"] == first.app
-    assert len(first.containers(engine)) == 2 and first.run("status")[0] == 0
+    assert len(first.containers(engine)) == 1 and first.run("status")[0] == 0
 
 
 def test_an_unusable_journal_is_a_clear_error_and_status_and_rollback_still_work(
