@@ -129,19 +129,24 @@ class Engine:
         except StateError as exc:
             events.warn(f"the change was made, but the local journal could not record it: {exc.message}")
 
-    def settle(self, release: Release, provider: Provider, events: Events) -> tuple[Live, list[str]]:
+    def settle(
+        self, release: Release, provider: Provider, events: Events, *, halted: bool = False
+    ) -> tuple[Live, list[str]]:
         """Observe; when an interrupted rollout is found, finish its rollback first and observe again.
 
+        `halted`: undo a rollout stopped on purpose (auto_rollback: false) too, as `rollback` does.
         Returns the live state and what the recovery did (empty when there was nothing to finish).
         """
         live = provider.observe(release)
-        if not live.unfinished:
+        found = live.unfinished + (live.halted if halted else [])
+        if not found:
             return live, []
-        events.warn("found an unfinished rollout: " + "; ".join(live.unfinished) + ". Rolling it back first")
+        kind = "an unfinished rollout" if live.unfinished else "a halted rollout"
+        events.warn(f"found {kind}: " + "; ".join(found) + ". Rolling it back first")
         recover = getattr(provider, "recover", None)
         if recover is None:
             raise ProviderError(
-                f"target {release.target_name} has an unfinished rollout ({'; '.join(live.unfinished)}) and the "
+                f"target {release.target_name} has {kind} ({'; '.join(found)}) and the "
                 f"{provider.name} provider cannot roll it back automatically; finish it on the platform first"
             )
         done: list[str] = recover(release, live, events)
@@ -260,13 +265,17 @@ class Engine:
             events.warn(f"{self.journal.problem}; rolling back from what the platform reports, without a local lock")
         with self.journal.lock(release.app, target):
             before = provider.observe(release)
-            live, done = self.settle(release, provider, events)
+            live, done = self.settle(release, provider, events, halted=True)
             if not live.exists:
                 raise UsageError(f"target {target!r} has nothing deployed to roll back")
             serving = live.active_revision
             if done and to is None and serving is not None:
-                undone = next((r for r in live.revisions if r.number > serving.number and r.status == "failed"), None)
-                return serving, undone or before.active_revision
+                undone = [
+                    r
+                    for r in before.revisions
+                    if r.number > serving.number and (r.number in before.traffic or r.status == "pending")
+                ]
+                return serving, undone[-1] if undone else None
             chosen = rollback_target(live, to)
             previous = live.active_revision
             try:

@@ -70,6 +70,9 @@ class Live:
     problems: list[str] = field(default_factory=list)
     # an interrupted rollout left behind (pending revision, split mid-step): `recover` undoes it
     unfinished: list[str] = field(default_factory=list)
+    # a rollout stopped on purpose (auto_rollback: false) mid-step: `rollback` undoes it through
+    # `recover`; `status` and `deploy` leave it for a person to decide (it is in `problems` too)
+    halted: list[str] = field(default_factory=list)
     observed: object | None = field(default=None, repr=False)  # provider-owned, never shown
 
     def revision(self, number: int) -> Revision | None:
@@ -94,6 +97,7 @@ class Live:
             "details": self.details,
             "problems": self.problems,
             "unfinished": self.unfinished,
+            "halted": self.halted,
         }
 
 
@@ -166,8 +170,8 @@ class Recovers(Protocol):
 
     The engine calls `recover` when SIGINT/SIGTERM stops `apply`, and before `deploy`,
     `rollback` or `status` acts on a target whose `observe` reports `unfinished`.
-    It must put all traffic back on the active revision, remove the unfinished one and mark
-    it failed, and return what it did (one line each).
+    It must put all traffic back on the active revision, remove the unfinished (or halted)
+    one and mark it failed, and return what it did (one line each).
     """
 
     def recover(self, release: Release, live: Live, events: Events) -> list[str]: ...

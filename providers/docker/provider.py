@@ -130,7 +130,12 @@ class DockerProvider:
         ]
         if session.split_left():
             unfinished.append(f"traffic is split mid-rollout ({rollout.split_text(session.traffic())})")
-        problems = list(unfinished)
+        halted = [
+            f"revision {n}'s rollout was halted at {session.traffic().get(n, 0)}% (auto_rollback: false): "
+            f"`scalectl rollback` undoes it"
+            for n in session.halted()
+        ]
+        problems = unfinished + halted
         if gateway is None:
             problems.append(f"the gateway container is gone: nothing answers at {url_of(t)}")
         elif gateway.state != "running":
@@ -156,6 +161,7 @@ class DockerProvider:
             observed=seen,
             problems=problems,
             unfinished=unfinished,
+            halted=halted,
         )
 
     def plan(self, release: Release, live: Live) -> list[Change]:

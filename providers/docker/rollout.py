@@ -525,24 +525,34 @@ class Session:
     def warm(self, number: int) -> bool:
         return bool(self.running_names(number))
 
-    def unfinished(self) -> list[int]:
-        """Revisions an interrupted rollout left: pending in state.json, or containers history does not vouch for."""
+    def halted(self) -> list[int]:
+        """Revisions whose rollout stopped on purpose mid-step (auto_rollback: false)."""
+        return [int(r["number"]) for r in self.revisions() if r.get("status") == "pending" and r.get("halted")]
+
+    def unfinished(self, halted: bool = False) -> list[int]:
+        """Revisions an interrupted rollout left: pending in state.json, or containers history does not vouch for.
+
+        A halted rollout counts only when `halted` (`rollback` undoes it; `status` and `deploy` do not).
+        """
         status = {int(r["number"]): str(r.get("status")) for r in self.revisions()}
-        numbers = {n for n, st in status.items() if st == "pending"}
+        numbers = {n for n, st in status.items() if st == "pending"} - (set() if halted else set(self.halted()))
         for c in self.replicas:
             try:
                 n = int(c.labels.get(f"{eng.LABEL}.revision", ""))
             except ValueError:
                 continue
-            if status.get(n) in (None, "failed", "pending"):
+            if status.get(n) in (None, "failed") or (status.get(n) == "pending" and (halted or n not in self.halted())):
                 numbers.add(n)
         numbers.discard(self.active() or -1)
         return sorted(numbers)
 
-    def split_left(self) -> bool:
-        """Traffic is not wholly on the active revision (a rollout stopped between steps)."""
+    def split_left(self, halted: bool = False) -> bool:
+        """Traffic is not wholly on the active revision (a rollout stopped between steps, not on purpose
+        unless `halted`)."""
         active = self.active()
         traffic = {k: v for k, v in self.traffic().items() if v > 0}
+        if not halted and set(traffic) & set(self.halted()):
+            return False
         return active is not None and traffic != {active: 100}
 
 
@@ -655,6 +665,7 @@ def deploy(plan: Plan, events: Events) -> Revision:
             raise DeployFailed(f"revision {number}: {reason}")
         if not t.rollout.auto_rollback:
             session.set_status(number, "pending", reason)
+            (session.revision(number) or {})["halted"] = True  # stopped on purpose: only `rollback` undoes it
             session.save_state()
             raise DeployFailed(
                 f"revision {number}: {reason}. auto_rollback is off, so the gateway stays at "
@@ -715,14 +726,14 @@ def recover(release: Release, events: Events) -> list[str]:
     session = Session.open(release)
     done: list[str] = []
     active = session.active()
-    if session.split_left() and active is not None:
+    if session.split_left(halted=True) and active is not None:
         if session.gateway is not None and session.warm(active):
             session.ensure_gateway(events)
             session.switch({active: 100}, events)
         else:  # no gateway to reload: the one `deploy` recreates starts with this split
             session.state["traffic"] = {str(active): 100}
         done.append(f"traffic back on revision {active} (100%)")
-    for number in session.unfinished():
+    for number in session.unfinished(halted=True):
         session.discard(number, events)
         if session.revision(number) is not None:
             session.set_status(number, "failed", "interrupted; rolled back by the next command")

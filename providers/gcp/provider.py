@@ -136,10 +136,14 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
     # several revisions with traffic: a rollout is under way or was interrupted (a split left mid-step).
     # The newest never finished, so it is never "active": the earlier one is, and `recover` undoes the rest
     active = max(traffic) if len(traffic) == 1 else max(sorted(traffic)[:-1], default=None)
-    unfinished = []
+    unfinished, halted = [], []
     if len(traffic) > 1:
         split = ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items()))
-        unfinished.append(f"traffic is split mid-rollout ({split}); revision {max(traffic)} never finished")
+        newest = snap.model_for(max(traffic)) or {}
+        if newest.get("labels", {}).get(bodies.STATUS) == "halted":
+            halted.append(f"rollout halted mid-step (auto_rollback: false): {split}; `scalectl rollback` undoes it")
+        else:
+            unfinished.append(f"traffic is split mid-rollout ({split}); revision {max(traffic)} never finished")
     if active is not None:
         unfinished += [
             f"revision {d.revision} is deployed at 0% traffic, newer than the serving revision {active}"
@@ -158,7 +162,7 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
             status = "active"
         elif label in ("failed", "rolled_back"):
             status = label
-        elif number in pending:
+        elif number in pending or label == "halted":
             status = "pending"  # deployed by a rollout that has not finished
         elif number in traffic:
             status = "superseded"  # still holds part of the traffic while a newer revision rolls out
@@ -188,8 +192,9 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
             "endpoint": name,
             "deployed_models": [_describe_deployed(d) for d in deployed],
         },
-        problems=list(unfinished),
+        problems=unfinished + halted,
         unfinished=unfinished,
+        halted=halted,
     )
 
 
