@@ -47,6 +47,7 @@ targets:
       bake: ${{BAKE:-1s}}
       timeout: ${{TIMEOUT:-60s}}
       min_requests: ${{MIN_REQUESTS:-0}}
+      auto_rollback: ${{AUTO_ROLLBACK:-true}}
 """
 FIGURES: dict[str, str] = {}  # printed at the end: failed requests per row
 
@@ -136,7 +137,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Any:
     print("\nfault figures (failed requests / sent):", json.dumps(FIGURES, indent=1))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+# SIGTERM's clean rollback (143) runs in test_cloud_interrupts and, twice, below: one real-engine case keeps this fast
+@pytest.mark.parametrize("sig", [signal.SIGINT])
 def test_a_signal_mid_bake_rolls_the_canary_back_before_exiting(stack: Stack, engine: Any, sig: int) -> None:
     good = stack.gateway_state(engine)["active"]
     with Load(stack.port, limit=400) as load:
@@ -278,6 +280,22 @@ def test_an_idle_bake_is_rolled_back_unless_explicitly_allowed(stack: Stack, eng
     stack.tag = "v2"
     assert any("--allow-idle-bake" in e.get("message", "") for e in doc["targets"]["local"]["events"])
     assert_settled(stack, engine, doc["targets"]["local"]["revision"]["number"])
+
+
+def test_a_halted_rollout_is_degraded_and_left_for_rollback_to_undo(stack: Stack, engine: Any) -> None:
+    good = stack.gateway_state(engine)["active"]
+    code, doc, _ = stack.run("deploy", "--yes", TAG="v1", BAKE="30s", TIMEOUT="3s", AUTO_ROLLBACK="false")
+    assert code == 1 and "auto_rollback is off" in doc["error"], doc
+    code, doc, _ = stack.run("status", AUTO_ROLLBACK="false")
+    assert code == 6 and doc["targets"]["local"]["halted"] and not doc["targets"]["local"]["recovered"]
+    assert len(stack.gateway_state(engine)["traffic"]) == 2  # status did not undo a split left on purpose
+    with Load(stack.port, limit=100) as load:
+        code, doc, err = stack.run("rollback", "--yes", AUTO_ROLLBACK="false")
+    FIGURES["halted rollout, then rollback"] = f"{len(load.failures)}/{load.sent}"
+    assert code == 0, (doc, err)
+    assert doc["targets"]["local"]["revision"]["number"] == good
+    assert load.failures == []
+    assert_settled(stack, engine, good)
 
 
 def test_colliding_names_are_refused_and_the_other_app_is_untouched(
