@@ -115,6 +115,15 @@ def wait_for_split(stack: Stack, engine: Any, proc: subprocess.Popen[str], timeo
     pytest.fail("the canary never took traffic")
 
 
+def serves_cleanly(stack: Stack, row: str, count: int = 50) -> None:
+    """A bounded burst through the gateway after the repairing command: every request answered by the serving tag."""
+    load = Load(stack.port, limit=count)
+    load._run()  # on this thread: exactly `count` requests
+    FIGURES[row] = f"{len(load.failures)}/{load.sent}"
+    assert load.failures == [] and load.sent == count
+    assert set(load.versions) == {stack.tag}
+
+
 def assert_settled(stack: Stack, engine: Any, good: int) -> None:
     state = stack.gateway_state(engine)
     assert state["active"] == good
@@ -228,11 +237,7 @@ def test_an_interrupted_crashing_canary_plus_a_lost_gateway_never_serves_the_can
     assert [n for n, st in statuses.items() if st == "active"] == [good]  # not the unbaked canary
     code, doc, err = stack.run("deploy", "--yes")
     assert code == 0, (doc, err)
-    with Load(stack.port, limit=80) as load:
-        time.sleep(1)
-    FIGURES["crashing canary SIGKILLed + gateway removed, after deploy"] = f"{len(load.failures)}/{load.sent}"
-    assert load.failures == [] and load.sent > 0
-    assert set(load.versions) == {stack.tag}
+    serves_cleanly(stack, "crashing canary SIGKILLed + gateway removed, after deploy")
     assert_settled(stack, engine, good)
 
 
@@ -245,10 +250,7 @@ def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engin
     assert code == 3
     code, doc, err = stack.run("deploy", "--yes")
     assert code == 0, (doc, err)
-    with Load(stack.port, limit=60) as load:
-        time.sleep(1)
-    FIGURES["gateway killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
-    assert load.failures == [] and load.sent > 0
+    serves_cleanly(stack, "gateway killed, after deploy")
     assert_settled(stack, engine, good)
     assert stack.run("status")[0] == 0
     # removed altogether (with a crashing canary left mid-bake): see the crashing-canary test above
@@ -262,10 +264,7 @@ def test_dead_serving_replicas_are_reported_and_replaced(stack: Stack, engine: A
     assert code == 6 and any("0 of 1 replica" in p for p in doc["targets"]["local"]["problems"])
     code, doc, err = stack.run("deploy", "--yes")
     assert code == 0, (doc, err)
-    with Load(stack.port, limit=60) as load:
-        time.sleep(1)
-    FIGURES["replica killed, after deploy"] = f"{len(load.failures)}/{load.sent}"
-    assert load.failures == []
+    serves_cleanly(stack, "replica killed, after deploy")
     assert len([c for c in stack.containers(engine) if c.labels["io.scalectl.revision"] == str(good)]) == 1
     assert stack.run("status")[0] == 0
 
