@@ -182,6 +182,8 @@ class Engine:
         failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": "interrupted"})
         self._bookkeep(events, lambda: self.journal.record(release.app, release.target_name, failed))
         serving = f"revision {live.active} serves 100%" if live.active is not None else "nothing serves"
+        if not done and exc.message:  # the provider rolled back itself and said so
+            return
         exc.message = (
             f"revision {number} was rolled back and removed ({'; '.join(done) or 'nothing to undo'}); {serving}"
         )
