@@ -243,7 +243,12 @@ class Engine:
         provider = get_provider(release.target.provider)
         try:
             with self.journal.lock(release.app, target):
-                return self.settle(release, provider, events)
+                try:
+                    return self.settle(release, provider, events)
+                except ProviderError as exc:  # status still shows what runs, and says what could not be done
+                    live = provider.observe(release)
+                    live.problems.append(f"the unfinished rollout could not be rolled back: {exc.message}")
+                    return live, []
         except LockedError as exc:
             live = provider.observe(release)
             if live.unfinished:
