@@ -57,6 +57,8 @@ class GatewaySeen:
     image: str
     listen: str  # host:port from its labels
     gateway_key: str | None  # what it was created with; a different key means recreate
+    generation: int | None = None  # config generation it answers with (None: does not answer)
+    expected: int = 0  # the generation state.json says it should serve
 
 
 @dataclass
@@ -122,6 +124,8 @@ class DockerProvider:
                 image=t.gateway_image,
                 listen=f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
                 gateway_key=session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
+                generation=session.served_generation(0.5) if session.gateway.status == "running" else None,
+                expected=int(session.state.get("generation", 0)),
             )
         seen = DockerObserved(gateway, replicas)
         unfinished = [
@@ -140,6 +144,8 @@ class DockerProvider:
             problems.append(f"the gateway container is gone: nothing answers at {url_of(t)}")
         elif gateway.state != "running":
             problems.append(f"the gateway {gateway.name} is {gateway.state}: nothing answers at {url_of(t)}")
+        elif gateway.generation != gateway.expected:
+            problems.append(drift(gateway, url_of(t)))
         active = session.active()
         if active is not None:
             healthy = [r for r in replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
@@ -223,6 +229,8 @@ class DockerProvider:
             )
         elif gateway.state != "running":
             changes.append(Change("update", f"gateway {gateway.name}", f"{gateway.state}; start it"))
+        elif gateway.generation != gateway.expected:
+            changes.append(Change("update", f"gateway {gateway.name} configuration", drift(gateway, url_of(t))))
         healthy = [r for r in seen.replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
         if len(healthy) < t.replicas:
             sick = ", ".join(
@@ -254,3 +262,13 @@ class DockerProvider:
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         return rollout.destroy(release, events)
+
+
+def drift(gateway: GatewaySeen, url: str) -> str:
+    """Why a running gateway is not serving the configuration scalectl last gave it."""
+    if gateway.generation is None:
+        return f"the gateway {gateway.name} runs but does not answer at {url}"
+    return (
+        f"the gateway {gateway.name} serves configuration generation {gateway.generation}, not "
+        f"{gateway.expected}: rewrite and reload it"
+    )

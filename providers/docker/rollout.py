@@ -135,9 +135,16 @@ class Session:
         return [c for c in self.replicas if c.labels.get(f"{eng.LABEL}.revision") == str(number)]
 
     def running_names(self, number: int) -> list[str]:
+        """Names of the revision's running containers; one removed meanwhile (by hand, or a crash) is skipped."""
+        from docker.errors import NotFound
+
         names = []
         for c in self.containers_of(number):
-            c.reload()
+            try:
+                c.reload()
+            except NotFound:
+                self.replicas.remove(c)
+                continue
             if c.status == "running":
                 names.append(c.name)
         return names
@@ -279,12 +286,16 @@ class Session:
             self.holder = eng.create_container(self.client, f"{prefix(self.release)}-state", body)
         eng.put_files(self.holder, {"state.json": json.dumps(self.state, indent=2, sort_keys=True) + "\n"})
 
-    def wait_generation(self, generation: int, events: Events, timeout: float = 15) -> None:
+    def served_generation(self, timeout: float = 1.0) -> int | None:
+        """The config generation the gateway answers with now; None when nothing answers."""
         t = self.target
         host = url_of(t).split("//", 1)[1].rsplit(":", 1)[0]
+        return eng.gateway_generation(host, t.port, timeout)
+
+    def wait_generation(self, generation: int, events: Events, timeout: float = 15) -> None:
         try:
             poll_until(
-                lambda: eng.gateway_generation(host, t.port),
+                self.served_generation,
                 lambda g: g is not None and g >= generation,
                 timeout=timeout,
                 what=f"the gateway to serve config generation {generation}",

@@ -253,6 +253,15 @@ def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engin
     serves_cleanly(stack, "gateway killed, after deploy")
     assert_settled(stack, engine, good)
     assert stack.run("status")[0] == 0
+    # someone hand-edits the gateway's nginx.conf and reloads it: drift with the same config digest
+    gateway = stack.containers(engine, "gateway")[0]
+    edit = "sed -i \"s/return 200 '[0-9]*/return 200 '999/\" /etc/nginx/scalectl/nginx.conf && kill -HUP 1"
+    assert gateway.exec_run(["sh", "-c", edit]).exit_code == 0
+    time.sleep(0.5)
+    code, doc, _ = stack.run("status")
+    assert code == 6 and any("generation 999" in p for p in doc["targets"]["local"]["problems"]), doc
+    assert stack.run("deploy", "--yes")[0] == 0
+    assert stack.run("status")[0] == 0
     # removed altogether (with a crashing canary left mid-bake): see the crashing-canary test above
 
 
