@@ -762,11 +762,8 @@ def rollback(release: Release, to: Revision, events: Events) -> Revision:
     """Switch the gateway back to `to`: one reload when it is warm, a cold start when its containers are gone."""
     t = docker_target(release)
     session = Session.open(release)
-    if session.gateway is None:
-        raise ProviderError(
-            f"the gateway of {release.target_name} is gone; run `scalectl deploy` to recreate it, then roll back"
-        )
-    session.ensure_gateway(events)
+    session.ensure_network(events)
+    session.ensure_gateway(events)  # recreated from the state holder's history when it was removed
     current = session.active()
     containers = session.containers_of(to.number)
     running = session.running_names(to.number)

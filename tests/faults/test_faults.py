@@ -56,6 +56,7 @@ class Stack:
     def __init__(self, root: Path, app: str, target: str = "local") -> None:
         self.app, self.target, self.port = app, target, free_port()
         self.tag = "v1"  # the serving config's TAG: deploying it again repairs, never rolls out
+        self.procs: list[subprocess.Popen[str]] = []  # killed after each test, whatever happened
         root.mkdir(parents=True, exist_ok=True)
         self.file = root / "scale.yaml"
         self.file.write_text(
@@ -67,9 +68,19 @@ class Stack:
         """`python -m scalectl <command> ...` as a user or CI job runs it."""
         cmd = [sys.executable, "-m", "scalectl", args[0], "-f", str(self.file)]
         cmd += ["--state-dir", str(state or self.state), "--output", "json", *args[1:]]
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env}
         )
+        self.procs.append(proc)
+        return proc
+
+    def reap(self) -> None:
+        """Kill commands a failed test left running, so they hold no lock over the next test."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        self.procs.clear()
 
     def run(self, *args: str, state: Path | None = None, **env: str) -> tuple[int, dict[str, Any], str]:
         """In-process (fast) for commands nobody signals; (exit code, JSON document, stderr)."""
@@ -80,7 +91,7 @@ class Stack:
 
     def containers(self, engine: Any, role: str = "replica") -> list[Any]:
         labels = [f"io.scalectl.app={self.app}", f"io.scalectl.target={self.target}", f"io.scalectl.role={role}"]
-        return engine.containers.list(all=True, filters={"label": labels})
+        return engine.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
 
     def revisions_running(self, engine: Any) -> set[int]:
         return {int(c.labels["io.scalectl.revision"]) for c in self.containers(engine)}
@@ -133,6 +144,13 @@ def assert_settled(stack: Stack, engine: Any, good: int) -> None:
     assert all(r["status"] != "pending" for r in state["revisions"])
 
 
+@pytest.fixture(autouse=True)
+def _reap(request: pytest.FixtureRequest) -> Any:
+    yield
+    if "stack" in request.fixturenames:
+        request.getfixturevalue("stack").reap()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Any:
     from tests.docker.helpers import remove_target
@@ -142,6 +160,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, engine: Any) -> Any:
     code, doc, err = stack.run("deploy", "--yes")
     assert code == 0, (doc, err)
     yield stack
+    stack.reap()
     remove_target(engine, app)
     print("\nfault figures (failed requests / sent):", json.dumps(FIGURES, indent=1))
 
@@ -342,3 +361,9 @@ def test_an_unusable_journal_is_a_clear_error_and_status_and_rollback_still_work
     assert code == 0, (doc, err)
     assert load.failures == []
     assert stack.gateway_state(engine)["traffic"] == {str(earlier): 100} and earlier < good
+    # the gateway removed by hand: rollback recreates it from the state holder's history
+    stack.containers(engine, "gateway")[0].remove(force=True)
+    code, doc, err = stack.run("rollback", "--yes", "--to", str(good))
+    assert code == 0, (doc, err)
+    serves_cleanly(stack, "gateway removed, after rollback --to")
+    assert_settled(stack, engine, good)
