@@ -340,6 +340,7 @@ class Pricing(Protocol):
     """
 
     NO_SPOT: str  # why its serving service sells no spot capacity; "" when it does
+    PRICE_API: str  # the public price API `catalog refresh` reads; "" when there is none
     DEFAULT_REGION: str  # region `nearest` prefers when the target is on another platform
 
     def rate(self, catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
@@ -367,6 +368,11 @@ def pricing_of(provider: str) -> Pricing | None:
     """The platform's pricing module, imported on first use; None when it ships no price data."""
     module = registry.platform(provider).pricing
     return cast(Pricing, importlib.import_module(module)) if module else None
+
+
+def refreshable() -> list[str]:
+    """Platforms whose prices `catalog refresh` can fetch from a public price API."""
+    return [name for name in registry.platforms() if (p := pricing_of(name)) is not None and p.PRICE_API]
 
 
 class _Services(Mapping[str, tuple[str, bool, str]]):
@@ -471,7 +477,8 @@ def unknown_type(catalog: Catalog, provider: str, field: str, type_: str, region
 
 
 def money(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:.4f}".rstrip("0").rstrip(".")
+    """An hourly rate, always to 4 decimals, so rates side by side read alike."""
+    return "n/a" if value is None else f"${value:,.4f}"
 
 
 # ---------------------------------------------------------------- nearest equivalent hardware
@@ -486,6 +493,11 @@ def offerings(catalog: Catalog, provider: str) -> list[Offering]:
     return catalog._offerings[provider]
 
 
+def accelerator_family(name: str) -> str:
+    """The accelerator without its memory variant: A100-80GB and A100 are one class."""
+    return name.split("-")[0]
+
+
 def accelerator_kind(name: str) -> str:
     if name.startswith("TPU"):
         return "TPU"
@@ -497,10 +509,11 @@ def accelerator_kind(name: str) -> str:
 def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None = None) -> Offering | None:
     """The closest hardware a provider sells for `want`, cheapest among equally close.
 
-    Closeness: the same accelerator kind (NVIDIA GPU, Inferentia, TPU) first; within it the
-    same accelerator and count, else the cheapest with enough accelerator memory in total
-    (90% of the target's counts). A region is preferred (the target's own, else the
-    provider's default US region) but any region is taken when it has nothing as close.
+    Closeness: the same accelerator and count first; else the same accelerator kind (NVIDIA
+    GPU, Inferentia, TPU), within it the same class (A100 for an A100 80GB, before any other
+    GPU), then the cheapest with enough accelerator memory in total (90% of the target's
+    counts). A region is preferred (the target's own, else the provider's default US region)
+    but any region is taken when it has nothing as close.
     """
     if not want.accelerator:
         return None
@@ -511,9 +524,13 @@ def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None 
     def distance(o: Offering) -> tuple[float, ...]:
         hw = o.hardware
         if hw.accelerator == want.accelerator and hw.count == want.count:
-            return (0, 0, 0)
+            return (0, 0, -1.0)
         short = max(0.0, 0.9 * want.total_memory - hw.total_memory)  # within 10% counts as enough
-        return (int(accelerator_kind(hw.accelerator) != accelerator_kind(want.accelerator)), 1, short)
+        return (
+            int(accelerator_kind(hw.accelerator) != accelerator_kind(want.accelerator)),
+            int(accelerator_family(hw.accelerator) != accelerator_family(want.accelerator)),
+            short,
+        )
 
     pricing = pricing_of(provider)
     preferred = region or (pricing.DEFAULT_REGION if pricing else "")
@@ -527,7 +544,23 @@ def nearest(catalog: Catalog, want: Hardware, provider: str, region: str | None 
 # ---------------------------------------------------------------- seeding from SkyPilot's catalog
 
 
-SKYPILOT_SOURCE = "skypilot-catalog v8 {provider}/vms.csv via shared/pricing"
+SKYPILOT_SOURCE = "skypilot-catalog v8 {provider}/vms.csv (github.com/skypilot-org/skypilot-catalog)"
+
+# Source rows that disagree with the provider's own public figures, corrected while seeding; the
+# row's source says what was changed and why. Keyed (provider, instance type, accelerator).
+CORRECTIONS: dict[tuple[str, str, str], tuple[dict[str, str], str]] = {
+    ("azure", "Standard_ND96isr_H100_v5", "H100"): (
+        {"AcceleratorCount": "8"},
+        "; GPU count corrected from 12 to 8 (Azure's ND H100 v5 size documentation)",
+    ),
+    ("gcp", "", "A100-80GB"): (
+        # a2-ultragpu-1g is one A100 80GB on a host whose row is 1.09962; the source's GPU row
+        # (1.8462, below its own spot figure) prices the machine at 2.95 against a list ~5.07.
+        {"Price": "3.96917"},
+        "; on-demand corrected (estimate): Google Cloud's a2-ultragpu-1g list price $5.06879/h "
+        "(us-central1, cloud.google.com/compute/gpus-pricing, 2026-11) minus its host row $1.09962/h",
+    ),
+}
 
 
 def seed_from_skypilot(pricing_dir: Path, date: str) -> list[Row]:
@@ -554,7 +587,11 @@ def seed_from_skypilot(pricing_dir: Path, date: str) -> list[Row]:
             groups.setdefault((kind, type_, accel, count, r["Region"]), []).append(r)
         source = SKYPILOT_SOURCE.format(provider=provider)
         for (kind, type_, accel, count, region), zone_rows in groups.items():
-            row = _seed_row(provider, kind, type_, accel, int(count or 0), region, zone_rows, source, date)
+            fix, note = CORRECTIONS.get((provider, type_, accel), ({}, ""))
+            if fix:
+                zone_rows = [{**z, **fix} for z in zone_rows]
+                count = fix.get("AcceleratorCount", count)
+            row = _seed_row(provider, kind, type_, accel, int(count or 0), region, zone_rows, source + note, date)
             if row is not None:
                 rows.append(row)
     return rows

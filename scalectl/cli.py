@@ -9,12 +9,13 @@ What a command needs (pydantic config, the engine, Rich tables) is imported insi
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 import typer
 import typer.main
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from scalectl import __version__
 
@@ -32,8 +33,29 @@ COMMANDS = {
     "destroy": "scalectl.commands.deploy:destroy",
     "unlock": "scalectl.commands.deploy:unlock",
     "cost-estimate": "scalectl.commands.cost:cost_estimate",
+    "bench": "scalectl.commands.bench:bench",
     "catalog": "scalectl.commands.catalog:catalog_app",
 }
+
+
+class _PlainFlags:
+    """Help lists a flag bare: Typer prints every option's type, so `--version <bool>` read as
+    if the flag took a value. An empty metavar hides it; click never prints a flag's metavar."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params: list[Any] = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class PlainFlagsCommand(_PlainFlags, TyperCommand):
+    pass
+
+
+class PlainFlagsGroup(_PlainFlags, TyperGroup):
+    pass
 
 
 class LazyCommands(Mapping[str, Any]):
@@ -51,7 +73,7 @@ class LazyCommands(Mapping[str, Any]):
                 sub_app = found
             else:  # a command function: a one-command Typer builds it exactly as `app.command()` would
                 sub_app = typer.Typer(add_completion=False)
-                sub_app.command(name)(found)
+                sub_app.command(name, cls=PlainFlagsCommand)(found)
             self._built[name] = typer.main.get_command(sub_app)
         return self._built[name]
 
@@ -62,7 +84,7 @@ class LazyCommands(Mapping[str, Any]):
         return len(self._references)
 
 
-class LazyGroup(TyperGroup):
+class LazyGroup(PlainFlagsGroup):
     """The root group: its commands come from `COMMANDS`, built when looked up."""
 
     def __init__(self, **attrs: Any) -> None:
@@ -86,6 +108,9 @@ app = typer.Typer(
 
 
 def main() -> None:
+    # pydantic looks for plugins by reading every installed package's metadata on the first model
+    # it builds: tens of milliseconds per run for plugins a CLI's own models never use.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     app()
 
 

@@ -14,7 +14,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -58,9 +58,14 @@ class ScaleFile(Strict):
 
 
 @cache
-def scale_file_model() -> type[ScaleFile]:
-    """`ScaleFile` whose targets are the union of every registered platform's schema, by `provider`."""
-    schemas = tuple(p.schema for p in registry.platforms().values())
+def scale_file_model(providers: frozenset[str] | None = None) -> type[ScaleFile]:
+    """`ScaleFile` whose targets are the union of the platforms' schemas, by `provider`.
+
+    `providers` narrows the union to the platforms a file names (all when None, or when it names
+    none that exist), so a file using built-in platforms loads no installed plugin.
+    """
+    known = registry.platforms_for(providers) if providers is not None else {}
+    schemas = tuple(p.schema for p in (known or registry.platforms()).values())
     member: Any = schemas[0] if len(schemas) == 1 else Annotated[Union[schemas], Field(discriminator="provider")]  # noqa: UP007
     model: type[ScaleFile] = create_model(
         "ScaleFile", __base__=ScaleFile, __doc__=ScaleFile.__doc__, targets=(dict[str, member], Field(min_length=1))
@@ -120,7 +125,7 @@ def digest(spec: ScaleFile, target: str) -> str:
     payload = {
         "name": spec.name,
         "model": spec.model.model_dump(mode="json"),
-        "target": spec.targets[target].model_dump(mode="json"),
+        "target": spec.targets[target].model_dump(mode="json", exclude={"lock"}),  # where the lease lives is no change
     }
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
@@ -146,11 +151,11 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
 
     spec: ScaleFile | None = None
     try:
-        spec = scale_file_model().model_validate(data)
+        spec = scale_file_model(_provider_names(data)).model_validate(data)
     except ValidationError as exc:
         # a value whose ${VAR} is unset is reported once, as that, not again as whatever it fails to parse as
         unset = {(d.line, d.column) for d in problems}
-        located = [doc.locate(d) for d in _diagnostics_from(exc, data)]
+        located = [doc.locate(d) for d in _diagnostics_from(exc, data, doc.origin)]
         problems += [d for d in located if (d.line, d.column) not in unset]
 
     problems = dedupe(problems)
@@ -158,6 +163,15 @@ def load_config(path: Path | str, *, env: Mapping[str, str] | None = None) -> Co
         raise ConfigError(problems)
     assert spec is not None
     return Config(path=path, spec=spec, document=doc)
+
+
+def _provider_names(data: dict[str, Any]) -> frozenset[str]:
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return frozenset()
+    return frozenset(
+        t["provider"] for t in targets.values() if isinstance(t, dict) and isinstance(t.get("provider"), str)
+    )
 
 
 def dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
@@ -171,8 +185,14 @@ def dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
     return sorted(out, key=lambda d: (d.line, d.column))
 
 
-def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
-    """Pydantic errors -> findings with document paths and messages written for people."""
+def _diagnostics_from(
+    exc: ValidationError, data: Any, origin: Callable[[tuple[str | int, ...]], tuple[str | int, ...]] | None = None
+) -> list[Diagnostic]:
+    """Pydantic errors -> findings with document paths and messages written for people.
+
+    `origin` maps a path to where its value was written: a value a target inherited from
+    `defaults:` is reported at `defaults.…` (once, not once per target).
+    """
     grouped: dict[tuple[str | int, ...], list[str]] = {}
     for err in exc.errors(include_url=False):
         loc = _document_loc(tuple(err["loc"]))
@@ -194,9 +214,13 @@ def _diagnostics_from(exc: ValidationError, data: Any) -> list[Diagnostic]:
             message = f"required key `provider` is missing; expected one of: {', '.join(registry.platforms())}"
         elif kind == "too_short" and loc == ("targets",):
             message = "at least one target is required"
+        elif kind in ("literal_error", "enum") and re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected"))):
+            given = str(err.get("input", ""))
+            options = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            message = f"`{given}` is not one of: {', '.join(options)}{did_you_mean(given, options)}"
         else:
             message = err["msg"].removeprefix("Value error, ")
-        grouped.setdefault(loc, []).append(message)
+        grouped.setdefault(origin(loc) if origin else loc, []).append(message)
     # a value that fits none of a union's members gets one finding, not one per member
     return [Diagnostic(message="; or ".join(dict.fromkeys(msgs)), loc=loc) for loc, msgs in grouped.items()]
 

@@ -104,6 +104,15 @@ class Estimate:
         return self.spot if self.billed == "spot" and self.spot is not None else self.on_demand
 
     @property
+    def billed_rate(self) -> float | None:
+        """USD per replica-hour the target pays: the spot rate when billed at spot."""
+        return self.rate.spot if self.billed == "spot" else self.rate.on_demand
+
+    @property
+    def billed_label(self) -> str:
+        return "spot" if self.billed == "spot" else "on-demand"
+
+    @property
     def expected(self) -> float | None:
         """The figure a budget is checked against: expected under the profile, else max."""
         m = self.billed_monthly
@@ -122,6 +131,8 @@ class Estimate:
             "on_demand": self.on_demand.to_dict() if self.on_demand else None,
             "spot": self.spot.to_dict() if self.spot else None,
             "billed": self.billed,
+            "billed_rate": self.billed_rate,
+            "billed_monthly": self.billed_monthly.to_dict() if self.billed_monthly else None,
             "monthly": _opt_cents(self.expected),
             "notes": list(self.notes),
         }
@@ -230,6 +241,19 @@ def total(estimates: list[Estimate]) -> float:
     return sum(e.expected or 0.0 for e in estimates)
 
 
+def totals(estimates: list[Estimate]) -> dict[str, float]:
+    """Billed min / expected (else max) / max, each summed over the priced targets.
+
+    Every column a view prints is one of these per target, so each adds up to its total.
+    """
+    billed = [m for m in (e.billed_monthly for e in estimates) if m is not None]
+    return {
+        "min": _cents(sum(m.min for m in billed)),
+        "expected": _cents(total(estimates)),
+        "max": _cents(sum(m.max for m in billed)),
+    }
+
+
 def delta(current: dict[str, float | None], baseline: dict[str, float | None]) -> dict[str, dict[str, Any]]:
     """Per-target monthly change against a baseline; targets added or removed count in full."""
     out: dict[str, dict[str, Any]] = {}
@@ -259,3 +283,64 @@ def _cents(value: float) -> float:
 
 def _opt_cents(value: float | None) -> float | None:
     return None if value is None else _cents(value)
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    """What the budgets say: per target (`--budget`) and for all targets together (`--total-budget`)."""
+
+    per_target: float | None
+    total_limit: float | None
+    total: float
+    over: tuple[str, ...]  # targets above the per-target budget
+    total_over: bool
+
+    @property
+    def over_any(self) -> bool:
+        return bool(self.over) or self.total_over
+
+    @property
+    def text(self) -> str:
+        """One sentence, printed whatever the outcome."""
+        if self.per_target is None and self.total_limit is None:
+            return "no budget set (--budget USD per target, --total-budget USD for all targets)"
+        parts = []
+        if self.per_target is not None:
+            parts.append(
+                f"over budget ${self.per_target:,.2f}/month per target: {', '.join(self.over)}"
+                if self.over
+                else f"within budget ${self.per_target:,.2f}/month per target: every target"
+            )
+        if self.total_limit is not None:
+            gap = abs(self.total - self.total_limit)
+            parts.append(
+                f"total ${self.total:,.2f}/month is over budget ${self.total_limit:,.2f} by ${gap:,.2f}"
+                if self.total_over
+                else f"total ${self.total:,.2f}/month is within budget ${self.total_limit:,.2f} (${gap:,.2f} to spare)"
+            )
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "limit": self.per_target,
+            "per": "target",
+            "over": list(self.over),
+            "total_limit": self.total_limit,
+            "total": _cents(self.total),
+            "total_over": self.total_over,
+            "ok": not self.over_any,
+            "verdict": self.text,
+        }
+
+
+def budget_verdict(
+    estimates: list[Estimate], per_target: float | None, total_limit: float | None, over: list[Estimate]
+) -> BudgetVerdict:
+    spent = total(estimates)
+    return BudgetVerdict(
+        per_target=per_target,
+        total_limit=total_limit,
+        total=spent,
+        over=tuple(e.target for e in over),
+        total_over=total_limit is not None and spent > total_limit + 0.005,
+    )

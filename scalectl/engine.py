@@ -18,7 +18,9 @@ from types import FrameType
 from scalectl.config import Config, digest, effective_model
 from scalectl.errors import Interrupted, LockedError, ProviderError, ScalectlError, StateError, UsageError
 from scalectl.events import Events
+from scalectl.lease import hold
 from scalectl.provider import Live, Plan, Provider, Release, Revision
+from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
 from scalectl.rollout import rollback_target
 from scalectl.state import Journal, actor, now_iso
@@ -207,7 +209,7 @@ class Engine:
         release = self.release(target)
         provider = get_provider(release.target.provider)
         self.journal.require()
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl deploy", events), self.journal.lock(release.app, target):
             live, _ = self.settle(release, provider, events)
             plan = self._plan(release, provider, live, timeout)
             plan.allow_idle_bake = allow_idle_bake
@@ -222,7 +224,7 @@ class Engine:
                         self._abort(plan, provider, events, exc)
                         raise
             except ScalectlError as exc:
-                why = exc.message
+                why = redact(exc.message, secret_values(release))
                 failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": why})
                 self._bookkeep(events, lambda: self.journal.record(release.app, target, failed))
                 self._bookkeep(
@@ -241,8 +243,11 @@ class Engine:
         """What runs now, after finishing the rollback of an unfinished rollout (unless a deploy holds the target)."""
         release = self.release(target)
         provider = get_provider(release.target.provider)
+        live = provider.observe(release)
+        if not live.unfinished:
+            return live, []  # nothing to finish: status takes no lease and changes nothing
         try:
-            with self.journal.lock(release.app, target):
+            with hold(release, "scalectl status", events), self.journal.lock(release.app, target):
                 try:
                     return self.settle(release, provider, events)
                 except ProviderError as exc:  # status still shows what runs, and says what could not be done
@@ -270,7 +275,7 @@ class Engine:
         provider = get_provider(release.target.provider)
         if self.journal.problem:
             events.warn(f"{self.journal.problem}; rolling back from what the platform reports, without a local lock")
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl rollback", events), self.journal.lock(release.app, target):
             before = provider.observe(release)
             live, done = self.settle(release, provider, events, halted=True)
             if not live.exists:
@@ -288,7 +293,7 @@ class Engine:
             try:
                 revision = provider.rollback(release, live, chosen, events)
             except ScalectlError as exc:
-                why = exc.message
+                why = redact(exc.message, secret_values(release))
                 self._bookkeep(
                     events,
                     lambda: self.journal.audit(release.app, target, "rollback", chosen.number, "failed", why),
@@ -310,7 +315,7 @@ class Engine:
         release = self.release(target)
         provider = get_provider(release.target.provider)
         self.journal.require()
-        with self.journal.lock(release.app, target):
+        with hold(release, "scalectl destroy", events), self.journal.lock(release.app, target):
             live = provider.observe(release)
             removed = provider.destroy(release, live, events) if live.exists else []
             self._bookkeep(events, lambda: self.journal.audit(release.app, target, "destroy", None, "ok", removed))

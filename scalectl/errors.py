@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
     DEGRADED = 6  # `status`: a target is not serving as deployed (what is wrong is said)
+    SLO_MISSED = 7  # `bench --slo` was missed
     INTERRUPTED_INT = 130  # SIGINT (Ctrl-C) during a rollout: rolled back first
     INTERRUPTED_TERM = 143  # SIGTERM (a cancelled CI job) during a rollout: rolled back first
 
@@ -132,6 +133,12 @@ class Interrupted(KeyboardInterrupt):
 
 class OverBudget(ScalectlError):
     exit_code = ExitCode.OVER_BUDGET
+
+
+class SloMissed(ScalectlError):
+    """`scalectl bench --slo` measured figures outside the objective: a pipeline must not promote."""
+
+    exit_code = ExitCode.SLO_MISSED
 
 
 @dataclass

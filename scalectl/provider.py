@@ -22,6 +22,19 @@ RevisionStatus = Literal["pending", "active", "superseded", "failed", "rolled_ba
 T = TypeVar("T")
 
 
+def placeholder(name: str) -> str:
+    """What `render` and `plan` show where only deploy (or the platform) knows the value.
+
+    One form on every platform, `{name}`: `{revision}`, `{actor}`, `{deploy_time}`, `{endpoint_id}`.
+    """
+    return "{" + name + "}"
+
+
+REVISION = placeholder("revision")
+ACTOR = placeholder("actor")
+DEPLOY_TIME = placeholder("deploy_time")
+
+
 @dataclass(frozen=True)
 class Release:
     """What one target should run: the resolved config plus its identity."""

@@ -16,7 +16,7 @@ platform touches no core file.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,18 @@ class Platform:
     sdk_modules: tuple[str, ...] = ()  # top-level modules of that SDK, to turn an ImportError into that hint
     pricing: str | None = None  # module with its rates and price API (scalectl.catalog.Pricing); None: hourly_cost only
     description: str = ""  # what it deploys to, for `cost-estimate` and docs
+    lease: str | None = None  # "module:function" making the lease kept where its targets live (scalectl.lease)
+    lease_stores: tuple[LeaseStoreRef, ...] = ()  # `lock: {store: "scheme://..."}` stores its package implements
+
+
+@dataclass(frozen=True)
+class LeaseStoreRef:
+    """A `lock.store` scheme a platform package implements; checked offline by `pattern`."""
+
+    scheme: str  # "s3"
+    factory: str  # "module:Class", called with (location after "scheme://", "app/target", target)
+    pattern: str  # what may follow "scheme://" (a regular expression)
+    example: str  # "s3://bucket/prefix", for messages
 
 
 class ProviderUnavailable(ProviderError):
@@ -64,7 +76,7 @@ _instances: dict[str, Provider] = {}
 @cache
 def platforms() -> dict[str, Platform]:
     """Every platform, built-ins first, then installed entry points in name order."""
-    found = {name: importlib.import_module(f"scalectl.providers.{name}").PLATFORM for name in builtin()}
+    found = {name: _builtin(name) for name in builtin()}
     for ep in sorted(_entry_points(), key=lambda e: e.name):
         if ep.name in found:
             _broken[ep.name] = f"entry point {ep.value} names a built-in platform; it is ignored"
@@ -79,6 +91,23 @@ def platforms() -> dict[str, Platform]:
             continue
         found[ep.name] = platform
     return found
+
+
+def platforms_for(names: Iterable[str]) -> dict[str, Platform]:
+    """The known platforms among `names`; installed packages are scanned only for a name that is not built in.
+
+    Scanning every installed distribution for entry points costs tens of milliseconds, which
+    `validate` of a file using only built-in platforms need not pay.
+    """
+    wanted = set(names)
+    if wanted <= set(builtin()):
+        return {name: _builtin(name) for name in sorted(wanted)}
+    return {name: p for name, p in platforms().items() if name in wanted}
+
+
+def _builtin(name: str) -> Platform:
+    platform: Platform = importlib.import_module(f"scalectl.providers.{name}").PLATFORM
+    return platform
 
 
 def _entry_points() -> list[Any]:
@@ -114,12 +143,29 @@ def unregister(name: str) -> None:
     _instances.pop(name, None)
 
 
+def overridden(name: str) -> bool:
+    """True when `register` swapped in another provider: the platform's own lease is not where it lives."""
+    return name in _overrides
+
+
 def get_provider(name: str) -> Provider:
     if name in _instances:
         return _instances[name]
     provider: Provider = _overrides[name]() if name in _overrides else load(platform(name).provider)()
     _instances[name] = provider
     return provider
+
+
+def lease_stores() -> dict[str, LeaseStoreRef]:
+    """Every `lock.store` scheme any platform implements."""
+    return {ref.scheme: ref for p in platforms().values() for ref in p.lease_stores}
+
+
+def lease_factory(scheme: str) -> Any:
+    ref = lease_stores().get(scheme)
+    if ref is None:
+        raise ProviderUnavailable(f"no installed platform keeps leases in {scheme}:// stores")
+    return load(ref.factory)
 
 
 def sdk_extra(module: str) -> str | None:

@@ -143,6 +143,15 @@ def _env_var_names(value: dict[str, str], what: str = "environment variable name
     return value
 
 
+def env_name(value: str) -> str:
+    """One environment-variable name (a secret's name, which the Docker gateway also uses as a key name)."""
+    _env_var_names({value: ""}, what="name")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(env_name)]
+
+
 class ModelOverride(Strict):
     """What differs about the model on one target: its artifact store, its secret manager, an image.
 
@@ -202,6 +211,33 @@ class Rollout(Strict):
     )
 
 
+class Lock(Strict):
+    """Where the deploy lease lives, so runners with separate state directories take turns."""
+
+    store: str | None = Field(
+        None,
+        description="s3://bucket/prefix, dynamodb://table, gs://bucket/prefix or azblob://account/container; "
+        "default: where the target lives when its platform keeps one (Docker), else the local journal only",
+    )
+    ttl: Duration = Field(60, ge=2, le=3600, description="a lease not renewed for this long may be taken over")
+
+    @field_validator("store")
+    @classmethod
+    def _store(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from scalectl.registry import lease_stores
+
+        known = lease_stores()
+        scheme, sep, rest = value.partition("://")
+        examples = ", ".join(ref.example for ref in known.values())
+        if not sep or scheme not in known:
+            raise ValueError(f"unknown lock store {value!r}; expected one of: {examples}")
+        if not re.fullmatch(known[scheme].pattern, rest):
+            raise ValueError(f"{value!r} is not a valid {scheme}:// lock store (expected {known[scheme].example})")
+        return value
+
+
 class Defaults(Strict):
     """Inherited by every target; a target's own keys win."""
 
@@ -209,6 +245,7 @@ class Defaults(Strict):
     rollout: dict[str, Any] | None = None
     tags: dict[str, str] | None = None
     keep_revisions: int | None = None
+    lock: dict[str, Any] | None = None
 
 
 class TargetBase(Strict):
@@ -222,6 +259,7 @@ class TargetBase(Strict):
     tags: dict[str, EnvValue] = Field(default_factory=dict)
     keep_revisions: int = Field(3, ge=1, le=50, description="previous revisions kept for fast rollback")
     hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
+    lock: Lock | None = Field(None, description="where the deploy lease lives (not part of the revision digest)")
 
 
 class Traffic(Strict):

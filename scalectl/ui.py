@@ -61,7 +61,11 @@ class Ui:
                 self.err.print(f"  {escape(key)}: {escape(_plain(value))}")
 
     def event(self, event: Event) -> None:
+        """Progress as it happens: a line for people, or with --output json one JSON object per
+        line on stderr (stdout keeps the single result document)."""
         if self.json:
+            sys.stderr.write(json.dumps(event.to_dict(), default=str) + "\n")
+            sys.stderr.flush()
             return
         style = {"warn": "yellow", "state": "cyan"}.get(event.kind, "")
         text = escape(event.message)

@@ -40,6 +40,16 @@ class Document:
     data: Any
     values: dict[Path_, Mark] = field(default_factory=dict)
     keys: dict[Path_, Mark] = field(default_factory=dict)
+    # where a value merged from `defaults:` came from: ("targets", "t", "rollout") -> ("defaults", "rollout")
+    inherited: dict[Path_, Path_] = field(default_factory=dict)
+
+    def origin(self, loc: Path_) -> Path_:
+        """The path a finding should name: under `defaults.` when the value was inherited from there."""
+        for i in range(len(loc), 0, -1):
+            source = self.inherited.get(tuple(loc[:i]))
+            if source is not None:
+                return (*source, *loc[i:])
+        return tuple(loc)
 
     def mark(self, loc: Path_, *, key: bool = False) -> Mark | None:
         """The position for `loc`, or for its nearest ancestor that has one.
@@ -92,7 +102,9 @@ def _contains(node: Any, part: str | int) -> bool:
 
 
 def _is_union_tag(part: str) -> bool:
-    return part in {"docker", "aws", "gcp", "azure"} or part.startswith("function-")
+    from scalectl import registry
+
+    return part in registry.platforms() or part.startswith("function-")
 
 
 def read_document(path: Path) -> Document:
@@ -284,6 +296,7 @@ def merge_defaults(doc: Document, defaults: Mapping[str, Any], target: str) -> N
             if key not in dst:
                 dst[key] = _copy(value)
                 _copy_positions(doc, (*spath, key), (*dpath, key))
+                doc.inherited[(*dpath, key)] = (*spath, key)
             elif isinstance(dst[key], dict) and isinstance(value, Mapping):
                 merge(dst[key], value, (*dpath, key), (*spath, key))
 

@@ -1,6 +1,6 @@
 """`provider: aws`: SageMaker real-time endpoints (Inf2 included) with guardrail rollouts."""
 
-from scalectl.registry import Platform
+from scalectl.registry import LeaseStoreRef, Platform
 
 from .schema import AwsTarget
 
@@ -12,4 +12,15 @@ PLATFORM = Platform(
     sdk_modules=("boto3", "botocore"),
     pricing="scalectl.providers.aws.pricing",
     description="SageMaker real-time endpoint",
+    lease_stores=(
+        LeaseStoreRef(
+            "s3",
+            "scalectl.providers.aws.lease:S3Lease",
+            r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._/-]*)?",
+            "s3://bucket/prefix",
+        ),
+        LeaseStoreRef(
+            "dynamodb", "scalectl.providers.aws.lease:DynamoLease", r"[A-Za-z0-9_.-]{3,255}", "dynamodb://table"
+        ),
+    ),
 )

@@ -52,11 +52,10 @@ def clients(region: str) -> Clients:
     return _CACHE[key]
 
 
-def _new_clients(region: str) -> Clients:
-    import boto3
+def _config() -> Any:
     from botocore.config import Config
 
-    config = Config(
+    return Config(
         retries={
             "mode": os.environ.get("AWS_RETRY_MODE", "standard"),
             "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
@@ -65,6 +64,20 @@ def _new_clients(region: str) -> Clients:
         connect_timeout=10,
         read_timeout=60,
     )
+
+
+def service_client(service: str, region: str | None) -> Any:
+    """One boto3 client with the same retries and agent as `clients` (region None: the AWS config's)."""
+    import boto3
+
+    with aws_errors(f"connecting to AWS {service}"):
+        return boto3.session.Session(region_name=region).client(service, config=_config())
+
+
+def _new_clients(region: str) -> Clients:
+    import boto3
+
+    config = _config()
     with aws_errors("connecting to AWS"):
         session = boto3.session.Session(region_name=region)
         return Clients(

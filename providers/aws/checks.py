@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 
 from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, Findings
+from scalectl.rollout import total_bake
 
 from .instances import HOSTING_INSTANCE_TYPES
-from .requests import NAME_LIMIT, gpus_per_instance
+from .requests import NAME_LIMIT, gpus_per_instance, initial_count
 from .schema import AwsTarget
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _LARGE_MODEL_FAMILIES = ("inf1", "inf2", "trn1", "trn1n", "trn2", "p4d", "p4de", "p5", "p5e", "p5en")
+# Hosting instances with local NVMe instance storage take no EBS volume, so no VolumeSizeInGB:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html (the `d` families, g4dn,
+# g5 and newer GPU families, p4d and newer, Trainium, DL1). Inf1/Inf2, p2/p3 and the other CPU families are EBS-only.
+_NVME_FAMILIES = (
+    *("c5d", "c6gd", "m5d", "m6gd", "r5d", "r6gd", "r7gd"),
+    *("g4dn", "g5", "g6", "g6e", "g7e", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300", "p6e-gb200"),
+    *("trn1", "trn1n", "trn2", "dl1"),
+)
+# SageMaker's own bounds on a deployment (MaximumExecutionTimeoutInSeconds, UpdateEndpoint API reference).
+MAX_EXECUTION = 28800
 
 
 def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
@@ -86,6 +98,14 @@ def _platform(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
             f.error((*at, key), f"SageMaker accepts {key} between 60s and 1h, got {value}s")
     if target.termination_wait > 3600:
         f.error((*at, "termination_wait"), "SageMaker keeps the old fleet at most 1h (TerminationWaitInSeconds)")
+    family = target.instance.split(".")[1] if target.instance.count(".") == 2 else ""
+    if target.volume_size_gb is not None and family in _NVME_FAMILIES:
+        f.error(
+            (*at, "volume_size_gb"),
+            f"{target.instance} has local NVMe instance storage, so SageMaker attaches no EBS volume and refuses "
+            "VolumeSizeInGB: remove volume_size_gb (the model gets the instance storage), or pick an EBS-backed "
+            "type such as ml.inf2 or ml.m5",
+        )
 
 
 def _naming(f: Findings, at: tuple[str, ...], spec: ScaleFile, name: str, target: AwsTarget) -> None:
@@ -182,9 +202,75 @@ def _rollout(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
             "SageMaker rolls back on CloudWatch alarms, not an error-rate threshold: create an alarm on the "
             "endpoint's Invocation5XXErrors metric and list its name in rollout.alarms",
         )
+    _deadline(f, at, target)
+    _fleet_fractions(f, at, target)
     if target.rolling_batch is not None and rollout.strategy != "all_at_once":
         f.warning(
             (*at, "rolling_batch"),
             f"rolling_batch makes SageMaker replace instances in batches; rollout.strategy {rollout.strategy} "
             "(blue/green traffic shifting) is not used",
         )
+
+
+def waits(target: AwsTarget) -> int:
+    """Seconds SageMaker itself waits in one deployment: its bakes (WaitIntervalInSeconds per traffic
+    step, or per rolling batch) and TerminationWaitInSeconds, before counting any instance start-up."""
+    rollout = target.rollout
+    if target.rolling_batch is not None:
+        return math.ceil(initial_count(target) / target.rolling_batch) * rollout.bake
+    # all_at_once still bakes once at 100% (the wait interval is its baking period)
+    bakes = total_bake(rollout) if rollout.strategy != "all_at_once" else rollout.bake
+    return bakes + target.termination_wait
+
+
+def _deadline(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    """MaximumExecutionTimeoutInSeconds (rollout.timeout, 600-28800 s) must outlast every wait, else
+    SageMaker rolls back a healthy deployment when its own deadline passes."""
+    needed = waits(target)
+    timeout = target.rollout.timeout
+    if needed >= MAX_EXECUTION:
+        f.error(
+            (*at, "rollout", "bake"),
+            f"SageMaker would wait {needed}s in this deployment (bakes and termination_wait), but it ends any "
+            f"deployment after {MAX_EXECUTION}s (8h, MaximumExecutionTimeoutInSeconds): shorten bake, use "
+            "fewer steps (a larger percent or rolling_batch) or a shorter termination_wait",
+        )
+    elif max(timeout, 600) <= needed:
+        f.error(
+            (*at, "rollout", "timeout"),
+            f"rollout.timeout {timeout}s becomes SageMaker's MaximumExecutionTimeoutInSeconds, but the deployment "
+            f"waits {needed}s in bakes and termination_wait before it can finish: set rollout.timeout above "
+            f"{needed}s plus instance start-up (at most {MAX_EXECUTION}s)",
+        )
+
+
+def _fleet_fractions(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    """Rolling batches must be 5-50% of the variant's instances; a canary must be less than the fleet."""
+    count = initial_count(target)
+    rollout = target.rollout
+    if target.rolling_batch is not None:
+        share = 100 * target.rolling_batch / count
+        if not 5 <= share <= 50:
+            f.error(
+                (*at, "rolling_batch"),
+                f"SageMaker's MaximumBatchSize must be 5-50% of the variant's instance count; rolling_batch "
+                f"{target.rolling_batch} of {count} instance(s) is {share:g}%"
+                + (": a rolling update needs at least 2 instances" if count < 2 else ""),
+            )
+        return
+    if (
+        rollout.strategy == "all_at_once"
+        or rollout.percent > 50
+        or (rollout.strategy == "linear" and rollout.percent < 10)
+    ):
+        return  # no shift at all, or a percent already refused above
+    first = math.ceil(count * rollout.percent / 100)  # SageMaker rounds a CAPACITY_PERCENT up to whole instances
+    if first >= count:
+        message = (
+            f"{rollout.percent}% of {count} instance(s) rounds up to the whole new fleet: the {rollout.strategy} "
+            "step is all traffic at once, no canary; raise the instance count or the percent's share of it"
+        )
+        if rollout.auto_rollback and rollout.alarms:
+            f.error((*at, "rollout", "percent"), message + " (auto_rollback would watch the alarms too late)")
+        else:
+            f.warning((*at, "rollout", "percent"), message)

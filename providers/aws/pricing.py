@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -32,14 +33,34 @@ from scalectl.errors import ProviderError, UsageError
 
 NO_SPOT = "not offered for SageMaker real-time endpoints"
 DEFAULT_REGION = "us-east-1"
+PRICE_API = "AWS Price List API"
 
-# Ratio used to estimate SageMaker hosting from EC2 when no AmazonSageMaker row is known:
-# the commonly quoted ml.g5.xlarge us-east-1 $1.408/h over EC2 g5.xlarge $1.006/h.
-SAGEMAKER_RATIO = round(1.408 / 1.006, 4)
-SAGEMAKER_RATIO_SOURCE = (
-    f"estimate: EC2 rate x {SAGEMAKER_RATIO} (commonly quoted ml.g5.xlarge us-east-1 $1.408/h over EC2 "
-    "g5.xlarge $1.006/h; not a list price - run `scalectl catalog refresh --provider aws`)"
-)
+# SageMaker real-time hosting list prices (us-east-1, USD/h) checked against
+# aws.amazon.com/sagemaker/pricing in 2026-11, with the EC2 price of the same size. They are
+# used as they are for that type in us-east-1, and each gives its family's SageMaker/EC2 ratio
+# for the family's other sizes and regions (the smallest size of a family carries a larger
+# markup, so it is never the family's anchor). A family with no figure uses the median ratio.
+SAGEMAKER_CHECKED = "aws.amazon.com/sagemaker/pricing, checked 2026-11"
+SAGEMAKER_QUOTED: dict[str, tuple[float, float]] = {  # ml type: (SageMaker, EC2) in us-east-1
+    "ml.g5.xlarge": (1.408, 1.006),
+    "ml.g5.2xlarge": (1.515, 1.212),
+    "ml.inf2.48xlarge": (15.58, 12.98127),
+}
+FAMILY_ANCHOR = {"g5": "ml.g5.2xlarge", "inf2": "ml.inf2.48xlarge"}
+
+
+def sagemaker_ratio(instance: str) -> tuple[float, str]:
+    """The SageMaker/EC2 price ratio used for `instance`, and where it comes from."""
+    family = instance[3:].split(".")[0]
+    anchor = FAMILY_ANCHOR.get(family)
+    if anchor is not None:
+        hosting, ec2 = SAGEMAKER_QUOTED[anchor]
+        return round(hosting / ec2, 4), (
+            f"the {family} family's ratio ({anchor} {money(hosting)}/h over EC2 {money(ec2)}/h, {SAGEMAKER_CHECKED})"
+        )
+    ratios = sorted(round(h / e, 4) for h, e in (SAGEMAKER_QUOTED[a] for a in FAMILY_ANCHOR.values()))
+    median = round(statistics.median(ratios), 4)
+    return median, f"no figure for the {family} family: the median of the g5 and inf2 ratios ({SAGEMAKER_CHECKED})"
 
 
 def rate(catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:
@@ -94,15 +115,31 @@ def _instance_rate(catalog: Catalog, instance: str, region: str) -> tuple[Rate, 
     price = base.usable_price
     if price is None:
         return unpriced(base), hw
+    quoted = SAGEMAKER_QUOTED.get(instance)
+    if quoted is not None and region == DEFAULT_REGION:
+        return (
+            Rate(
+                quoted[0],
+                None,
+                "estimate",
+                f"estimate: SageMaker list price of {instance} in {region} ({SAGEMAKER_CHECKED}), "
+                "not from the Price List API: `scalectl catalog refresh --provider aws` replaces it",
+                base.date,
+                spot_note=NO_SPOT,
+            ),
+            hw,
+        )
+    ratio, why = sagemaker_ratio(instance)
     return (
         Rate(
-            round(price * SAGEMAKER_RATIO, 5),
+            round(price * ratio, 5),
             None,
             "estimate",
-            SAGEMAKER_RATIO_SOURCE + f"; EC2 {base.type} {region} {money(price)}/h from {base.source}",
+            f"estimate: EC2 {base.type} {region} {money(price)}/h ({base.source}) x {ratio}, {why}; "
+            "`scalectl catalog refresh --provider aws` replaces it with the list price",
             base.date,
             spot_note=NO_SPOT,
-            parts=(f"EC2 {base.type} {money(price)} x {SAGEMAKER_RATIO}",),
+            parts=(f"EC2 {base.type} {money(price)} x {ratio}",),
         ),
         hw,
     )

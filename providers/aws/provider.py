@@ -19,7 +19,7 @@ from typing import Any
 from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
-from scalectl.provider import Change, ChangeAction, Live, Plan, Release, Revision
+from scalectl.provider import ACTOR, REVISION, Change, ChangeAction, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
 from . import requests as req
@@ -50,7 +50,7 @@ class AwsProvider:
         """The bodies of the next revision; `{revision}` and `{actor}` are filled in at deploy time,
         and an update's InitialInstanceCount is the autoscaler's count at that moment."""
         target = _aws(release)
-        files = req.bodies(release, "{revision}", actor="{actor}", timeout=target.rollout.timeout).as_files()
+        files = req.bodies(release, REVISION, actor=ACTOR, timeout=target.rollout.timeout).as_files()
         out = {name: pretty(body) for name, body in files.items()}
         out["iam_policy.json"] = pretty(req.iam_policy(release))
         return out
@@ -73,8 +73,10 @@ class AwsProvider:
         count = seen.desired_instances.get(target.variant)
         count_note = f"{count}, the autoscaler's current count" if count else str(req.initial_count(target))
         changes = [
-            Change("create", f"model {req.name_base(release)}-r<next>", release.model.image),
-            Change("create", f"endpoint config {req.name_base(release)}-r<next>", f"{target.instance} x {count_note}"),
+            Change("create", f"model {req.name_base(release)}-r{REVISION}", release.model.image),
+            Change(
+                "create", f"endpoint config {req.name_base(release)}-r{REVISION}", f"{target.instance} x {count_note}"
+            ),
         ]
         if seen.endpoint_status is None:
             changes.append(Change("create", f"endpoint {endpoint}", "new endpoint"))

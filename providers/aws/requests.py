@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scalectl import __version__
-from scalectl.provider import Release
+from scalectl.provider import ACTOR, REVISION, Release
 from scalectl.render import render_json
 
 from .schema import AwsTarget
@@ -22,9 +22,18 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 NAME_LIMIT = 63  # SageMaker endpoint, endpoint config and model names
 _TAG_VALUE_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
 
-# GPUs per instance for the GPU families whose GPUUtilization SageMaker sums over GPUs.
+# GPUs per instance for the GPU families whose GPUUtilization SageMaker sums over GPUs
+# (EC2 accelerated computing instance specs: https://aws.amazon.com/ec2/instance-types/#Accelerated_Computing).
 _GPUS_BY_SIZE = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4}
-_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e", "g7e")
+_GPU_FAMILIES = ("g4dn", "g5", "g6", "g6e")
+# G7e (RTX PRO 6000 Blackwell): 2/4/8xlarge 1 GPU, 12xlarge 2, 24xlarge 4, 48xlarge 8.
+_G7E_GPUS = {"2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "12xlarge": 2, "24xlarge": 4, "48xlarge": 8}
+_OTHER_GPUS = {
+    "p2": {"xlarge": 1, "8xlarge": 8, "16xlarge": 16},
+    "p3": {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8},
+    "p5": {"4xlarge": 1, "48xlarge": 8},  # p5.4xlarge is a single H100
+    "p6e-gb200": {"36xlarge": 4},  # one GB200 superchip tray: 4 B200 GPUs per instance
+}
 
 
 def endpoint_name(release: Release) -> str:
@@ -54,7 +63,7 @@ def runtime_url(region: str, endpoint: str) -> str:
     return f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{endpoint}/invocations"
 
 
-PLACEHOLDERS = ("{revision}", "{actor}")  # what `render` shows where deploy fills in a value
+PLACEHOLDERS = (REVISION, ACTOR)  # what `render` shows where deploy fills in a value
 
 
 def tag_value(text: str) -> str:
@@ -112,8 +121,10 @@ def gpus_per_instance(instance_type: str) -> int | None:
     family, size = parts[1], parts[2]
     if family in _GPU_FAMILIES:
         return 8 if size in ("48xlarge", "metal") else _GPUS_BY_SIZE.get(size)
-    if family == "p3":
-        return {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}.get(size)
+    if family == "g7e":
+        return _G7E_GPUS.get(size)
+    if family in _OTHER_GPUS:
+        return _OTHER_GPUS[family].get(size)
     if family.startswith(("p4", "p5", "p6")):
         return 8
     return None

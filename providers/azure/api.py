@@ -109,6 +109,12 @@ class Arm:
 
     # -- endpoint
 
+    def endpoint_keys(self, name: str) -> dict[str, Any]:
+        """The endpoint's scoring keys (secret: for `bench` to send, never to print)."""
+        return _plain(
+            self._call(f"read the keys of endpoint {name}", self.ml.online_endpoints.list_keys, self.rg, self.ws, name)
+        )
+
     def get_endpoint(self, name: str) -> dict[str, Any] | None:
         return self._find(f"read endpoint {name}", self.ml.online_endpoints.get, self.rg, self.ws, name)
 

@@ -147,6 +147,24 @@ def _check_rollout(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
                 loc=(*loc, "alarms"),
             )
         )
+    if t.mirror and r.bake == 0:
+        out.append(
+            Diagnostic(
+                f"mirror: {t.mirror} copies live traffic to the new deployment for one bake, and rollout.bake is 0: "
+                "nothing would be mirrored; set a bake (e.g. 5m) or remove `mirror`",
+                loc=(*at, "mirror"),
+                severity="warning",
+            )
+        )
+    if t.startup_delay < 1:
+        # ProbeSettings.initialDelay: "Minimum value is 1" (azure-ai-ml ProbeSettings; OnlineDeployment REST API)
+        out.append(
+            Diagnostic(
+                "Azure probes start at least 1 second after the container (ProbeSettings initialDelay >= 1s); "
+                "set startup_delay: 1s or more",
+                loc=(*at, "startup_delay"),
+            )
+        )
     if r.max_error_rate is not None:
         out.append(
             Diagnostic(

@@ -16,6 +16,7 @@ from scalectl.cost import Rate
 
 NO_SPOT = "not offered for Azure ML managed online endpoints"
 DEFAULT_REGION = "eastus"
+PRICE_API = "Azure Retail Prices API"
 AZURE_PRICES_URL = "https://prices.azure.com"
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
-from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.provider import REVISION, Change, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
 from . import rollout
@@ -75,6 +75,14 @@ class AzureProvider:
             self._arms[key] = Arm(t, self.credential)
         return self._arms[key]
 
+    def scoring_key(self, release: Release) -> str:
+        """The endpoint's primary key, for `scalectl bench` to call the scoring URI as clients do."""
+        keys = self._arm(release).endpoint_keys(endpoint_name(release))
+        key = keys.get("primaryKey") or keys.get("primary_key")
+        if not key:
+            raise ProviderError(f"Azure returned no scoring key for endpoint {endpoint_name(release)}")
+        return str(key)
+
     def _read(self, release: Release) -> Observed:
         arm = self._arm(release)
         name = endpoint_name(release)
@@ -121,7 +129,7 @@ class AzureProvider:
         active = live.active_revision
         if active is not None and active.digest == release.digest:
             return [Change("keep", f"deployment rev-{active.number}", "already running this config")]
-        new = "rev-<next>"
+        new = deployment_name(REVISION)
         changes = [
             Change("keep", f"endpoint {name}", "exists")
             if live.exists

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from scalectl.provider import ACTOR, DEPLOY_TIME, REVISION, placeholder
 from scalectl.render import render_json
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class Identity:
         return cls(revision.number, revision.digest, revision.image, revision.created_at, revision.created_by)
 
 
-PLACEHOLDER = Identity("N", "<digest>", "<image>", "<set at deploy>", "<deployer>")
+PLACEHOLDER = Identity(REVISION, placeholder("digest"), placeholder("image"), DEPLOY_TIME, ACTOR)
 
 
 class Bodies:

@@ -12,4 +12,5 @@ PLATFORM = Platform(
     sdk_modules=("docker",),
     pricing="scalectl.providers.docker.pricing",
     description="replicas behind a local gateway",
+    lease="scalectl.providers.docker.lease:lease",
 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import ProviderError
+from scalectl.redact import redact
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -165,11 +166,12 @@ def probe(container: Container, port: int, path: str, timeout: float = 1.0) -> H
 
 
 def logs_tail(container: Container, lines: int = 5) -> str:
+    """The container's last lines, secret values masked: every error and state entry quoting logs reads them here."""
     try:
         text: str = container.logs(tail=lines).decode(errors="replace").strip()
     except Exception:
         return ""
-    return text
+    return redact(text)
 
 
 def remove(container: Container) -> None:

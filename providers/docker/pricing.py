@@ -10,6 +10,7 @@ from scalectl.errors import UsageError
 
 NO_SPOT = "not applicable to a local machine"
 DEFAULT_REGION = "local"
+PRICE_API = ""  # a local machine's cost is what the user says it is (hourly_cost)
 
 
 def rate(catalog: Catalog, target: Any) -> tuple[Rate, Hardware, str, str]:

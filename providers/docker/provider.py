@@ -16,7 +16,7 @@ from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.rollout import steps_text, traffic_steps
 
 from . import api as eng
-from . import checks, rollout
+from . import checks, images, rollout
 from .requests import (
     Stamp,
     Upstream,
@@ -80,7 +80,7 @@ class DockerProvider:
     name = "docker"
 
     def check(self, spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
-        return checks.check(spec, target, base_dir)
+        return checks.check(spec, target, base_dir) + images.missing_images(spec, target, base_dir)
 
     def render(self, release: Release) -> dict[str, str]:
         t = docker_target(release)
@@ -187,8 +187,9 @@ class DockerProvider:
         if not live.exists:
             changes.append(Change("create", f"network {prefix(release)}", "bridge"))
         if gateway is None:
+            missing = "" if images.image_present(t.gateway_image) is not False else " (not on this engine: pulled)"
             changes.append(
-                Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image} on {t.host}:{t.port}")
+                Change("create", f"gateway {gateway_name(release)}", f"{t.gateway_image}{missing} on {t.host}:{t.port}")
             )
         elif gateway.gateway_key != gateway_key(release):
             changes.append(
@@ -196,11 +197,38 @@ class DockerProvider:
                     "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
                 )
             )
-        changes.append(
-            Change(
-                "create", f"{t.replicas} replica(s) of {model.image}", f"port {model.port}, health {model.health}{gpus}"
+        # after a rollback, the newer revision's containers stay warm: the same config reuses them
+        same = [
+            r.number
+            for r in live.revisions
+            if r.digest == release.digest and r.number != live.active and r.number in seen.warm_revisions
+        ]
+        if same:
+            changes.append(
+                Change(
+                    "keep",
+                    f"revision {max(same)}: {t.replicas} warm replica(s) of {model.image}",
+                    "same config, still running since the rollback: reused, no new containers",
+                )
             )
-        )
+        else:
+            if model.build:
+                changes.append(Change("create", f"image {model.image}", f"built from {model.build}"))
+            elif images.image_present(model.image) is False:
+                changes.append(
+                    Change(
+                        "create",
+                        f"image {model.image}",
+                        "not on this engine: pulled (build it first, or set model.build: ./DIR)",
+                    )
+                )
+            changes.append(
+                Change(
+                    "create",
+                    f"{t.replicas} replica(s) of {model.image}",
+                    f"port {model.port}, health {model.health}{gpus}",
+                )
+            )
         steps = traffic_steps(t.rollout, live.active is not None)
         how = steps_text(steps)
         if len(steps) > 1:

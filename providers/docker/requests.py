@@ -8,20 +8,25 @@ calls here; only `api_key_map` reads a secret (from the environment or a file, a
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scalectl.errors import ProviderError
-from scalectl.provider import Release
+from scalectl.provider import ACTOR, DEPLOY_TIME, Release
+from scalectl.redact import LOCAL_SCHEMES, resolve_local
 from scalectl.render import render_json, render_text
 
 from . import api as eng
 from .schema import DockerTarget
 
 API_KEY_VALUE = re.compile(r"[A-Za-z0-9._+/=-]{16,}")
+# Requests without the right API key: per client address, before their 401 (key guessing is throttled).
+UNAUTHENTICATED_RATE = 5
+# What a value may hold to be written into nginx.conf (names, image references, secret references):
+# nothing that ends a token, a directive or a comment line, and no `$` or quotes nginx would interpret.
+_NGINX_SAFE = re.compile(r"[A-Za-z0-9._:/@+=,%~-]*")
 
 
 def prefix(release: Release) -> str:
@@ -88,11 +93,12 @@ def artifact_mounts(release: Release) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Stamp:
-    """Who/when/which revision, known only at deploy; `render` shows placeholders."""
+    """Who/when/which revision, known only at deploy; `render` shows `{actor}` / `{deploy_time}`, and
+    `next` for the revision, which names containers and nginx upstreams (no braces allowed there)."""
 
     revision: int | str = "next"
-    created_at: str = "<deploy time>"
-    created_by: str = "<deploying user>"
+    created_at: str = DEPLOY_TIME
+    created_by: str = ACTOR
 
 
 def replica_body(release: Release, stamp: Stamp, index: int, env: list[str] | None = None) -> dict[str, Any]:
@@ -164,20 +170,38 @@ class Upstream:
     backups: list[str] = field(default_factory=list)
 
 
+def nginx_safe(value: str, what: str) -> str:
+    """Refuse a value nginx would parse as syntax; the schema validates each one, this is the last guard."""
+    if not _NGINX_SAFE.fullmatch(value):
+        raise ProviderError(f"{what} {value!r} cannot be written into the gateway's nginx.conf (unsafe characters)")
+    return value
+
+
 def nginx_conf(release: Release, upstreams: list[Upstream], generation: int) -> str:
     """The gateway's whole nginx.conf: one upstream per revision in traffic, split by percent."""
     t = docker_target(release)
     api_key = None
     if t.api_key:
-        api_key = {"name": t.api_key, "reference": release.model.secrets.get(t.api_key, "?")}
+        reference = release.model.secrets.get(t.api_key, "?")
+        api_key = {"name": nginx_safe(t.api_key, "api_key"), "reference": nginx_safe(reference, "secret reference")}
     return render_text(
         "docker/nginx.conf.j2",
-        app=release.app,
-        target=release.target_name,
-        generation=generation,
-        upstreams=[u.__dict__ for u in upstreams],
-        model_port=release.model.port,
-        rate_limit=t.rate_limit,
+        app=nginx_safe(release.app, "app name"),
+        target=nginx_safe(release.target_name, "target name"),
+        generation=int(generation),
+        upstreams=[
+            {
+                "number": int(u.number) if isinstance(u.number, int) else nginx_safe(u.number, "revision"),
+                "percent": int(u.percent),
+                "image": nginx_safe(u.image, "image"),
+                "servers": [nginx_safe(s, "replica address") for s in u.servers],
+                "backups": [nginx_safe(s, "replica address") for s in u.backups],
+            }
+            for u in upstreams
+        ],
+        model_port=int(release.model.port),
+        rate_limit=None if t.rate_limit is None else int(t.rate_limit),
+        unauthenticated_rate=UNAUTHENTICATED_RATE,
         api_key=api_key,
         conf_dir=eng.CONF_DIR,
         max_body="64m",
@@ -186,19 +210,10 @@ def nginx_conf(release: Release, upstreams: list[Upstream], generation: int) -> 
 
 
 def resolve_secret(reference: str, base_dir: Path) -> str:
-    """The value behind env://VAR or file://path; only at deploy, never logged or stored."""
-    scheme, _, rest = reference.partition("://")
-    if scheme == "env":
-        if rest not in os.environ:
-            raise ProviderError(f"secret reference {reference} names environment variable {rest}, which is not set")
-        return os.environ[rest]
-    if scheme == "file":
-        path = (base_dir / rest).expanduser()
-        try:
-            return path.read_text().strip()
-        except OSError as exc:
-            raise ProviderError(f"secret reference {reference}: cannot read {path}: {exc.strerror}") from None
-    raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+    """The value behind env://VAR or file://path; only at deploy, never logged or stored (and redacted)."""
+    if reference.split("://", 1)[0] not in LOCAL_SCHEMES:
+        raise ProviderError(f"docker targets resolve env:// and file:// secrets only, not {reference}")
+    return resolve_local(reference, base_dir)
 
 
 def api_key_map(release: Release) -> str | None:
@@ -213,7 +228,12 @@ def api_key_map(release: Release) -> str | None:
             f"the API key behind {reference} must be at least 16 characters of letters, digits and ._+/=- "
             "(for example `openssl rand -hex 24`)"
         )
-    return f'"{value}" 1;\n'
+    return f'"{api_key_pattern(value)}" 1;\n'
+
+
+def api_key_pattern(value: str) -> str:
+    """A case-sensitive regex matching exactly `value` (a plain map string would match in any case)."""
+    return "~^" + "".join(f"[{c}]" if c in ".+" else c for c in value) + "$"
 
 
 def url_of(target: DockerTarget) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import DeployFailed, ProviderError, ScalectlError
 from scalectl.provider import Plan, Release, Revision
+from scalectl.redact import redact
 from scalectl.rollout import bake_after, traffic_steps
 from scalectl.wait import WaitTimeout, poll_until
 
@@ -129,7 +130,7 @@ class Session:
         if entry is not None:
             entry["status"] = status
             if message is not None:
-                entry["message"] = message
+                entry["message"] = redact(message)
 
     def containers_of(self, number: int) -> list[Container]:
         return [c for c in self.replicas if c.labels.get(f"{eng.LABEL}.revision") == str(number)]

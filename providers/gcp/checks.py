@@ -13,7 +13,8 @@ from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, Findings, did_you_mean
 from scalectl.rollout import total_bake
 
-from .machines import MACHINES, TOPOLOGY, Hardware, Machine, hardware
+from .machines import MACHINES, N1_GPU_LIMITS, TOPOLOGY, Hardware, Machine, hardware
+from .requests import metric_target, whole
 from .schema import GcpTarget
 
 
@@ -86,8 +87,18 @@ def _check_accelerator(f: Findings, at: tuple[str, ...], target: GcpTarget, mach
             f"{acc.type} cannot be attached to {machine.name} (attachable: {allowed}); "
             "for NVIDIA_L4 use g2-standard-*, for A100 a2-highgpu-*",
         )
-    elif acc.count not in (1, 2, 4, 8):
-        f.error((*loc, "count"), f"accelerator count must be 1, 2, 4 or 8, got {acc.count}")
+    elif machine.gpu:
+        return  # the machine's own GPUs, as its family fixes them
+    elif acc.count not in N1_GPU_LIMITS.get(acc.type, {}):
+        counts = ", ".join(str(c) for c in N1_GPU_LIMITS.get(acc.type, {}))
+        f.error((*loc, "count"), f"{machine.name} takes {counts} x {acc.type}, not {acc.count}")
+    elif machine.vcpus > N1_GPU_LIMITS[acc.type][acc.count]:
+        most = N1_GPU_LIMITS[acc.type][acc.count]
+        f.error(
+            (*loc, "count"),
+            f"{acc.count} x {acc.type} can be attached to N1 machines of at most {most} vCPUs; {machine.name} has "
+            f"{machine.vcpus}: attach more GPUs or pick a smaller machine",
+        )
 
 
 def _check_tpu(f: Findings, at: tuple[str, ...], target: GcpTarget, machine: Machine) -> None:
@@ -118,12 +129,36 @@ def _check_autoscaling(f: Findings, at: tuple[str, ...], target: GcpTarget, hw: 
             (*loc, "metric"),
             "Vertex AI cannot autoscale on memory; use cpu, accelerator_duty_cycle or requests_per_replica",
         )
-    if a.metric in ("gpu", "accelerator_duty_cycle") and not hw.has_accelerator:
+    if a.metric in ("gpu", "accelerator_duty_cycle") and hw.tpu_topology is not None:
+        # DedicatedResources.autoscalingMetricSpecs: duty cycle applies only when machineSpec.acceleratorCount
+        # is above 0, else Vertex scales on CPU alone; a TPU machine spec carries a topology, not a count.
+        f.error(
+            (*loc, "metric"),
+            f"Vertex applies accelerator duty-cycle autoscaling only to machines with an accelerator count; "
+            f"{target.machine} is a TPU machine (a topology, no count), so Vertex would scale it on CPU: "
+            "use requests_per_replica or cpu",
+        )
+    elif a.metric in ("gpu", "accelerator_duty_cycle") and not hw.has_accelerator:
         f.error(
             (*loc, "metric"),
             f"{a.metric} autoscaling needs an accelerator, and {target.machine} has none; "
-            "use cpu or requests_per_replica, or a GPU/TPU machine",
+            "use cpu or requests_per_replica, or a GPU machine",
         )
+    if a.metric != "memory" and whole(metric_target(target)) is None:
+        value = metric_target(target)
+        if a.metric == "requests_per_replica":
+            nearest = max(1, round(value))
+            f.error(
+                (*loc, "target"),
+                f"Vertex takes the request-count target as whole requests per replica per minute; {a.target} "
+                f"requests/s is {value:g}/minute: use a multiple of 1/60 such as {nearest / 60:.4g} ({nearest}/minute)",
+            )
+        else:
+            f.error(
+                (*loc, "target"),
+                f"Vertex takes a utilisation target as a whole percent (1-100); {a.target} would be sent as "
+                f"{int(value)}: use {max(1, round(value))}",
+            )
     if a.min < 1:
         f.error((*loc, "min"), "Vertex AI dedicated endpoints keep at least one replica; set min: 1")
 

@@ -25,9 +25,25 @@ class Machine:
     multi_host_topologies: tuple[str, ...] = ()  # larger slices this machine can be a host of
     attachable: tuple[str, ...] = ()  # N1: GPUs that may be attached
 
+    @property
+    def vcpus(self) -> int:
+        """vCPUs from the name (`n1-standard-8` -> 8); 0 when the name does not end in a count."""
+        tail = self.name.rsplit("-", 1)[-1]
+        return int(tail) if tail.isdigit() else 0
+
+
+# GPUs attachable to N1 machines: count -> the most vCPUs the machine may have with that many
+# (Compute Engine, "GPU machine types", N1 + GPU table: https://cloud.google.com/compute/docs/gpus#n1-gpus).
+N1_GPU_LIMITS: dict[str, dict[int, int]] = {
+    "NVIDIA_TESLA_T4": {1: 48, 2: 48, 4: 96},
+    "NVIDIA_TESLA_P4": {1: 24, 2: 48, 4: 96},
+    "NVIDIA_TESLA_V100": {1: 12, 2: 24, 4: 48, 8: 96},
+    "NVIDIA_TESLA_P100": {1: 16, 2: 32, 4: 96},
+}
+
 
 def _n1(name: str) -> Machine:
-    return Machine(name, attachable=("NVIDIA_TESLA_T4", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4", "NVIDIA_TESLA_P100"))
+    return Machine(name, attachable=tuple(N1_GPU_LIMITS))
 
 
 _MULTI = ("4x4", "4x8", "8x8", "8x16", "16x16")

@@ -33,6 +33,7 @@ from scalectl.errors import UsageError
 
 NO_SPOT = ""  # Vertex AI sells spot nodes
 DEFAULT_REGION = "us-central1"
+PRICE_API = "Cloud Billing Catalog API"
 GCP_BILLING_URL = "https://cloudbilling.googleapis.com"
 GCP_COMPUTE_SERVICE = "6F81-5844-456A"  # Compute Engine in the Cloud Billing Catalog
 

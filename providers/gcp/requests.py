@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from scalectl.provider import Release, Revision
+from scalectl.provider import Release, Revision, placeholder
 from scalectl.render import pretty, render_json
 from scalectl.rollout import bake_after, traffic_steps
 
@@ -74,21 +74,45 @@ def dedicated_resources(release: Release) -> dict[str, Any]:
         "gcp/dedicated_resources.json.j2",
         hw=hardware(target),
         autoscaling=target.autoscaling,
-        metric=autoscaling_metric(target),
+        metric_specs=autoscaling_metric(target),
         spot=target.spot,
     )
 
 
-def autoscaling_metric(target: GcpTarget) -> tuple[str, float] | None:
-    """The autoscaling metric spec Vertex gets; requests/s per replica becomes requests/minute."""
+# Vertex scales on CPU utilisation (and accelerator duty cycle when the machine has an accelerator count)
+# at a default target of 60% unless a spec overrides it, alongside the metric sent: a target of 100 (the
+# highest utilisation Vertex accepts) for the metrics the user did not choose leaves the chosen one in charge.
+# https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources (autoscalingMetricSpecs)
+UNCHOSEN_TARGET = 100
+
+
+def metric_target(target: GcpTarget) -> float:
+    """The target as Vertex counts it: percent, or requests per replica per minute (requests/s x 60)."""
     a = target.autoscaling
-    if a.metric == "cpu":
-        return CPU_METRIC, a.target
-    if a.metric in ("gpu", "accelerator_duty_cycle"):
-        return DUTY_CYCLE_METRIC, a.target
-    if a.metric == "requests_per_replica":
-        return REQUEST_COUNT_METRIC, a.target * 60
-    return None  # memory: refused by check()
+    return a.target * 60 if a.metric == "requests_per_replica" else a.target
+
+
+def whole(value: float) -> int | None:
+    """`value` as the int32 Vertex takes, or None when that would change it (70.7, 0.3)."""
+    nearest = round(value)
+    return nearest if nearest >= 1 and abs(value - nearest) < 1e-9 else None
+
+
+def autoscaling_metric(target: GcpTarget) -> list[dict[str, Any]]:
+    """Every autoscalingMetricSpec Vertex would apply, explicit: the chosen metric at its target, the
+    implicit ones at 100% so they never scale out on their own (check() refuses targets that are not whole)."""
+    a = target.autoscaling
+    names = {"cpu": CPU_METRIC, "gpu": DUTY_CYCLE_METRIC, "accelerator_duty_cycle": DUTY_CYCLE_METRIC}
+    chosen = names.get(a.metric, REQUEST_COUNT_METRIC if a.metric == "requests_per_replica" else None)
+    if chosen is None:
+        return []  # memory: refused by check()
+    value = whole(metric_target(target))
+    specs = [{"metricName": chosen, "target": value if value is not None else round(metric_target(target))}]
+    implicit = [CPU_METRIC]
+    if hardware(target).accelerator_count > 0:
+        implicit.append(DUTY_CYCLE_METRIC)
+    specs += [{"metricName": m, "target": UNCHOSEN_TARGET} for m in implicit if m != chosen]
+    return specs
 
 
 @dataclass(frozen=True)
@@ -219,30 +243,30 @@ def rollout_plan(release: Release) -> dict[str, Any]:
 
 
 def render_preview(release: Release, preview: Revision | None = None) -> dict[str, str]:
-    """What `scalectl render` writes: every request body, with deploy-time ids as <...>."""
+    """What `scalectl render` writes: every request body, with deploy-time ids as `{name}` placeholders."""
     target = target_of(release)
     info = RevisionInfo(
-        number=str(preview.number) if preview else "<revision>",
-        created_at=preview.created_at if preview else "<deploy time>",
-        created_by=preview.created_by if preview else "<deployer>",
+        number=str(preview.number) if preview else placeholder("revision"),
+        created_at=preview.created_at if preview else placeholder("deploy_time"),
+        created_by=preview.created_by if preview else placeholder("actor"),
     )
-    endpoint = f"{parent(target)}/endpoints/<endpoint id>"
+    endpoint = f"{parent(target)}/endpoints/{placeholder('endpoint_id')}"
     steps = traffic_steps(target.rollout)
     first = deploy_model(
         release,
         endpoint=endpoint,
-        model_resource=f"{parent(target)}/models/<model id from upload>",
+        model_resource=f"{parent(target)}/models/{placeholder('model_id')}",
         revision=info.number,
         traffic_split={"0": 100},
     )
     update = deploy_model(
         release,
         endpoint=endpoint,
-        model_resource=f"{parent(target)}/models/<model id from upload>",
+        model_resource=f"{parent(target)}/models/{placeholder('model_id')}",
         revision=info.number,
         traffic_split={"0": steps[0]}
         if steps[0] == 100
-        else {"0": steps[0], "<previous deployed model id>": 100 - steps[0]},
+        else {"0": steps[0], placeholder("previous_deployed_model_id"): 100 - steps[0]},
     )
     files = {
         "upload_model.json": pretty(upload_model(release, info)),
@@ -253,7 +277,7 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         "iam.json": pretty(iam(release)),
     }
     if len(steps) > 1:  # the first UpdateEndpoint traffic step after the canary's bake
-        new, old = "<new deployed model id>", "<previous deployed model id>"
+        new, old = placeholder("new_deployed_model_id"), placeholder("previous_deployed_model_id")
         split = {new: steps[1]} if steps[1] == 100 else {new: steps[1], old: 100 - steps[1]}
         files["update_traffic.json"] = pretty(update_traffic(endpoint, split))
     return files

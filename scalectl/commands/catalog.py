@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
+from scalectl.cli import PlainFlagsCommand, PlainFlagsGroup
 from scalectl.commands.common import Common, reporting, shared_options
 from scalectl.errors import UsageError
 
-
-class CatalogProvider(str, Enum):
-    aws = "aws"
-    gcp = "gcp"
-    azure = "azure"
-
-
 catalog_app = typer.Typer(
     name="catalog",
+    cls=PlainFlagsGroup,
     help="The price catalog cost-estimate uses: show what is known, refresh it.",
     no_args_is_help=True,
     add_completion=False,
 )
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", cls=PlainFlagsCommand)
 @shared_options(file=False, target=False)
 def catalog_show(
     common: Common,
@@ -41,7 +35,9 @@ def catalog_show(
         catalog = load_catalog()
         rows = catalog.show(type_)
         if not rows:
-            near = sorted({n for p in ("aws", "gcp", "azure") for n in catalog.near(p, type_)})
+            from scalectl import registry
+
+            near = sorted({n for p in registry.platforms() for n in catalog.near(p, type_)})
             raise UsageError(
                 f"{type_!r} is not in the price catalog" + (f"; nearest known: {', '.join(near)}" if near else "")
             )
@@ -60,21 +56,28 @@ def catalog_show(
         print_catalog_rows(ui, type_, catalog, rows)
 
 
-@catalog_app.command("refresh")
+@catalog_app.command("refresh", cls=PlainFlagsCommand)
 @shared_options(file=False, target=False)
 def catalog_refresh(
     common: Common,
     provider: Annotated[
-        list[CatalogProvider] | None,
-        typer.Option("--provider", "-p", help="Refresh only this provider (repeatable); default: all three."),
+        list[str] | None,
+        typer.Option(
+            "--provider", "-p", help="Refresh only this provider (repeatable); default: every one with a price API."
+        ),
     ] = None,
 ) -> None:
     """Update the user-level catalog copy from the providers' public price APIs (needs network)."""
+    from scalectl.catalog import refreshable
     from scalectl.catalog_refresh import refresh
 
     ui = common.ui
     with reporting(ui, "catalog refresh"):
-        wanted = [p.value for p in provider] if provider else ["aws", "gcp", "azure"]
+        known = refreshable()
+        unknown = [p for p in provider or [] if p not in known]
+        if unknown:
+            raise UsageError(f"--provider {unknown[0]!r}: prices can be refreshed for {', '.join(known)}")
+        wanted = list(dict.fromkeys(provider)) if provider else known
         result = refresh(wanted, say=None if ui.json else ui.say)
         if ui.json:
             ui.document({"command": "catalog refresh", "ok": True, **result})

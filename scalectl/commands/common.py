@@ -20,6 +20,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from scalectl.errors import ConfigError, ExitCode, ScalectlError, UsageError
+from scalectl.redact import redact
 from scalectl.ui import OutputFormat, Ui, config_error_doc, escape
 
 FileOpt = Annotated[
@@ -159,9 +160,10 @@ def reporting(ui: Ui, command: str) -> Iterator[None]:
         ui.say(f"[red]{n} error{'s' if n != 1 else ''}[/red]; nothing was changed.")
         exit_with(exc.exit_code)
     except ScalectlError as exc:
+        message = redact(exc.message)  # a secret value quoted by a log or a platform never reaches the terminal
         if ui.json:
-            ui.document({"command": command, "ok": False, "error": exc.message, "exit_code": int(exc.exit_code)})
-        ui.say(f"[red]error:[/red] {escape(exc.message)}")
+            ui.document({"command": command, "ok": False, "error": message, "exit_code": int(exc.exit_code)})
+        ui.say(f"[red]error:[/red] {escape(message)}")
         exit_with(exc.exit_code)
     except KeyboardInterrupt as exc:  # scalectl.errors.Interrupted carries the signal's code and what was undone
         code = int(getattr(exc, "exit_code", 130))

@@ -13,41 +13,8 @@ from typing import Annotated
 import typer
 
 from scalectl.commands.common import Common, reporting, shared_options
-from scalectl.errors import UsageError
 
-STARTER = """\
-# scale.yaml: one file, every target. `scalectl validate` checks it; `scalectl schema` gives editors the schema.
-# yaml-language-server: $schema=./scale.schema.json
-version: 1
-name: my-model
-model:
-  image: my-model:${GIT_SHA:-latest}   # ${VAR} and ${VAR:-default} come from the environment
-  # build: ./server                    # docker targets: build the image from this folder first
-  port: 8080                           # the container serves HTTP here
-  health: /ping                        # GET -> 200 when ready
-  predict: /invocations                # POST -> prediction
-  env: {LOG_LEVEL: info}
-  # secrets: {API_TOKEN: env://API_TOKEN}   # references only, never values
-defaults:                              # inherited by every target; a target's own keys win
-  autoscaling: {min: 1, max: 4, metric: requests_per_replica, target: 50}
-  rollout: {strategy: canary, percent: 10, bake: 30s, auto_rollback: true}
-targets:
-  local:
-    provider: docker
-    replicas: 2
-    port: 8000                         # the gateway's stable port on this machine
-  # prod-aws:   {provider: aws, region: us-east-1, instance: ml.g5.xlarge,
-  #              execution_role: arn:aws:iam::123456789012:role/sagemaker-exec}
-  # prod-gcp:   {provider: gcp, project: acme, region: us-central1, machine: g2-standard-8,
-  #              accelerator: {type: NVIDIA_L4, count: 1}, spot: true}
-  # prod-azure: {provider: azure, subscription: 00000000-0000-0000-0000-000000000000,
-  #              resource_group: ml, workspace: prod, instance: Standard_NC4as_T4_v3}
-traffic:                               # for `scalectl cost-estimate`
-  peak_rps: 120
-  offpeak_rps: 10
-  peak_hours_per_day: 10
-  replica_rps: 40
-"""
+RENDER_SEPARATOR = "==> {} <=="
 
 
 @shared_options(target=False)
@@ -55,15 +22,17 @@ def init(
     common: Common,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
-    """Write a commented starter scale.yaml (a local Docker target) that validates."""
+    """Write a starter that deploys as is: scale.yaml, a model server in ./server, scale.schema.json."""
+    from scalectl.starter import write_starter
+
     ui, file = common.ui, common.file
     with reporting(ui, "init"):
-        if file.exists() and not force:
-            raise UsageError(f"{file} already exists; pass --force to overwrite it")
-        file.write_text(STARTER)
+        written = write_starter(file, force)
         if ui.json:
-            ui.document({"command": "init", "ok": True, "file": str(file)})
-        ui.say(f"wrote {file}; next: `scalectl validate -f {file}`")
+            ui.document({"command": "init", "ok": True, "file": str(file), "files": [str(p) for p in written]})
+        for path in written:
+            ui.say(f"wrote {path}")
+        ui.say(f"next: `scalectl validate -f {file}`, then `scalectl deploy -f {file} --yes`")
 
 
 @shared_options()
@@ -108,7 +77,10 @@ def render(
         Path | None, typer.Option("--out-dir", "-o", help="Write files to DIR/<target>/ instead of printing.")
     ] = None,
 ) -> None:
-    """Show exactly what each provider will send or run (request bodies, gateway config). No network."""
+    """Show exactly what each provider will send or run (request bodies, gateway config). No network.
+
+    Without -o, stdout is one stream: each file after a line `==> TARGET/FILE <==`.
+    """
     from scalectl.engine import release_for
     from scalectl.registry import get_provider
 
@@ -134,7 +106,9 @@ def render(
         elif ui.json:
             ui.document({"command": "render", "ok": True, "targets": rendered})
         else:
+            # One stream on stdout: each file after a `==> TARGET/FILE <==` line (head/tail's
+            # convention), so `render > all.txt` keeps the names and a script can split it.
             for name, files in rendered.items():
                 for fname, text in files.items():
-                    ui.say(f"[bold]# {name}/{fname}[/bold]")
+                    sys.stdout.write(f"{RENDER_SEPARATOR.format(f'{name}/{fname}')}\n")
                     sys.stdout.write(text if text.endswith("\n") else text + "\n")

@@ -31,7 +31,19 @@ def cost_estimate(
     budget: Annotated[
         float | None,
         typer.Option(
-            "--budget", envvar="SCALECTL_BUDGET", min=0, help="Exit 4 when a target's expected USD/month is above this."
+            "--budget",
+            envvar="SCALECTL_BUDGET",
+            min=0,
+            help="Exit 4 when any one target's expected USD/month is above this.",
+        ),
+    ] = None,
+    total_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--total-budget",
+            envvar="SCALECTL_TOTAL_BUDGET",
+            min=0,
+            help="Exit 4 when the expected USD/month of all the targets together is above this.",
         ),
     ] = None,
     baseline: Annotated[
@@ -63,15 +75,15 @@ def cost_estimate(
         current = {e.target: e.expected for e in estimates}
         deltas = cost.delta(current, base) if base is not None else None
         over = [e for e in estimates if budget is not None and e.expected is not None and e.expected > budget]
+        verdict = cost.budget_verdict(estimates, budget, total_budget, over)
         unpriced = [e.target for e in estimates if not e.priced]
-        doc = cost_doc(config, file, catalog, estimates, comparisons, deltas, baseline, budget, over)
-        markdown = cost_markdown(config, catalog, estimates, comparisons, deltas, baseline, budget, over)
+        doc = cost_doc(config, file, catalog, estimates, comparisons, deltas, baseline, verdict)
+        markdown = cost_markdown(config, catalog, estimates, comparisons, deltas, baseline, verdict)
         failure: ScalectlError | None = None
-        if over:
-            named = ", ".join(f"{e.target} (${e.expected:,.2f})" for e in over)
-            failure = OverBudget(f"over budget ${budget:,.2f}/month: {named}")
-        elif budget is not None and unpriced:
+        if (budget is not None or total_budget is not None) and unpriced:
             failure = ScalectlError(f"cannot check the budget: no usable price for {', '.join(unpriced)}")
+        elif verdict.over_any:
+            failure = OverBudget(verdict.text)
         if ui.json:
             if fmt == CostFormat.markdown:
                 doc["markdown"] = markdown
@@ -81,7 +93,7 @@ def cost_estimate(
         elif fmt == CostFormat.markdown:
             sys.stdout.write(markdown)
         else:
-            print_costs(ui, config, catalog, estimates, comparisons, deltas, baseline)
+            print_costs(ui, config, catalog, estimates, comparisons, deltas, baseline, verdict)
         if failure is not None:
             if ui.json:
                 ui.say(f"[red]error:[/red] {escape(failure.message)}")
@@ -114,18 +126,29 @@ def _traffic(config: Any) -> Any:
 
 
 def _estimate_target(config: Any, name: str, catalog: Any) -> Any:
+    from dataclasses import replace
+
     from scalectl import cost
+    from scalectl.bench.saved import load_measurement
     from scalectl.catalog import SERVICES, rate_for
 
     tgt = config.spec.targets[name]
     rate, _hw, type_, region = rate_for(catalog, tgt)
     notes: list[str] = []
+    traffic = _traffic(config)
+    measured = load_measurement(config.path, name) if traffic else None
+    if traffic and measured:  # `bench --ramp --save` measured it: it replaces the hand-typed guess
+        traffic = replace(traffic, replica_rps=measured.replica_rps)
+        notes.append(
+            f"replica_rps {measured.replica_rps:g} measured by `scalectl bench` at {measured.measured_at} "
+            f"({measured.path}; delete it to use traffic.replica_rps)"
+        )
     if tgt.provider == "docker":
-        usage = cost.usage(tgt.replicas, tgt.replicas, _traffic(config))
+        usage = cost.usage(tgt.replicas, tgt.replicas, traffic)
         usage = cost.Usage(**{**usage.to_dict(), "expected_hours": usage.max_hours, "note": ""})
         notes.append(f"docker runs a fixed {tgt.replicas} replica(s); autoscaling does not apply")
     else:
-        usage = cost.usage(tgt.autoscaling.min, tgt.autoscaling.max, _traffic(config))
+        usage = cost.usage(tgt.autoscaling.min, tgt.autoscaling.max, traffic)
     _service, offers_spot, no_spot = SERVICES[tgt.provider]
     if not offers_spot:
         rate = cost.Rate(**{**rate.to_dict(), "spot": None, "spot_note": rate.spot_note or no_spot})
@@ -137,7 +160,11 @@ def _estimate_target(config: Any, name: str, catalog: Any) -> Any:
 
 
 def _compare(catalog: Any, config: Any, current: Any) -> list[dict[str, Any]]:
-    """The same usage on each provider's nearest equivalent hardware, cheapest first."""
+    """The same usage on each provider's nearest equivalent hardware, cheapest first.
+
+    Each row is billed the way the target is (spot where it asks for spot and the service sells
+    it), so `saves` is measured against what the target actually pays; negative means it costs more.
+    """
     from scalectl import cost
     from scalectl.catalog import SERVICES, nearest, rate_for
 
@@ -145,8 +172,10 @@ def _compare(catalog: Any, config: Any, current: Any) -> list[dict[str, Any]]:
     if not hw.accelerator or current.on_demand is None:
         return []
 
+    wants_spot = current.billed == "spot"
+
     def entry(provider: str, type_: str, region: str, hardware: str, rate: Any, is_current: bool) -> dict[str, Any]:
-        est = cost.estimate(current.target, provider, type_, region, current.usage, rate, False)
+        est = cost.estimate(current.target, provider, type_, region, current.usage, rate, wants_spot)
         return {
             "provider": provider,
             "type": type_,
@@ -155,6 +184,8 @@ def _compare(catalog: Any, config: Any, current: Any) -> list[dict[str, Any]]:
             "rate": rate.to_dict(),
             "on_demand": est.on_demand.to_dict() if est.on_demand else None,
             "spot": est.spot.to_dict() if est.spot else None,
+            "billed": est.billed,
+            "billed_rate": est.billed_rate,
             "monthly": round(est.expected or 0.0, 2),
             "current": is_current,
         }
@@ -170,7 +201,7 @@ def _compare(catalog: Any, config: Any, current: Any) -> list[dict[str, Any]]:
             rate = cost.Rate(**{**rate.to_dict(), "spot": None, "spot_note": SERVICES[provider][2]})
         rows.append(entry(provider, offer.type, offer.region, offer.hardware.describe(), rate, False))
     rows.sort(key=lambda r: r["monthly"])
-    mine = rows[[r["current"] for r in rows].index(True)]["monthly"]  # on-demand, like the others
+    mine = rows[[r["current"] for r in rows].index(True)]["monthly"]  # billed, like the others
     for r in rows:
         r["saves"] = round(mine - r["monthly"], 2)
     return rows

@@ -156,13 +156,43 @@ def destroy(common: Common) -> None:
 
 
 @shared_options(state_dir=True)
-def unlock(common: Common) -> None:
-    """Remove a stale deploy lock (left by a killed process) from the local journal."""
+def unlock(
+    common: Common,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Also remove the shared lease (on the engine or the `lock:` store), whoever holds it."
+        ),
+    ] = False,
+) -> None:
+    """Remove a stale deploy lock: the local journal's, and with --force the shared lease other machines respect."""
+    from scalectl import lease
+    from scalectl.engine import release_for
+
     ui = common.ui
     with reporting(ui, "unlock"):
         config, names = common.load(check_providers=False)
         engine = common.engine(config)
         removed = [n for n in names if engine.journal.unlock(config.spec.name, n)]
+        broken: dict[str, str] = {}
+        held: dict[str, str] = {}
+        for name in names:
+            release = release_for(config, name)
+            if force:
+                store, _ = lease.store_for(release)
+                holder = store.force_release() if store is not None else None
+                if store is not None and holder is not None:
+                    broken[name] = f"{holder.describe()} (lease at {store.where})"
+            else:
+                found = lease.peek(release)
+                if found is not None and not found[1].expired():
+                    held[name] = lease.locked_message(name, *found)
         if ui.json:
-            ui.document({"command": "unlock", "ok": True, "unlocked": removed})
-        ui.say(f"unlocked: {', '.join(removed) or 'nothing was locked'}")
+            ui.document({"command": "unlock", "ok": True, "unlocked": removed, "leases_removed": broken})
+        ui.say(f"unlocked: {', '.join(removed) or 'nothing was locked'} (local journal)")
+        for name, who in broken.items():
+            ui.say(f"{name}: removed the shared lease held by {escape(who)}")
+        if force and not broken:
+            ui.say("no shared lease was held")
+        for message in held.values():
+            ui.say(f"[yellow]still held:[/yellow] {escape(message)}")

@@ -20,8 +20,7 @@ def cost_doc(
     comparisons: dict[str, list[dict[str, Any]]],
     deltas: dict[str, dict[str, Any]] | None,
     baseline: str | None,
-    budget: float | None,
-    over: list[Any],
+    verdict: cost.BudgetVerdict,
 ) -> dict[str, Any]:
     traffic = config.spec.traffic
     doc: dict[str, Any] = {
@@ -39,14 +38,14 @@ def cost_doc(
         "traffic": traffic.model_dump() if traffic else None,
         "targets": {},
         "total_monthly": round(cost.total(estimates), 2),
+        "totals": cost.totals(estimates),  # billed min / expected / max, each the sum of its column
+        "budget": verdict.to_dict(),
     }
     for e in estimates:
         entry = e.to_dict()
         if comparisons:
             entry["compare"] = comparisons.get(e.target, [])
         doc["targets"][e.target] = entry
-    if budget is not None:
-        doc["budget"] = {"limit": budget, "per": "target", "over": [e.target for e in over]}
     if deltas is not None:
         before = sum(d["before"] or 0.0 for d in deltas.values())
         doc["baseline"] = {
@@ -70,7 +69,33 @@ def _signed(value: float | None) -> str:
 
 
 def per_hour(value: float | None) -> str:
-    return "-" if value is None else "$" + f"{value:,.4f}".rstrip("0").rstrip(".")
+    """An hourly rate, always to 4 decimals (the catalog's precision)."""
+    return "-" if value is None else f"${value:,.4f}"
+
+
+def _billed(e: Any) -> Any:
+    """The billed monthly figures, with expected falling back to max (what the total adds)."""
+    m = e.billed_monthly
+    if m is None:
+        return None
+    return cost.Monthly(m.min, m.expected if m.expected is not None else m.max, m.max)
+
+
+def _rate_cell(e: Any) -> str:
+    if e.rate.on_demand is None:
+        return "unpriced"
+    return f"{per_hour(e.billed_rate)} {e.billed_label}" + (" (estimate)" if e.rate.basis == "estimate" else "")
+
+
+def _other_rate(e: Any) -> str:
+    """The figure at the rate the target is not billed at, for comparison (not in any total)."""
+    if e.billed == "spot" and e.on_demand is not None:
+        od = e.on_demand.expected if e.on_demand.expected is not None else e.on_demand.max
+        return f"on-demand ({per_hour(e.rate.on_demand)}/h) would be {_usd(od)}/month"
+    if e.spot is not None:
+        sp = e.spot.expected if e.spot.expected is not None else e.spot.max
+        return f"spot ({per_hour(e.rate.spot)}/h) would be {_usd(sp)}/month with `spot: true`"
+    return ""
 
 
 def _whole(value: float | None) -> str:
@@ -81,12 +106,6 @@ def _replicas(u: Any) -> str:
     if u.peak_replicas is None:
         return f"{u.min_replicas}-{u.max_replicas}"
     return f"{u.min_replicas}-{u.max_replicas}\n[dim](peak {u.peak_replicas}, off-peak {u.offpeak_replicas})[/dim]"
-
-
-def _spot_cell(e: Any) -> str:
-    if e.spot is not None:
-        return _usd(e.spot.expected if e.spot.expected is not None else e.spot.max)
-    return "n/a"
 
 
 STALE_CATALOG_DAYS = 120
@@ -113,41 +132,50 @@ def print_costs(
     comparisons: dict[str, list[dict[str, Any]]],
     deltas: dict[str, dict[str, Any]] | None,
     baseline: str | None,
+    verdict: cost.BudgetVerdict,
 ) -> None:
+    """Tables on stderr; every money column is at the rate the target is billed and adds up to its total."""
     from rich import box
     from rich.table import Table
 
-    title = f"{config.spec.name}: USD/month (730 h), {catalog_line(catalog)}"
+    title = f"{config.spec.name}: USD/month (730 h) at the billed rate, {catalog_line(catalog)}"
+    totals = cost.totals(estimates)
     if ui.err.width < 100:  # a narrow terminal: one block per target reads better than a folded table
         ui.say(f"[bold]{escape(title)}[/bold]")
         for e in estimates:
-            od = e.on_demand
-            rate = per_hour(e.rate.on_demand) + "/h" if e.rate.on_demand is not None else "[red]unpriced[/red]"
-            rate += " (estimate)" if e.rate.basis == "estimate" else ""
+            m = _billed(e)
+            rate = _rate_cell(e) if e.rate.on_demand is not None else "[red]unpriced[/red]"
             ui.say(f"[bold]{e.target}[/bold]  {e.provider} {e.region}  {escape(e.hardware)}  {rate}")
-            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
             ui.say(
-                f"  replicas {_replicas(e.usage).replace(chr(10), ' ')}  min {_usd(od.min if od else None)}  "
-                f"expected {_usd(od.expected if od else None)}  max {_usd(od.max if od else None)}  "
-                f"spot {_usd(spot) if spot is not None else 'n/a'}"
+                f"  replicas {_replicas(e.usage).replace(chr(10), ' ')}  min {_usd(m.min if m else None)}  "
+                f"expected {_usd(m.expected if m else None)}  max {_usd(m.max if m else None)}"
             )
+        ui.say(
+            f"[bold]total[/bold]  min {_usd(totals['min'])}  expected {_usd(totals['expected'])}  "
+            f"max {_usd(totals['max'])}"
+        )
     else:
-        table = Table(title=escape(title), box=box.SIMPLE_HEAD)
-        for col in ("target", "type / region", "$/h", "replicas", "min", "expected", "max", "spot exp."):
+        table = Table(title=escape(title), box=box.SIMPLE_HEAD, show_footer=True)
+        footer = {"target": "total", "min": _whole(totals["min"]), "expected": _whole(totals["expected"])}
+        footer["max"] = _whole(totals["max"])
+        for col in ("target", "type / region", "billed $/h", "replicas", "min", "expected", "max"):
             left = col in ("target", "type / region", "replicas")
-            table.add_column(col, justify="left" if left else "right", overflow="fold")
+            table.add_column(col, footer=footer.get(col, ""), justify="left" if left else "right", overflow="fold")
         for e in estimates:
-            od = e.on_demand
-            spot = e.spot.expected if e.spot and e.spot.expected is not None else (e.spot.max if e.spot else None)
+            m = _billed(e)
+            rate = "[red]unpriced[/red]"
+            if e.rate.on_demand is not None:
+                rate = per_hour(e.billed_rate) + f"\n[dim]{e.billed_label}"
+                rate += " est." if e.rate.basis == "estimate" else ""
+                rate += "[/dim]"
             table.add_row(
                 f"{e.target}\n[dim]{e.provider}[/dim]",
                 f"{escape(e.hardware)}\n[dim]{e.region}[/dim]",
-                per_hour(e.rate.on_demand) if e.rate.on_demand is not None else "[red]unpriced[/red]",
+                rate,
                 _replicas(e.usage),
-                _whole(od.min if od else None),
-                _whole(od.expected if od else None),
-                _whole(od.max if od else None),
-                _whole(spot),
+                _whole(m.min if m else None),
+                _whole(m.expected if m else None),
+                _whole(m.max if m else None),
             )
         ui.err.print(table)
     for e in estimates:
@@ -159,44 +187,48 @@ def print_costs(
             ui.say(f"  spot: {escape(e.rate.spot_note)}")
         if e.billed == "spot":
             ui.say("  billed at the spot rate (spot: true)")
+        if _other_rate(e):
+            ui.say(f"  [dim]{escape(_other_rate(e))}[/dim]")
         for note in e.notes:
             ui.say(f"  [yellow]{escape(note)}[/yellow]")
     if config.spec.traffic is None:
         ui.say(
-            "[yellow]no `traffic:` in the file: only min and max are shown (expected needs peak_rps, "
-            "offpeak_rps, peak_hours_per_day, replica_rps)[/yellow]"
+            "[yellow]no `traffic:` in the file: only min and max are known, so expected shows max (expected "
+            "needs peak_rps, offpeak_rps, peak_hours_per_day, replica_rps)[/yellow]"
         )
     ui.say(f"total expected: [bold]{_usd(cost.total(estimates))}[/bold]/month")
     for name, rows in comparisons.items():
         if not rows:
             ui.say(f"{name}: nothing to compare (no accelerator known for its hardware, or no price)")
             continue
-        heading = f"{name}: same workload, nearest equivalent hardware, on-demand, cheapest first"
+        billed = (
+            "spot where sold, like the target"
+            if rows[0]["billed"] == "spot" or any(r["current"] and r["billed"] == "spot" for r in rows)
+            else "on-demand, like the target"
+        )
+        heading = f"{name}: same workload, nearest equivalent hardware, {billed}, cheapest first"
         if ui.err.width < 100:
             ui.say(f"[bold]{heading}[/bold]")
             for r in rows:
                 est = " (estimate)" if r["rate"]["basis"] == "estimate" else ""
-                saves = "current" if r["current"] else f"saves {_signed(r['saves'])}"
                 ui.say(
                     f"  {r['provider']:<5} {escape(r['type'])} {r['region']}  {escape(r['hardware'])}  "
-                    f"{per_hour(r['rate']['on_demand'])}/h{est}  {_usd(r['monthly'])}/mo  {saves}"
+                    f"{per_hour(r['billed_rate'])}/h {_label(r['billed'])}{est}  {_usd(r['monthly'])}/mo  "
+                    f"{saves_text(r)}"
                 )
             continue
         t = Table(title=heading, box=box.SIMPLE_HEAD)
-        for col in ("provider", "type / region", "hardware", "$/h", "expected", "spot exp.", "saves"):
-            t.add_column(
-                col, overflow="fold", justify="right" if col in ("$/h", "expected", "spot exp.", "saves") else "left"
-            )
+        for col in ("provider", "type / region", "hardware", "billed $/h", "expected", "vs current"):
+            t.add_column(col, overflow="fold", justify="right" if col in ("billed $/h", "expected") else "left")
         for r in rows:
-            spot = r["spot"]
+            est = " est." if r["rate"]["basis"] == "estimate" else ""
             t.add_row(
                 r["provider"] + ("\n[dim](current)[/dim]" if r["current"] else ""),
                 f"{escape(r['type'])}\n[dim]{r['region']}[/dim]",
                 escape(r["hardware"]),
-                per_hour(r["rate"]["on_demand"]) + (" est." if r["rate"]["basis"] == "estimate" else ""),
+                per_hour(r["billed_rate"]) + f"\n[dim]{_label(r['billed'])}{est}[/dim]",
                 _whole(r["monthly"]),
-                _whole(spot["expected"] if spot and spot["expected"] is not None else (spot or {}).get("max")),
-                "-" if r["current"] else _whole(r["saves"]),
+                saves_text(r),
             )
         ui.err.print(t)
     if deltas is not None:
@@ -204,6 +236,22 @@ def print_costs(
         ui.say(f"vs baseline {escape(str(baseline))}: [bold]{_signed(total)}[/bold]/month")
         for name, d in deltas.items():
             ui.say(f"  {name}: {_usd(d['before'])} -> {_usd(d['after'])} ({_signed(d['delta'])}, {d['status']})")
+    color = "red" if verdict.over_any else "green" if verdict.per_target or verdict.total_limit else "dim"
+    ui.say(f"budget: [{color}]{escape(verdict.text)}[/{color}]")
+
+
+def _label(billed: str) -> str:
+    return "spot" if billed == "spot" else "on-demand"
+
+
+def saves_text(row: dict[str, Any]) -> str:
+    """Against the current target: "saves $X" or "costs $X more"; never a negative saving."""
+    if row["current"]:
+        return "current"
+    saves = row["saves"]
+    if abs(saves) < 0.005:
+        return "same cost"
+    return f"saves {_usd(saves)}" if saves > 0 else f"costs {_usd(-saves)} more"
 
 
 def cost_markdown(
@@ -213,65 +261,70 @@ def cost_markdown(
     comparisons: dict[str, list[dict[str, Any]]],
     deltas: dict[str, dict[str, Any]] | None,
     baseline: str | None,
-    budget: float | None,
-    over: list[Any],
+    verdict: cost.BudgetVerdict,
 ) -> str:
-    """A table fit for a pull-request comment."""
+    """A table fit for a pull-request comment; every money column adds up to its total row."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
     lines = [f"### scalectl cost-estimate: `{config.spec.name}`", ""]
-    head = ["target", "provider", "type", "region", "rate $/h", "min/mo", "expected/mo", "max/mo", "spot/mo"]
+    head = ["target", "provider", "type", "region", "billed rate $/h", "min/mo", "expected/mo", "max/mo"]
     if deltas is not None:
         head.append("delta/mo")
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in estimates:
-        od = e.on_demand
-        rate = per_hour(e.rate.on_demand) + (" (estimate)" if e.rate.basis == "estimate" else "")
-        if e.rate.on_demand is None:
-            rate = "unpriced"
+        m = _billed(e)
         row = [
-            e.target + (" :warning:" if e in over else ""),
+            e.target + (" :warning:" if e.target in verdict.over else ""),
             e.provider,
             f"`{cell(e.hardware)}`",
             e.region,
-            rate,
-            _usd(od.min if od else None),
-            _usd(od.expected if od else None),
-            _usd(od.max if od else None),
-            _spot_cell(e) if e.spot is not None else "n/a",
+            _rate_cell(e),
+            _usd(m.min if m else None),
+            _usd(m.expected if m else None),
+            _usd(m.max if m else None),
         ]
         if deltas is not None:
             row.append(_signed(deltas.get(e.target, {}).get("delta")))
         lines.append("| " + " | ".join(row) + " |")
-    total = ["**total**", "", "", "", "", "", f"**{_usd(cost.total(estimates))}**", "", ""]
+    totals = cost.totals(estimates)
+    total = ["**total**", "", "", "", ""] + [f"**{_usd(totals[k])}**" for k in ("min", "expected", "max")]
     if deltas is not None:
         total.append(f"**{_signed(sum((d['delta'] or 0.0) for d in deltas.values()))}**")
     lines.append("| " + " | ".join(total) + " |")
     lines.append("")
+    lines.append(
+        "Every figure is at the rate the target is billed (spot only for `spot: true` where the service sells it)."
+    )
     if deltas is not None:
         removed = [n for n, d in deltas.items() if d["status"] == "removed"]
         if removed:
             lines.append(f"Removed since `{baseline}`: {', '.join(removed)}.")
         lines.append(f"Delta against `{baseline}`.")
-    if budget is not None:
-        verdict = f"over: {', '.join(e.target for e in over)}" if over else "all targets within it"
-        lines.append(f"Budget ${budget:,.2f}/month per target: {verdict}.")
+    lines.append(f"Budget: {':warning: ' if verdict.over_any else ''}{verdict.text}.")
     if config.spec.traffic is None:
         lines.append("No `traffic:` profile in the file, so expected = max (only min and max are known).")
     for e in estimates:
         spot = f" Spot: {e.rate.spot_note}." if e.spot is None and e.rate.spot_note else ""
-        lines.append(f"- `{e.target}`: {e.rate.basis} rate, {cell(e.rate.source)}.{spot}")
+        other = f" {_other_rate(e).capitalize()}." if _other_rate(e) else ""
+        lines.append(
+            f"- `{e.target}`: billed {e.billed_label}, {e.rate.basis} rate, {cell(e.rate.source)}.{spot}{other}"
+        )
     for name, rows in comparisons.items():
         if rows:
             lines += ["", f"<details><summary>{name}: nearest equivalent hardware, cheapest first</summary>", ""]
-            lines += ["| provider | type | region | hardware | expected/mo | saves/mo |", "|---|---|---|---|---|---|"]
+            lines += [
+                "| provider | type | region | hardware | billed rate $/h | expected/mo | vs current |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for r in rows:
                 who = r["provider"] + (" (current)" if r["current"] else "")
-                saves = "-" if r["current"] else _signed(r["saves"])
+                rate = f"{per_hour(r['billed_rate'])} {_label(r['billed'])}"
+                rate += " (estimate)" if r["rate"]["basis"] == "estimate" else ""
                 lines.append(
-                    f"| {who} | `{r['type']}` | {r['region']} | {r['hardware']} | {_usd(r['monthly'])} | {saves} |"
+                    f"| {who} | `{r['type']}` | {r['region']} | {r['hardware']} | {rate} | {_usd(r['monthly'])} "
+                    f"| {saves_text(r)} |"
                 )
             lines += ["", "</details>"]
     lines += ["", f"<sub>730 h/month; {catalog_line(catalog)}.</sub>", ""]

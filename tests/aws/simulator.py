@@ -21,6 +21,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import random
+import re
 import threading
 import time
 import traceback
@@ -151,6 +153,16 @@ class SageMakerSimulator:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b"{}"
+                if self.path.startswith("/endpoints/"):  # the runtime: InvokeEndpoint
+                    status, answer, variant = sim.invoke(self.command, self.path, dict(self.headers), body)
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    if variant:
+                        self.send_header("X-Amzn-Invoked-Production-Variant", variant)
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 target = self.headers.get("X-Amz-Target", "")
                 status, payload = sim.handle(target, body)
                 data = json.dumps(payload).encode()
@@ -196,6 +208,33 @@ class SageMakerSimulator:
                 self.errors.append(repr(exc))
                 traceback.print_exc()
                 return 500, {"__type": "InternalFailure", "message": repr(exc)}
+
+    # ------------------------------------------------------------------ runtime
+
+    def invoke(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, str | None]:
+        """sagemaker-runtime InvokeEndpoint: checks the SigV4 signature like AWS (same canonical request,
+        the secret of the access key, a date within 5 minutes), then answers from a variant chosen by weight."""
+        self.calls["InvokeEndpoint"] += 1
+        problem = _check_sigv4(method, path, headers, body, self.region)
+        if problem:
+            return 403, json.dumps({"message": problem}).encode(), None
+        name = path.split("/")[2]
+        with self.lock:
+            self._advance_all()
+            ep = self.endpoints.get(name)
+            if ep is None or ep.status not in ("InService", "Updating"):
+                why = "not found" if ep is None else f"in status {ep.status}"
+                message = f"Endpoint {name} of account {self.account} {why}."
+                return 400, json.dumps({"ErrorCode": "ValidationError", "Message": message}).encode(), None
+            weights = [(v["VariantName"], float(v.get("CurrentWeight") or 0)) for v in ep.variants]
+        if not any(w > 0 for _, w in weights):
+            weights = [(n, 1.0) for n, _ in weights]
+        (variant,) = random.choices([n for n, _ in weights], weights=[w for _, w in weights])
+        try:
+            instances = json.loads(body).get("instances", [])
+        except (ValueError, AttributeError):
+            return 400, json.dumps({"ErrorCode": "ModelError", "Message": "body is not a JSON object"}).encode(), None
+        return 200, json.dumps({"predictions": [0.5 for _ in instances], "variant": variant}).encode(), variant
 
     # ------------------------------------------------------------------ helpers
 
@@ -585,3 +624,49 @@ class SageMakerSimulator:
             raise validation(f"Resource {arn} does not exist.")
         self.tags[arn].update({t["Key"]: t["Value"] for t in req["Tags"]})
         return {"Tags": req["Tags"]}
+
+
+SECRETS = {"testing": "testing"}  # access key id -> secret, as the tests' environment sets them
+
+
+def _check_sigv4(method: str, path: str, headers: dict[str, str], body: bytes, region: str) -> str | None:
+    """Why a request's SigV4 signature is not valid, or None: recomputed with botocore's own signer."""
+    import datetime
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    lower = {k.lower(): v for k, v in headers.items()}
+    m = re.fullmatch(
+        r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, "
+        r"SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})",
+        lower.get("authorization", ""),
+    )
+    if not m:
+        return "Missing Authentication Token"
+    key, _day, signed_region, service, signed, signature = m.groups()
+    if key not in SECRETS:
+        return "The security token included in the request is invalid."
+    if (signed_region, service) != (region, "sagemaker"):
+        return f"Credential should be scoped to a valid region and service sagemaker, not {signed_region}/{service}"
+    stamp = lower.get("x-amz-date", "")
+    try:
+        when = datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return "X-Amz-Date is missing or malformed"
+    if abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()) > 300:
+        return "Signature expired"
+    names = signed.split(";")
+    request = AWSRequest(
+        method=method,
+        url=f"http://{lower.get('host', '')}{path}",
+        data=body,
+        headers={n: lower[n] for n in names if n in lower},
+    )
+    request.context["timestamp"] = stamp
+    auth = SigV4Auth(Credentials(key, SECRETS[key]), "sagemaker", region)
+    expected = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    if expected != signature:
+        return "The request signature we calculated does not match the signature you provided."
+    return None

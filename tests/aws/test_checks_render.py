@@ -114,7 +114,7 @@ def test_render_shows_every_request_body_and_the_iam_policy(project: Project, tm
 
 
 def test_rolling_batch_renders_a_rolling_update(project: Project) -> None:
-    project.write(extra="rolling_batch: 2\n")
+    project.write(extra="rolling_batch: 2\ninstance_count: 4\n")  # 50% of the variant: the most SageMaker takes
     result = project.run("render", "--output", "json")
     update = json.loads(json.loads(result.stdout)["targets"]["prod"]["update_endpoint.json"])
     rolling = update["DeploymentConfig"]["RollingUpdatePolicy"]

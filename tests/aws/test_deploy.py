@@ -17,6 +17,10 @@ ENDPOINT = "fraud-prod"
 RID = f"endpoint/{ENDPOINT}/variant/AllTraffic"
 
 
+# a canary that alarms can catch needs a fleet it is a fraction of (10% of 1 instance is all of it)
+TWO = "instance_count: 2\n"
+
+
 def deploy(project: Project, **kwargs: Any) -> tuple[int, dict[str, Any]]:
     return project.json("deploy", "--yes", **kwargs)
 
@@ -71,7 +75,7 @@ def test_deploying_the_same_config_changes_nothing(sim: SageMakerSimulator, proj
             "",
             {"Type": "LINEAR", "LinearStepSize": 40, "shares": [40, 80, 100]},
         ),
-        ("{strategy: all_at_once, bake: 1s}", "rolling_batch: 1\n", {"Rolling": 1}),
+        ("{strategy: all_at_once, bake: 1s}", "rolling_batch: 1\ninstance_count: 2\n", {"Rolling": 1}),
     ],
     ids=["all_at_once", "canary", "linear", "rolling"],
 )
@@ -135,7 +139,9 @@ def test_alarm_during_the_canary_bake_rolls_back(sim: SageMakerSimulator, projec
         ComparisonOperator="GreaterThanOrEqualToThreshold",
     )
     assert deploy(project)[0] == 0
-    project.write(image="acme/fraud:2", rollout="{strategy: canary, percent: 10, bake: 20s, alarms: [fraud-5xx]}")
+    project.write(
+        image="acme/fraud:2", rollout="{strategy: canary, percent: 10, bake: 20s, alarms: [fraud-5xx]}", extra=TWO
+    )
 
     def fire_when_canary_takes_traffic() -> None:
         deadline = time.time() + 10
@@ -158,7 +164,7 @@ def test_alarm_during_the_canary_bake_rolls_back(sim: SageMakerSimulator, projec
 
 def test_missing_alarm_fails_before_anything_changes(sim: SageMakerSimulator, project: Project) -> None:
     assert deploy(project)[0] == 0
-    project.write(image="acme/fraud:2", rollout="{strategy: canary, alarms: [no-such-alarm]}")
+    project.write(image="acme/fraud:2", rollout="{strategy: canary, alarms: [no-such-alarm]}", extra=TWO)
     result = project.run("deploy", "--yes")
     assert result.exit_code == 1 and "no-such-alarm" in result.stderr
     assert sim.calls["CreateModel"] == 1
@@ -447,9 +453,11 @@ def test_rollback_goes_through_while_the_alarm_still_fires(
         Threshold=500000,
         ComparisonOperator="GreaterThanThreshold",
     )
-    project.write(rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}")
+    project.write(rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}", extra=TWO)
     assert deploy(project)[0] == 0
-    project.write(image="acme/fraud:2", rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}")
+    project.write(
+        image="acme/fraud:2", rollout="{strategy: canary, percent: 10, bake: 1s, alarms: [fraud-latency]}", extra=TWO
+    )
     code, doc = deploy(project)
     assert code == 0, doc
     cloudwatch.set_alarm_state(AlarmName="fraud-latency", StateValue="ALARM", StateReason="slow after the bake")
@@ -482,9 +490,9 @@ def test_the_rendered_iam_policy_allows_every_call_scalectl_made(
     )
     moto_server.calls.clear()
     rollout = "{strategy: canary, percent: 10, bake: 0, alarms: [fraud-5xx]}"
-    project.write(rollout=rollout)
+    project.write(rollout=rollout, extra=TWO)
     assert deploy(project)[0] == 0
-    project.write(image="acme/fraud:2", instance="ml.g6.xlarge", rollout=rollout)
+    project.write(image="acme/fraud:2", instance="ml.g6.xlarge", rollout=rollout, extra=TWO)
     assert deploy(project)[0] == 0
     assert project.json("rollback", "--yes")[0] == 0
     assert project.json("destroy", "--yes")[0] == 0

@@ -20,6 +20,7 @@ azure-mgmt-monitor run unmodified against it:
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -105,6 +106,8 @@ class ArmSimulator:
     autoscale: dict[str, dict[str, Any]] = field(default_factory=dict)
     operations: dict[str, Operation] = field(default_factory=dict)
     gone: dict[tuple[str, ...], float] = field(default_factory=dict)  # deleting resources -> when they vanish
+    scoring_base: str | None = None  # set to `url` to serve scoring here: scoringUri becomes {base}/score/{name}
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # endpoint -> (primary, secondary) key
     _throttle: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
@@ -124,9 +127,12 @@ class ArmSimulator:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, body, headers = sim.handle(
-                    self.command, self.path, raw, self.headers.get("Authorization"), self
-                )
+                if self.path.startswith("/score/"):  # the endpoint's scoring URI (data plane)
+                    status, body, headers = sim.score(self.path.split("/")[2], self.headers.get("Authorization"), raw)
+                else:
+                    status, body, headers = sim.handle(
+                        self.command, self.path, raw, self.headers.get("Authorization"), self
+                    )
                 data = b"" if body is None else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -256,6 +262,12 @@ class ArmSimulator:
             if status == "Failed":
                 out["error"] = op.error
             return 200, out, ({"Retry-After": "1"} if status == "InProgress" else {})
+        m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)/listKeys", path, re.IGNORECASE)
+        if m and method == "POST":
+            if m.group("ep") not in self.endpoints:
+                raise _not_found("onlineEndpoints", m.group("ep"))
+            primary, secondary = self._keys(m.group("ep"))
+            return 200, {"primaryKey": primary, "secondaryKey": secondary}, {}
         m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)/deployments/(?P<dep>[^/]+)/getLogs", path, re.IGNORECASE)
         if m and method == "POST":
             return 200, {"content": self._logs(m.group("ep"), m.group("dep"))}, {}
@@ -274,6 +286,36 @@ class ArmSimulator:
         raise ArmError(
             404, "NoRegisteredProviderFound" if method != "GET" else "ResourceNotFound", f"no route for {method} {path}"
         )
+
+    # -- scoring (data plane)
+
+    def _keys(self, endpoint: str) -> tuple[str, str]:
+        if endpoint not in self.keys:
+            self.keys[endpoint] = (uuid.uuid4().hex + uuid.uuid4().hex, uuid.uuid4().hex + uuid.uuid4().hex)
+        return self.keys[endpoint]
+
+    def score(self, endpoint: str, auth: str | None, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        """POST to the scoring URI: the key as a bearer token, a deployment picked by the traffic split
+        answers, named in `azureml-model-deployment` as Azure does."""
+        with self._lock:
+            now = time.monotonic()
+            ep = self.endpoints.get(endpoint)
+            if ep is None or ep.state(now) != "Succeeded":
+                return 404, {"message": f"endpoint {endpoint} is not serving"}, {}
+            if auth is None or auth.removeprefix("Bearer ") not in self._keys(endpoint):
+                return 401, {"message": "Invalid authentication token"}, {}
+            split = {d: p for d, p in (ep.body["properties"].get("traffic") or {}).items() if p > 0}
+            if not split:
+                return 424, {"message": "no deployment receives traffic"}, {}
+            (chosen,) = random.choices(list(split), weights=list(split.values()))
+            dep = self.deployments.get((endpoint, chosen))
+            if dep is None or dep.state(now) != "Succeeded" or self._image(dep) in self.failing_images:
+                return 502, {"message": f"deployment {chosen} failed to answer"}, {"azureml-model-deployment": chosen}
+        try:
+            rows = json.loads(raw or b"{}").get("instances", [])
+        except (ValueError, AttributeError):
+            return 400, {"message": "the request body is not a JSON object"}, {"azureml-model-deployment": chosen}
+        return 200, [0.5 for _ in rows], {"azureml-model-deployment": chosen}
 
     # -- endpoints
 
@@ -578,7 +620,11 @@ class ArmSimulator:
         else:
             out["type"] = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
             region = out.get("location", self.location)
-            props["scoringUri"] = f"https://{name}.{region}.inference.ml.azure.com/score"
+            props["scoringUri"] = (
+                f"{self.scoring_base}/score/{name}"
+                if self.scoring_base
+                else f"https://{name}.{region}.inference.ml.azure.com/score"
+            )
             props["swaggerUri"] = f"https://{name}.{region}.inference.ml.azure.com/swagger.json"
         return out
 

@@ -70,7 +70,7 @@ def test_what_is_sent_is_exactly_what_render_shows(sim, scale_file, cli) -> None
     assert json.loads(rendered["deployment.json"]) == shown.deployment_body()
     assert json.loads(rendered["autoscale.json"]) == shown.autoscale_body()
     assert json.loads(rendered["environment.json"]) == shown.environment_body()
-    assert json.loads(rendered["endpoint.json"]) == shown.endpoint_body({"rev-N": 100}, {}, {})
+    assert json.loads(rendered["endpoint.json"]) == shown.endpoint_body({"rev-{revision}": 100}, {}, {})
 
 
 def test_autoscale_setting_as_sent(sim, scale_file, cli) -> None:

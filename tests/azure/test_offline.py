@@ -90,7 +90,7 @@ def test_render_shows_every_body_and_the_rbac_role(scale_file, cli) -> None:
     assert sorted(files) == ["autoscale.json", "deployment.json", "endpoint.json", "environment.json", "rbac-role.json"]
     endpoint = json.loads(files["endpoint.json"])
     assert endpoint["properties"]["authMode"] == "Key"
-    assert endpoint["properties"]["traffic"] == {"rev-N": 100}
+    assert endpoint["properties"]["traffic"] == {"rev-{revision}": 100}
     role = json.loads(files["rbac-role.json"])
     assert "Microsoft.Insights/autoscalesettings/write" in role["Actions"]
     assert role["AssignableScopes"] == ["/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/ml"]
@@ -226,7 +226,7 @@ def test_the_environment_body_is_what_azure_ai_ml_would_send() -> None:
     routes = {"path": "/ping", "port": 8080}
     entity = Environment(
         name=b.environment,
-        version="N",
+        version="{revision}",
         image=props["image"],
         inference_config={
             "liveness_route": routes,
@@ -275,3 +275,34 @@ def test_a_finding_about_a_target_override_points_at_the_override(scale_file, cl
     found = errors(validate(cli, path))
     assert [e["field"] for e in found] == ["targets.prod.model.secrets.API_TOKEN"]
     assert found[0]["line"] == len(path.read_text().splitlines())
+
+
+# Managed online endpoint limits, each refused offline with its place (file:line:col) and the bound:
+# OnlineRequestSettings.request_timeout_ms at most 180000 ms; mirror traffic at most 50% ("Safe rollout for
+# online endpoints": mirror up to 50%, to one deployment); ProbeSettings.initial_delay at least 1 s.
+@pytest.mark.parametrize(
+    ("extra", "field", "position", "says"),
+    [
+        ("    request_timeout: 5m\n", "targets.prod.request_timeout", (21, 22), "less than or equal to 180"),
+        ("    request_timeout: 0\n", "targets.prod.request_timeout", (21, 22), "greater than or equal to 1"),
+        ("    mirror: 60\n", "targets.prod.mirror", (21, 13), "less than or equal to 50"),
+        ("    startup_delay: 0\n", "targets.prod.startup_delay", (21, 20), "ProbeSettings initialDelay >= 1s"),
+        ("    startup_delay: 2h\n", "targets.prod.startup_delay", (21, 20), "less than or equal to 3600"),
+        ("    max_concurrent_requests: 5000\n", "targets.prod.max_concurrent_requests", (21, 30), "less than or equal"),
+    ],
+)
+def test_request_probe_and_mirror_limits(scale_file, cli, extra, field, position, says) -> None:
+    result = validate(cli, scale_file(extra=extra))
+    assert result.exit_code == 2
+    (err,) = errors(result)
+    assert (err["field"], (err["line"], err["column"])) == (field, position)
+    assert says in err["message"]
+
+
+def test_a_mirror_without_a_bake_mirrors_nothing_and_says_so(scale_file, cli) -> None:
+    result = validate(cli, scale_file(bake="0s", extra="    mirror: 10\n"))
+    assert result.exit_code == 0
+    (warning,) = [d for d in json.loads(result.stdout)["diagnostics"] if d["field"] == "targets.prod.mirror"]
+    assert warning["severity"] == "warning" and "nothing would be mirrored" in warning["message"]
+    result = validate(cli, scale_file(bake="2m", extra="    mirror: 10\n"))
+    assert result.exit_code == 0 and not json.loads(result.stdout)["diagnostics"]

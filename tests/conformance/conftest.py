@@ -24,7 +24,7 @@ from scalectl.engine import Engine
 from scalectl.events import Events
 from tests.docker.conftest import engine  # noqa: F401  (the real engine, or a skip; used by the docker harness)
 
-PLATFORMS = ["docker", "aws", "gcp", "azure"]
+PLATFORMS = ["docker", "aws", "gcp", "azure", "kubernetes"]
 
 
 @dataclass
@@ -306,6 +306,54 @@ def azure_harness() -> Iterator[Harness]:
     sim.stop()
 
 
+# ---------------------------------------------------------------- kubernetes: API server simulator
+
+KUBERNETES_SCALE = """\
+version: 1
+name: {app}
+model:
+  image: {image}
+  port: 8080
+  health: /ping
+targets:
+  prod:
+    provider: kubernetes
+    context: sim
+    namespace: ml
+    gateway: gateways/public  # the simulator serves Gateway API: traffic by HTTPRoute weights
+    autoscaling: {{min: 1, max: 2, metric: cpu, target: 60}}
+    rollout: {rollout}
+"""
+
+
+def kubernetes_harness(folder: Path) -> Iterator[Harness]:
+    from tests.kubernetes.simulator import KubeSim
+
+    sim = KubeSim(ready_seconds=0.1, fail_seconds=0.3)  # a broken revision stalls (ProgressDeadlineExceeded) fast
+    sim.start()
+    kubeconfig = sim.kubeconfig(folder / "kubeconfig", context="sim")
+
+    def leftovers(app: str) -> list[str]:
+        with sim.lock:
+            return [
+                f"{plural} {name}"
+                for (plural, _, name), obj in sim.objects.items()
+                if obj["metadata"].get("labels", {}).get("scalectl.io/app") == app
+            ]
+
+    yield Harness(
+        provider="kubernetes",
+        scale=lambda app, image, rollout: KUBERNETES_SCALE.format(app=app, image=image, rollout=rollout),
+        images=("registry.example.com/acme/scorer:1", "registry.example.com/acme/scorer:2"),
+        broken=lambda: "registry.example.com/acme/scorer:broken",  # its pods never pass readiness
+        leftovers=leftovers,
+        env={"KUBECONFIG": str(kubeconfig)},
+        unset=("KUBERNETES_",),
+    )
+    sim.stop()
+    assert sim.errors == [], "the Kubernetes simulator itself failed"
+
+
 # ---------------------------------------------------------------- fixtures
 
 
@@ -320,6 +368,7 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         "aws": lambda: aws_harness(tmp_path_factory.mktemp("aws")),
         "gcp": gcp_harness,
         "azure": azure_harness,
+        "kubernetes": lambda: kubernetes_harness(tmp_path_factory.mktemp("kubernetes")),
     }
     running = harnesses[request.param]()
     harness = next(running)

@@ -6,7 +6,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from scalectl.providers.aws.pricing import SAGEMAKER_RATIO
 
 from scalectl import catalog as cat
 from scalectl.catalog import Hardware, UnknownHardware, load_catalog, rate_for
@@ -50,13 +49,18 @@ def test_gcp_gpu_machine_is_host_plus_gpu_rows(shipped: cat.Catalog) -> None:
     assert rate.basis == "vm-rate" and "lower bound" in rate.source
 
 
-def test_suspect_spot_above_on_demand_is_not_used(shipped: cat.Catalog) -> None:
-    row = shipped.gpu("A100-80GB", 1, "us-central1")
-    assert row is not None and row.spot_status == "suspect"
-    rate, _, _, _ = rate_for(shipped, gcp("a2-ultragpu-1g"))
-    assert rate.on_demand == pytest.approx(1.09962 + 1.8462)
-    assert rate.spot is None
-    assert "suspect" in rate.spot_note
+def test_corrected_rows_say_so(shipped: cat.Catalog) -> None:
+    # The source's A100 80GB GPU row (1.8462, below its own spot figure) priced a2-ultragpu-1g at
+    # 2.95 against a list price of about 5.07; the correction is labelled an estimate.
+    rate, hw, _, _ = rate_for(shipped, gcp("a2-ultragpu-1g"))
+    assert rate.on_demand == pytest.approx(5.06879)
+    assert rate.spot is not None and rate.spot < rate.on_demand
+    assert hw == Hardware("A100-80GB", 1, 80.0)
+    gpu = shipped.gpu("A100-80GB", 1, "us-central1")
+    assert gpu is not None and "corrected (estimate)" in gpu.source
+    h100 = shipped.row("azure", "vm", "Standard_ND96isr_H100_v5", "eastus")
+    assert h100 is not None and h100.accelerator_count == 8 and "corrected from 12 to 8" in h100.source
+    assert not any("shared/pricing" in r.source for r in shipped.rows)
 
 
 def test_tpu_placeholder_price_is_refused(shipped: cat.Catalog) -> None:
@@ -84,11 +88,30 @@ def test_aws_spot_is_median_of_zones_with_real_spot(shipped: cat.Catalog) -> Non
 def test_sagemaker_rate_is_a_labelled_estimate_without_spot(shipped: cat.Catalog) -> None:
     target = SimpleNamespace(provider="aws", instance="ml.g5.xlarge", region="us-east-1", hourly_cost=None)
     rate, hw, _, _ = rate_for(shipped, target)
-    assert rate.basis == "estimate"
-    assert rate.on_demand == pytest.approx(1.006 * SAGEMAKER_RATIO, abs=1e-4)
-    assert "not a list price" in rate.source
+    assert (rate.basis, rate.on_demand) == ("estimate", 1.408)
+    assert "not from the Price List API" in rate.source
     assert rate.spot is None and "SageMaker real-time" in rate.spot_note
     assert hw.accelerator == "A10G"
+
+
+@pytest.mark.parametrize(
+    ("instance", "region", "expected", "family"),
+    [
+        ("ml.g5.2xlarge", "us-east-1", 1.515, "SageMaker list price of ml.g5.2xlarge"),
+        ("ml.g5.48xlarge", "us-east-1", 16.288 * 1.515 / 1.212, "the g5 family"),
+        ("ml.g5.xlarge", "eu-west-1", 1.123 * 1.515 / 1.212, "the g5 family"),
+        ("ml.inf2.48xlarge", "us-east-1", 15.58, "not from the Price List API"),
+        ("ml.inf2.xlarge", "us-east-1", 0.7582 * 15.58 / 12.98127, "the inf2 family"),
+        ("ml.p4d.24xlarge", "us-east-1", 21.957642 * 1.2251, "median of the g5 and inf2 ratios"),
+    ],
+)
+def test_sagemaker_estimates_per_instance_family(
+    shipped: cat.Catalog, instance: str, region: str, expected: float, family: str
+) -> None:
+    target = SimpleNamespace(provider="aws", instance=instance, region=region, hourly_cost=None)
+    rate, _, _, _ = rate_for(shipped, target)
+    assert rate.basis == "estimate" and family in rate.source
+    assert rate.on_demand == pytest.approx(expected, rel=2e-4)
 
 
 def test_sagemaker_list_row_wins_over_the_estimate() -> None:
@@ -166,7 +189,7 @@ def test_seeding_marks_each_quirk(tmp_path: Path) -> None:
     )
     (tmp_path / "gcp_vms_v8_subset.csv").write_text(
         gcp_head + "\n"
-        ",,,A100-80GB,1,\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 81920}}]}\",us-central1,us-central1-a,1.8,1.9\n"
+        ",,,L4,1,\"{'Gpus': [{'MemoryInfo': {'SizeInMiB': 24576}}]}\",us-central1,us-central1-a,0.56,0.6\n"
         ",,,tpu-v6e-1,1,tpu-v6e-1,asia-east1,asia-east1-c,700.0,700.0\n"
         ",,,tpu-v5litepod-4,1,tpu-v5litepod-4,us-central1,us-central1-a,4.8,0.98\n"
     )
@@ -180,7 +203,7 @@ def test_seeding_marks_each_quirk(tmp_path: Path) -> None:
     assert east is not None and east.spot_price == pytest.approx(0.45)  # median of the two real zones
     assert east.accelerator_memory_gib == 22.4 and "median of 2" in east.source
     assert rows.row("aws", "vm", "g5.xlarge", "eu-west-1").spot_status == "not-offered"  # type: ignore[union-attr]
-    assert rows.gpu("A100-80GB", 1, "us-central1").spot_status == "suspect"  # type: ignore[union-attr]
+    assert rows.gpu("L4", 1, "us-central1").spot_status == "suspect"  # type: ignore[union-attr]
     placeholder = rows.row("gcp", "tpu", "tpu-v6e-1", "asia-east1")
     assert placeholder is not None and placeholder.price_status == "placeholder" and placeholder.spot_price is None
     v5e = rows.row("gcp", "tpu", "tpu-v5litepod-4", "us-central1")

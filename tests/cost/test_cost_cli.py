@@ -78,7 +78,7 @@ def test_without_traffic_only_min_and_max_and_says_why(cli, scale_file) -> None:
     assert any("no `traffic:`" in n for n in azure["notes"])
     text = cli("cost-estimate", "-f", str(path), "--no-color")
     assert text.exit_code == 0
-    assert "only min and max are shown" in text.stderr
+    assert "only min and max are known, so expected shows max" in text.stderr
 
 
 def test_markdown_table_for_a_pull_request(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
@@ -87,8 +87,11 @@ def test_markdown_table_for_a_pull_request(cli, scale_file) -> None:  # type: ig
     assert result.exit_code == 0
     md = result.stdout
     assert md.startswith("### scalectl cost-estimate: `fraud`")
-    assert "| target | provider | type | region | rate $/h | min/mo | expected/mo | max/mo | spot/mo |" in md
-    assert f"| prod-azure | azure | `Standard_NC4as_T4_v3` | eastus | $0.526 | $383.98 | ${HOURS * 0.526:,.2f} |" in md
+    assert "| target | provider | type | region | billed rate $/h | min/mo | expected/mo | max/mo |" in md
+    assert (
+        "| prod-azure | azure | `Standard_NC4as_T4_v3` | eastus | $0.5260 on-demand | $383.98 "
+        f"| ${HOURS * 0.526:,.2f} |" in md
+    )
     assert "| **total** |" in md
     assert "not offered for Azure ML managed online endpoints" in md
 
@@ -215,7 +218,7 @@ def test_json_can_carry_the_markdown_for_a_ci_step(cli, scale_file) -> None:  # 
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert doc["markdown"].startswith("### scalectl cost-estimate")
-    assert "within it" in doc["markdown"] and doc["budget"]["over"] == []
+    assert "within budget $100,000.00/month per target" in doc["markdown"] and doc["budget"]["over"] == []
 
 
 @pytest.mark.parametrize("columns", ["80", "140"])
@@ -239,3 +242,53 @@ def test_invalid_baseline_is_named_as_the_baseline(cli, scale_file) -> None:  # 
     result = cli("cost-estimate", "-f", str(path), "--baseline", str(before))
     assert result.exit_code == 2
     assert f"--baseline {before}:" in result.stderr and "targets.local.replicas" in result.stderr
+
+
+def test_spot_target_every_column_is_billed_and_adds_up(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+    path = scale_file(config())
+    doc = json.loads(cli("cost-estimate", "-f", str(path), "--output", "json").stdout)
+    gcp = doc["targets"]["prod-gcp"]
+    spot_rate = 0.36975 + 1.4341
+    assert gcp["billed"] == "spot" and gcp["billed_rate"] == pytest.approx(spot_rate)
+    assert gcp["billed_monthly"]["min"] == round(730 * spot_rate, 2)
+    for column in ("min", "expected", "max"):
+        column_sum = sum(t["billed_monthly"][column] for t in doc["targets"].values())
+        assert doc["totals"][column] == pytest.approx(column_sum, abs=0.02)
+    assert doc["totals"]["expected"] == doc["total_monthly"]
+    md = cli("cost-estimate", "-f", str(path), "--format", "markdown").stdout
+    rows = [line.split(" | ") for line in md.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    money = [[float(c.strip("*$ |").replace(",", "")) for c in row[5:8]] for row in rows]
+    *targets, total = money
+    for column in range(3):
+        assert sum(r[column] for r in targets) == pytest.approx(total[column], abs=0.02)
+    assert f"${spot_rate:.4f} spot" in md and "$0.5260 on-demand" in md
+    assert "On-demand ($3.6734/h) would be" in md  # the other rate is said, outside every total
+    assert "shared/pricing" not in md
+
+
+def test_total_budget_and_the_verdict_is_always_printed(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+    path = scale_file(config())
+    total = json.loads(cli("cost-estimate", "-f", str(path), "--output", "json").stdout)["total_monthly"]
+    within = cli("cost-estimate", "-f", str(path), "--budget", "100000", "--total-budget", str(total + 1), "--no-color")
+    assert within.exit_code == 0
+    assert "within budget $100,000.00/month per target" in within.stderr
+    assert f"total ${total:,.2f}/month is within budget" in within.stderr
+    over = cli("cost-estimate", "-f", str(path), "--budget", "100000", "--total-budget", "4000", "--output", "json")
+    assert over.exit_code == 4
+    doc = json.loads(over.stdout)
+    assert doc["budget"]["total_over"] is True and doc["budget"]["over"] == []
+    assert f"over budget $4,000.00 by ${total - 4000:,.2f}" in doc["error"]
+    unset = cli("cost-estimate", "-f", str(path), "--no-color")
+    assert "budget: no budget set" in unset.stderr
+
+
+def test_compare_says_costs_more_and_keeps_the_accelerator_class(cli, scale_file) -> None:  # type: ignore[no-untyped-def]
+    path = scale_file(config(azure_instance="Standard_NC24ads_A100_v4"))
+    result = cli("cost-estimate", "-f", str(path), "-t", "prod-azure", "--compare", "--output", "json")
+    rows = json.loads(result.stdout)["targets"]["prod-azure"]["compare"]
+    aws = next(r for r in rows if r["provider"] == "aws")
+    assert "A100" in aws["hardware"], aws  # an A100 80GB target is matched with A100s, not 8x A10G
+    pricier = [r for r in rows if r["saves"] < 0]
+    assert pricier
+    md = cli("cost-estimate", "-f", str(path), "-t", "prod-azure", "--compare", "--format", "markdown").stdout
+    assert f"costs ${-pricier[0]['saves']:,.2f} more" in md and "saves -$" not in md

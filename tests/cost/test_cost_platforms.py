@@ -68,6 +68,7 @@ def test_services_name_each_platform_and_whether_it_sells_spot() -> None:
         "aws": ("SageMaker real-time endpoint", False, "not offered for SageMaker real-time endpoints"),
         "gcp": ("Vertex AI online prediction", True, ""),
         "azure": ("Azure ML managed online endpoint", False, "not offered for Azure ML managed online endpoints"),
+        "kubernetes": ("Deployments on a Kubernetes cluster", True, ""),
     }
     with pytest.raises(KeyError):
         cat.SERVICES["nowhere"]

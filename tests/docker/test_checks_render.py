@@ -124,7 +124,10 @@ def test_secrets_render_as_references_and_the_gateway_key_stays_with_the_gateway
     env = json.loads(files["replica-0.json"])["Env"]
     assert env == ["TOKEN=<secret env://FRAUD_TOKEN, resolved at deploy>"]  # the model never sees the gateway key
     conf = files["nginx.conf"]
-    assert "limit_req_zone $binary_remote_addr zone=scalectl_rate:10m rate=20r/s;" in conf
+    # with a key, rate_limit counts the key's requests; requests without it have their own per-address zone
+    assert "limit_req_zone $scalectl_client zone=scalectl_rate:10m rate=20r/s;" in conf
+    assert "limit_req_zone $scalectl_unauthenticated zone=scalectl_unauthenticated:1m rate=5r/s;" in conf
+    assert conf.index("limit_req zone=scalectl_unauthenticated") < conf.index("auth_request /.scalectl/key;")
     assert "limit_req zone=scalectl_rate burst=40 nodelay;" in conf
     assert "include /etc/nginx/scalectl/api_key.map;" in conf
     assert "secret GATEWAY_KEY (file://gateway.key)" in conf

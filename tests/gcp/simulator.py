@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -38,6 +39,7 @@ _HTTP = {
     "PERMISSION_DENIED": 403,
     "NOT_FOUND": 404,
     "RESOURCE_EXHAUSTED": 429,
+    "UNAVAILABLE": 503,
 }
 _CODES = {"CANCELLED": 1, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8, "FAILED_PRECONDITION": 9}
 
@@ -218,6 +220,7 @@ class VertexSim:
             ("PATCH", rf"({loc}/endpoints/[^/:]+)", self._patch_endpoint),
             ("DELETE", rf"({loc}/endpoints/[^/:]+)", self._delete_endpoint),
             ("POST", rf"({loc}/endpoints/[^/:]+):deployModel", self._deploy),
+            ("POST", rf"({loc}/endpoints/[^/:]+):predict", self._predict),
             ("POST", rf"({loc}/endpoints/[^/:]+):undeployModel", self._undeploy),
             ("GET", rf"({loc}/.+/operations/[^/:]+)", self._get_operation),
             ("POST", rf"({loc}/.+/operations/[^/:]+):cancel", self._cancel_operation),
@@ -378,6 +381,25 @@ class VertexSim:
     def _list_endpoints(self, parent: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
         found = [self._endpoint_json(e) for n, e in self.endpoints.items() if n.startswith(parent + "/")]
         return {"endpoints": [e for e in found if self._matches(e, query)]}
+
+    def _predict(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
+        """endpoints.predict: a deployed model picked by the traffic split answers, and says which it was."""
+        ep = self._ep(name)
+        split = {k: v for k, v in ep.get("trafficSplit", {}).items() if v > 0}
+        if not split:
+            raise SimError("FAILED_PRECONDITION", f"Endpoint {name} does not have any deployed model with traffic.")
+        if not isinstance(body.get("instances"), list):
+            raise SimError("INVALID_ARGUMENT", 'Invalid JSON payload: "instances" must be a list.')
+        (chosen,) = random.choices(list(split), weights=list(split.values()))
+        dm = next(d for d in ep["deployedModels"] if d["id"] == chosen)
+        if time.monotonic() >= dm["_unhealthy_at"]:
+            raise SimError("UNAVAILABLE", "The model is not ready to serve: its replicas fail health checks.")
+        return {
+            "predictions": [0.5 for _ in body["instances"]],
+            "deployedModelId": chosen,
+            "model": dm["model"],
+            "modelVersionId": "1",
+        }
 
     def _get_endpoint(self, name: str, query: dict[str, list[str]], body: dict[str, Any]) -> dict[str, Any]:
         return self._endpoint_json(self._ep(name))

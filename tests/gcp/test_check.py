@@ -25,7 +25,7 @@ def errors(path: Path) -> list[str]:
 def test_l4_spot_and_tpu_v5e_targets_validate(tmp_path: Path) -> None:
     assert load_checked(write_scale(tmp_path, machine="g2-standard-8", spot=True))
     assert load_checked(write_scale(tmp_path, machine="ct5lp-hightpu-4t", spot=True, extra="tpu_topology: 2x2\n"))
-    assert load_checked(write_scale(tmp_path, machine="ct6e-standard-8t", metric="accelerator_duty_cycle"))
+    assert load_checked(write_scale(tmp_path, machine="ct6e-standard-8t", metric="requests_per_replica"))
 
 
 def test_unknown_machine_type_suggests_close_names(tmp_path: Path) -> None:

@@ -37,13 +37,13 @@ def test_render_writes_every_request_body_and_the_iam_roles(tmp_path: Path) -> N
     ]
     upload = files["upload_model.json"]["model"]
     assert upload["containerSpec"]["env"] == [{"name": "LOG_LEVEL", "value": "info"}]
-    assert upload["labels"]["scalectl_revision"] == "<revision>"
-    assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "<previous deployed model id>": 90}
+    assert upload["labels"]["scalectl_revision"] == "{revision}"
+    assert files["deploy_model.update.json"]["trafficSplit"] == {"0": 10, "{previous_deployed_model_id}": 90}
     assert [s["new_revision_percent"] for s in files["rollout.json"]["steps"]] == [10, 100]
     assert files["update_traffic.json"] == {
         "endpoint": {
-            "name": "projects/acme/locations/us-central1/endpoints/<endpoint id>",
-            "trafficSplit": {"<new deployed model id>": 100},
+            "name": "projects/acme/locations/us-central1/endpoints/{endpoint_id}",
+            "trafficSplit": {"{new_deployed_model_id}": 100},
         },
         "updateMask": "trafficSplit",
     }
@@ -64,9 +64,7 @@ def test_secret_references_never_values(tmp_path: Path) -> None:
 
 
 def test_spot_tpu_deploy_request_is_the_rendered_body(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:
-    path = write_scale(
-        tmp_path, machine="ct5lp-hightpu-4t", spot=True, metric="accelerator_duty_cycle", extra="tpu_topology: 2x2\n"
-    )
+    path = write_scale(tmp_path, machine="ct5lp-hightpu-4t", spot=True, metric="cpu", extra="tpu_topology: 2x2\n")
     files = rendered(path, tmp_path / "out")
     assert scalectl("deploy", "-f", str(path), "--yes", state=tmp_path / "st")[0] == 0
 
@@ -77,8 +75,9 @@ def test_spot_tpu_deploy_request_is_the_rendered_body(sim: VertexSim, gcp: GcpPr
         "machineSpec": {"machineType": "ct5lp-hightpu-4t", "tpuTopology": "2x2"},
         "minReplicaCount": 1,
         "maxReplicaCount": 3,
+        # a TPU machine spec has no accelerator count: Vertex scales it on CPU only
         "autoscalingMetricSpecs": [
-            {"metricName": "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle", "target": 60}
+            {"metricName": "aiplatform.googleapis.com/prediction/online/cpu/utilization", "target": 60}
         ],
         "spot": True,
     }
@@ -105,7 +104,10 @@ def test_l4_spot_request_carries_the_gpu_and_request_count_autoscaling(
     }
     assert deployed["spot"] is True
     assert deployed["autoscalingMetricSpecs"] == [
-        {"metricName": "aiplatform.googleapis.com/prediction/online/request_count", "target": 3600}  # 60/s per replica
+        {"metricName": "aiplatform.googleapis.com/prediction/online/request_count", "target": 3600},  # 60/s per replica
+        # Vertex's implicit CPU and duty-cycle targets (60% by default), sent at 100% so requests decide
+        {"metricName": "aiplatform.googleapis.com/prediction/online/cpu/utilization", "target": 100},
+        {"metricName": "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle", "target": 100},
     ]
 
 
