@@ -34,6 +34,7 @@ COMMANDS = {
     "unlock": "scalectl.commands.deploy:unlock",
     "cost-estimate": "scalectl.commands.cost:cost_estimate",
     "bench": "scalectl.commands.bench:bench",
+    "drift": "scalectl.commands.drift:drift",
     "catalog": "scalectl.commands.catalog:catalog_app",
 }
 

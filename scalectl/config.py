@@ -122,11 +122,13 @@ def effective_model(spec: ScaleFile, target: str) -> ModelSpec:
 
 def digest(spec: ScaleFile, target: str) -> str:
     """Content digest of what a target runs: the model plus the target's settings."""
-    payload = {
-        "name": spec.name,
-        "model": spec.model.model_dump(mode="json"),
-        "target": spec.targets[target].model_dump(mode="json", exclude={"lock"}),  # where the lease lives is no change
-    }
+    # Where the lease lives and when drift is called change nothing deployed; capture does, once it is set.
+    # Leaving them out also keeps the digests of files written before these keys existed.
+    settings = spec.targets[target].model_dump(mode="json", exclude={"lock", "monitoring"})
+    capture = spec.targets[target].monitoring.capture
+    if capture is not None:
+        settings["capture"] = capture.model_dump(mode="json")
+    payload = {"name": spec.name, "model": spec.model.model_dump(mode="json"), "target": settings}
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     LOCKED = 5  # another deploy holds the target
     DEGRADED = 6  # `status`: a target is not serving as deployed (what is wrong is said)
     SLO_MISSED = 7  # `bench --slo` was missed
+    DRIFT = 8  # `drift` found inputs or predictions over the thresholds
     INTERRUPTED_INT = 130  # SIGINT (Ctrl-C) during a rollout: rolled back first
     INTERRUPTED_TERM = 143  # SIGTERM (a cancelled CI job) during a rollout: rolled back first
 
@@ -139,6 +140,12 @@ class SloMissed(ScalectlError):
     """`scalectl bench --slo` measured figures outside the objective: a pipeline must not promote."""
 
     exit_code = ExitCode.SLO_MISSED
+
+
+class DriftDetected(ScalectlError):
+    """`scalectl drift`: a feature or the predictions moved past the thresholds."""
+
+    exit_code = ExitCode.DRIFT
 
 
 @dataclass

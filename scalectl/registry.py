@@ -168,8 +168,14 @@ def lease_factory(scheme: str) -> Any:
     return load(ref.factory)
 
 
+# extras that belong to a command, not a platform
+_COMMAND_EXTRAS = {"numpy": "drift", "scipy": "drift", "pyarrow": "drift"}
+
+
 def sdk_extra(module: str) -> str | None:
-    """The extra that installs `module` (a top-level import name), if a platform's SDK owns it."""
+    """The extra that installs `module` (a top-level import name), if a platform's SDK or a command owns it."""
+    if module in _COMMAND_EXTRAS:
+        return _COMMAND_EXTRAS[module]
     for p in platforms().values():
         if module in p.sdk_modules:
             return p.extra

@@ -238,11 +238,40 @@ class Lock(Strict):
         return value
 
 
+class Capture(Strict):
+    """Sampled request and response bodies (never headers or the API key), written where the platform can."""
+
+    percent: float = Field(gt=0, le=100, description="share of calls captured")
+    destination: str = Field(
+        min_length=1,
+        description="aws: s3://bucket/prefix; gcp: bq://project.dataset.table; azure: azureml:// datastore path; "
+        "docker/kubernetes: a directory (JSON lines, rotated by size)",
+    )
+    max_file_mb: int = Field(64, ge=1, le=4096, description="docker/kubernetes: start a new file past this size")
+
+
+class DriftThresholds(Strict):
+    """When `scalectl drift` calls a feature drifted (flags override these)."""
+
+    psi: float = Field(0.2, gt=0, description="population stability index at or above this is drift")
+    ks_p: float = Field(0.01, ge=0, le=1, description="numbers: a Kolmogorov-Smirnov p-value below this is drift")
+    chi2_p: float = Field(0.01, ge=0, le=1, description="categories: a chi-square p-value below this is drift")
+    min_samples: int = Field(30, ge=1, description="fewer recent values than this: no verdict for the feature")
+
+
+class Monitoring(Strict):
+    """Request capture (off unless asked for) and the drift thresholds."""
+
+    capture: Capture | None = None
+    drift: DriftThresholds = Field(default_factory=DriftThresholds)  # type: ignore[arg-type]
+
+
 class Defaults(Strict):
     """Inherited by every target; a target's own keys win."""
 
     autoscaling: dict[str, Any] | None = None
     rollout: dict[str, Any] | None = None
+    monitoring: dict[str, Any] | None = None
     tags: dict[str, str] | None = None
     keep_revisions: int | None = None
     lock: dict[str, Any] | None = None
@@ -260,6 +289,7 @@ class TargetBase(Strict):
     keep_revisions: int = Field(3, ge=1, le=50, description="previous revisions kept for fast rollback")
     hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
     lock: Lock | None = Field(None, description="where the deploy lease lives (not part of the revision digest)")
+    monitoring: Monitoring = Field(default_factory=Monitoring)
 
 
 class Traffic(Strict):

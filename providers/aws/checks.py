@@ -41,7 +41,23 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
     _container(f, spec, name)
     _autoscaling(f, at, target)
     _rollout(f, at, target)
+    _capture(f, at, target)
     return f.items
+
+
+def _capture(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
+    """SageMaker writes captures to S3 only, and samples in whole percents."""
+    cap = target.monitoring.capture
+    if cap is None:
+        return
+    where = (*at, "monitoring", "capture")
+    if not cap.destination.startswith("s3://") or len(cap.destination) <= len("s3://"):
+        f.error(
+            (*where, "destination"),
+            f"SageMaker data capture writes to S3 only: expected s3://bucket/prefix, got {cap.destination!r}",
+        )
+    if cap.percent != int(cap.percent):
+        f.error((*where, "percent"), f"SageMaker samples whole percents (1-100), got {cap.percent}")
 
 
 def suggest_instance(value: str) -> list[str]:

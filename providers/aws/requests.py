@@ -221,6 +221,7 @@ def bodies(
             volume_size_gb=target.volume_size_gb,
             startup_timeout=target.startup_timeout,
             download_timeout=target.download_timeout,
+            data_capture=data_capture(target),
             tags=revision_tags(release, revision, actor),
         ),
         create_endpoint=render_json("aws/create_endpoint.json.j2", **common, endpoint_tags=endpoint_tags(release)),
@@ -268,6 +269,20 @@ def update_body(
         # A rollback must not watch the alarms: they are usually firing, which is why it runs.
         alarms=rollout.alarms if rollout.auto_rollback and not fast else [],
     )
+
+
+def data_capture(target: AwsTarget) -> dict[str, Any] | None:
+    """`monitoring.capture` as SageMaker's DataCaptureConfig: inputs and outputs, JSON and CSV bodies, to S3."""
+    cap = target.monitoring.capture
+    if cap is None:
+        return None
+    return {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": int(cap.percent),
+        "DestinationS3Uri": cap.destination,
+        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"CsvContentTypes": ["text/csv"], "JsonContentTypes": ["application/json"]},
+    }
 
 
 def max_execution(timeout: int) -> int:

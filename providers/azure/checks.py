@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from scalectl.errors import Diagnostic, did_you_mean
 
-from .requests import KV_REF, MODEL_REF
+from .requests import DEFAULT_CAPTURE, KV_REF, MODEL_REF
 
 if TYPE_CHECKING:
     from scalectl.schema import ModelSpec
@@ -93,7 +93,22 @@ def check(release_target: AzureTarget, model: ModelSpec, app: str, target: str) 
     out += _check_autoscaling(t, at)
     out += _check_rollout(t, at)
     out += _check_model(t, model, at)
+    out += _check_capture(t, at)
     return out
+
+
+def _check_capture(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
+    """The collector writes to the workspace blob store; another store needs a data asset scalectl does not make."""
+    cap = t.monitoring.capture
+    if cap is None or cap.destination.rstrip("/") == DEFAULT_CAPTURE:
+        return []
+    return [
+        Diagnostic(
+            f"Azure ML's data collector writes to the workspace's blob store: set destination: {DEFAULT_CAPTURE} "
+            f"(files land under modelDataCollector/<endpoint>/<deployment>/); got {cap.destination!r}",
+            loc=(*at, "monitoring", "capture", "destination"),
+        )
+    ]
 
 
 def _check_autoscaling(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:

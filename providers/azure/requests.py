@@ -67,6 +67,26 @@ def workspace_id(t: AzureTarget) -> str:
     return f"/subscriptions/{t.subscription}/resourceGroups/{t.resource_group}/providers/{ML}/workspaces/{t.workspace}"
 
 
+# Where Azure ML's data collector writes when no data asset is named: the workspace's default blob store.
+DEFAULT_CAPTURE = "azureml://datastores/workspaceblobstore"
+
+
+def data_collector(t: AzureTarget) -> dict[str, Any] | None:
+    """`monitoring.capture` as the deployment's data collector: payload logging of the request and response
+    bodies (it works for any container; `model_inputs`/`model_outputs` need Azure's SDK inside the model),
+    no headers, to the workspace blob store, files rolled hourly."""
+    cap = t.monitoring.capture
+    if cap is None:
+        return None
+    # "enabled" is azure-ai-ml's spelling on the wire
+    collection = {"dataCollectionMode": "enabled", "samplingRate": cap.percent / 100}
+    return {
+        "collections": {"request": collection, "response": dict(collection)},
+        "requestLogging": {"captureHeaders": []},
+        "rollingRate": "Hour",
+    }
+
+
 def iso_seconds(seconds: int) -> str:
     """120 -> PT2M, 90 -> PT1M30S: the ISO-8601 durations ARM expects."""
     minutes, secs = divmod(int(seconds), 60)
@@ -194,6 +214,7 @@ class Bodies:
             request_timeout=iso_seconds(t.request_timeout),
             max_concurrent_requests=t.max_concurrent_requests,
             initial_delay=iso_seconds(t.startup_delay),
+            data_collector=data_collector(t),
         )
 
     def model_id(self) -> str | None:

@@ -5,6 +5,7 @@ Pure: `scalectl validate` runs these without the docker SDK or an engine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from scalectl.config import ScaleFile
@@ -87,4 +88,20 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
             )
     if spec.model.build and not (base_dir / spec.model.build / "Dockerfile").is_file():
         out.append(Diagnostic(f"model.build: no Dockerfile in {base_dir / spec.model.build}", ("model", "build")))
+    out += _capture(t, here, base_dir)
     return out
+
+
+def _capture(t: DockerTarget, here: tuple[str, ...], base_dir: Path) -> list[Diagnostic]:
+    """Docker captures go to a host directory (JSON lines); a cloud URL or an unwritable folder is refused."""
+    cap = t.monitoring.capture
+    if cap is None:
+        return []
+    at = (*here, "monitoring", "capture", "destination")
+    if "://" in cap.destination:
+        return [Diagnostic(f"docker targets capture to a directory on this host, not {cap.destination}", at)]
+    folder = base_dir / cap.destination
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK):
+        return [Diagnostic(f"capture directory {folder} cannot be created or written", at)]
+    return []

@@ -39,6 +39,7 @@ def check(spec: ScaleFile, name: str) -> list[Diagnostic]:
     hw = hardware(target)
     _check_autoscaling(f, at, target, hw)
     _check_model(f, spec)
+    _check_capture(f, at, target)
     if hw.hosts > 1 and target.spot:
         f.error(
             (*at, "spot"),
@@ -180,3 +181,18 @@ def _check_model(f: Findings, spec: ScaleFile) -> None:
 def _is_local(url: str) -> bool:
     host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
     return host in ("127.0.0.1", "localhost", "[::1]")
+
+
+# bq://project.dataset.table: a project id (6-30 of a-z, 0-9, -), a dataset and a table name
+_BIGQUERY_TABLE = re.compile(r"^bq://[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$")
+
+
+def _check_capture(f: Findings, at: tuple[str, ...], target: GcpTarget) -> None:
+    """Vertex logs requests and responses to a BigQuery table only."""
+    cap = target.monitoring.capture
+    if cap is not None and not _BIGQUERY_TABLE.match(cap.destination):
+        f.error(
+            (*at, "monitoring", "capture", "destination"),
+            "Vertex AI request-response logging writes to BigQuery only: expected bq://project.dataset.table, "
+            f"got {cap.destination!r}",
+        )

@@ -161,7 +161,16 @@ def create_endpoint(release: Release) -> dict[str, Any]:
         endpoint_labels=endpoint_labels(release),
         app=release.app,
         target_name=release.target_name,
+        logging=request_response_logging(target_of(release)),
     )
+
+
+def request_response_logging(target: GcpTarget) -> dict[str, Any] | None:
+    """`monitoring.capture` as the endpoint's request-response logging: a sampling rate and a BigQuery table."""
+    cap = target.monitoring.capture
+    if cap is None:
+        return None
+    return {"enabled": True, "samplingRate": cap.percent / 100, "bigqueryDestination": {"outputUri": cap.destination}}
 
 
 def deploy_model(

@@ -91,8 +91,9 @@ def test_ci_examples_pull_request_and_staged_pipeline(engine: Any, cleanup: list
     origin, work = tmp_path / "origin", tmp_path / "work"
     origin.mkdir()
     (origin / "scale.yaml").write_text(scale_file(app))
+    (origin / "bench.jsonl").write_text((QUICKSTART / "bench.jsonl").read_text())  # the gate's bench payloads
     git(origin, "init", "-q", "-b", "main")
-    git(origin, "add", "scale.yaml")
+    git(origin, "add", "scale.yaml", "bench.jsonl")
     git(origin, "commit", "-q", "-m", "base")
     subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True, capture_output=True)
     # the pull request: one more replica on staging

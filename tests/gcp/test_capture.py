@@ -1,0 +1,50 @@
+"""`monitoring.capture` on Vertex AI: request-response logging on the endpoint, accepted by the SDK's own types."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from scalectl.cli import app
+
+from .helpers import write_scale
+
+runner = CliRunner()
+
+
+def test_capture_renders_request_response_logging_the_sdk_parses(tmp_path: Path) -> None:
+    path = write_scale(
+        tmp_path, extra="monitoring:\n  capture: {percent: 20, destination: bq://acme-ml.serving.fraud}\n"
+    )
+    result = runner.invoke(app, ["render", "-f", str(path), "-t", "prod", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    body = json.loads((tmp_path / "out" / "prod" / "create_endpoint.json").read_text())
+    assert body["endpoint"]["predictRequestResponseLoggingConfig"] == {
+        "enabled": True,
+        "samplingRate": 0.2,
+        "bigqueryDestination": {"outputUri": "bq://acme-ml.serving.fraud"},
+    }
+    from google.cloud.aiplatform_v1 import types
+
+    request = types.CreateEndpointRequest.from_json(json.dumps(body))
+    logging = request.endpoint.predict_request_response_logging_config
+    assert logging.enabled and logging.sampling_rate == 0.2
+    assert logging.bigquery_destination.output_uri == "bq://acme-ml.serving.fraud"
+
+
+def test_capture_is_off_unless_asked(tmp_path: Path) -> None:
+    path = write_scale(tmp_path)
+    result = runner.invoke(app, ["render", "-f", str(path), "-t", "prod", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "predictRequestResponseLoggingConfig" not in (tmp_path / "out" / "prod" / "create_endpoint.json").read_text()
+
+
+def test_only_a_bigquery_table_is_accepted(tmp_path: Path) -> None:
+    for destination in ("s3://bucket/x", "bq://acme-ml.serving", "gs://bucket/logs"):
+        path = write_scale(tmp_path, extra=f"monitoring:\n  capture: {{percent: 5, destination: {destination}}}\n")
+        result = runner.invoke(app, ["validate", "-f", str(path), "--output", "json"])
+        assert result.exit_code == 2, destination
+        found = {d["field"]: d["message"] for d in json.loads(result.stdout)["diagnostics"]}
+        assert "BigQuery only" in found["targets.prod.monitoring.capture.destination"]
