@@ -6,15 +6,20 @@ the rollback target (`scalectl.rollout.rollback_target`); providers do the platf
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from scalectl.config import Config, digest, effective_model
-from scalectl.errors import ScalectlError, UsageError
+from scalectl.errors import Interrupted, LockedError, ProviderError, ScalectlError, StateError, UsageError
 from scalectl.events import Events
 from scalectl.lease import hold
-from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.provider import Live, Plan, Provider, Release, Revision
 from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
 from scalectl.rollout import rollback_target
@@ -47,6 +52,37 @@ def merged_history(live: Live, journal: list[Revision]) -> list[Revision]:
     return [by_number[n] for n in sorted(by_number)]
 
 
+@contextlib.contextmanager
+def interruptible(left: str) -> Iterator[None]:
+    """The first SIGINT/SIGTERM in the block raises `Interrupted`, so the engine can undo the rollout;
+    a second one exits at once, printing `left` (what is left behind and who finishes it).
+
+    Outside the main thread (signals cannot be caught there) the block runs as is.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if seen:
+            name = signal.Signals(signum).name
+            sys.stderr.write(f"\nsecond signal ({name}): exiting now without finishing the rollback; {left}\n")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        seen.append(signum)
+        raise Interrupted(signum)
+
+    saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+
+
 @dataclass
 class Engine:
     """Runs commands for one config against its providers, with a journal in `state_dir`."""
@@ -65,22 +101,94 @@ class Engine:
         return get_provider(release.target.provider).observe(release)
 
     def plan(self, target: str, timeout: int | None = None) -> Plan:
+        """What deploy would change; the provider compares desired with live (drift included)."""
         release = self.release(target)
         provider = get_provider(release.target.provider)
-        live = provider.observe(release)
+        return self._plan(release, provider, provider.observe(release), timeout)
+
+    def _plan(self, release: Release, provider: Provider, live: Live, timeout: int | None) -> Plan:
         changes = provider.plan(release, live)
-        active = live.active_revision
-        if active is not None and active.digest == release.digest:
-            # same digest = same model and target settings: nothing to roll out
-            changes = [Change("keep", f"revision {active.number}", "already running this config")]
         revision = Revision(
-            number=next_revision(live, self.journal.revisions(release.app, target)),
+            number=next_revision(live, self._journal_revisions(release)),
             digest=release.digest,
             image=release.model.image,
             created_at=now_iso(),
             created_by=actor(),
         )
         return Plan(release, live, revision, changes, timeout or release.target.rollout.timeout)
+
+    def _journal_revisions(self, release: Release) -> list[Revision]:
+        """The journal's revisions, or none when it cannot be read (the platform's history still counts)."""
+        try:
+            return self.journal.revisions(release.app, release.target_name)
+        except StateError:
+            return []
+
+    def _bookkeep(self, events: Events, write: Callable[[], None]) -> None:
+        """A journal write after the platform changed: a failure is a warning, never the command's failure."""
+        try:
+            write()
+        except StateError as exc:
+            events.warn(f"the change was made, but the local journal could not record it: {exc.message}")
+
+    def settle(
+        self, release: Release, provider: Provider, events: Events, *, halted: bool = False
+    ) -> tuple[Live, list[str]]:
+        """Observe; when an interrupted rollout is found, finish its rollback first and observe again.
+
+        `halted`: undo a rollout stopped on purpose (auto_rollback: false) too, as `rollback` does.
+        Returns the live state and what the recovery did (empty when there was nothing to finish).
+        """
+        live = provider.observe(release)
+        found = live.unfinished + (live.halted if halted else [])
+        if not found:
+            return live, []
+        kind = "an unfinished rollout" if live.unfinished else "a halted rollout"
+        events.warn(f"found {kind}: " + "; ".join(found) + ". Rolling it back first")
+        recover = getattr(provider, "recover", None)
+        if recover is None:
+            raise ProviderError(
+                f"target {release.target_name} has {kind} ({'; '.join(found)}) and the "
+                f"{provider.name} provider cannot roll it back automatically; finish it on the platform first"
+            )
+        done: list[str] = recover(release, live, events)
+        for line in done:
+            events.state("recovery", line)
+        self._bookkeep(
+            events,
+            lambda: self.journal.audit(release.app, release.target_name, "recover", live.active, "ok", done),
+        )
+        return provider.observe(release), done
+
+    @staticmethod
+    def _left(plan: Plan) -> str:
+        """What an interrupted rollout may leave when its rollback cannot finish, and who finishes it."""
+        return (
+            f"revision {plan.revision.number} may still run and take traffic; the next `scalectl deploy`, "
+            f"`rollback` or `status` of {plan.release.target_name} finishes the rollback"
+        )
+
+    def _abort(self, plan: Plan, provider: Provider, events: Events, exc: Interrupted) -> None:
+        """SIGINT/SIGTERM stopped `apply`: put traffic back and remove the new revision, then let it exit.
+
+        Runs inside `interruptible`, so a second signal exits at once.
+        """
+        release = plan.release
+        number = plan.revision.number
+        events.warn(f"interrupted ({signal.Signals(exc.signum).name}): rolling back revision {number}")
+        try:
+            live, done = self.settle(release, provider, events)
+        except ScalectlError as error:
+            exc.message = f"revision {number} could not be rolled back: {error.message}; {self._left(plan)}"
+            return
+        failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": "interrupted"})
+        self._bookkeep(events, lambda: self.journal.record(release.app, release.target_name, failed))
+        serving = f"revision {live.active} serves 100%" if live.active is not None else "nothing serves"
+        if not done and exc.message:  # the provider rolled back itself and said so
+            return
+        exc.message = (
+            f"revision {number} was rolled back and removed ({'; '.join(done) or 'nothing to undo'}); {serving}"
+        )
 
     def deploy(
         self,
@@ -89,63 +197,126 @@ class Engine:
         *,
         timeout: int | None = None,
         confirm: Callable[[Plan], None] = lambda plan: None,
+        allow_idle_bake: bool = False,
     ) -> tuple[Plan, Revision | None]:
         """Plan and apply under the target lock, so the plan cannot go stale before it is applied.
 
-        `confirm` sees the plan first and raises to stop; returns (plan, None) when there is
-        nothing to change. The journal records success and failure alike.
+        An unfinished rollout found first is rolled back. `confirm` sees the plan first and
+        raises to stop; returns (plan, None) when there is nothing to change. SIGINT/SIGTERM
+        during `apply` rolls the new revision back before `Interrupted` propagates. The journal
+        records success and failure alike (a journal that fails after success only warns).
         """
         release = self.release(target)
         provider = get_provider(release.target.provider)
+        self.journal.require()
         with hold(release, "scalectl deploy", events), self.journal.lock(release.app, target):
-            plan = self.plan(target, timeout)
+            live, _ = self.settle(release, provider, events)
+            plan = self._plan(release, provider, live, timeout)
+            plan.allow_idle_bake = allow_idle_bake
             if not plan.has_changes:
                 return plan, None
             confirm(plan)
             try:
-                revision = provider.apply(plan, events)
+                with interruptible(self._left(plan)):
+                    try:
+                        revision = provider.apply(plan, events)
+                    except Interrupted as exc:
+                        self._abort(plan, provider, events, exc)
+                        raise
             except ScalectlError as exc:
-                message = redact(exc.message, secret_values(release))
-                failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": message})
-                self.journal.record(release.app, target, failed)
-                self.journal.audit(release.app, target, "deploy", failed.number, "failed", message)
+                why = redact(exc.message, secret_values(release))
+                failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": why})
+                self._bookkeep(events, lambda: self.journal.record(release.app, target, failed))
+                self._bookkeep(
+                    events,
+                    lambda: self.journal.audit(release.app, target, "deploy", failed.number, "failed", why),
+                )
                 raise
-            self.journal.record(release.app, target, revision)
-            self.journal.audit(release.app, target, "deploy", revision.number, "ok", revision.digest)
+            self._bookkeep(events, lambda: self.journal.record(release.app, target, revision))
+            self._bookkeep(
+                events,
+                lambda: self.journal.audit(release.app, target, "deploy", revision.number, "ok", revision.digest),
+            )
             return plan, revision
+
+    def status(self, target: str, events: Events) -> tuple[Live, list[str]]:
+        """What runs now, after finishing the rollback of an unfinished rollout (unless a deploy holds the target)."""
+        release = self.release(target)
+        provider = get_provider(release.target.provider)
+        live = provider.observe(release)
+        if not live.unfinished:
+            return live, []  # nothing to finish: status takes no lease and changes nothing
+        try:
+            with hold(release, "scalectl status", events), self.journal.lock(release.app, target):
+                try:
+                    return self.settle(release, provider, events)
+                except ProviderError as exc:  # status still shows what runs, and says what could not be done
+                    live = provider.observe(release)
+                    live.problems.append(f"the unfinished rollout could not be rolled back: {exc.message}")
+                    return live, []
+        except LockedError as exc:
+            live = provider.observe(release)
+            if live.unfinished:
+                live.problems.append(f"a rollout is in progress ({exc.message})")
+            return live, []
 
     def history(self, target: str) -> list[Revision]:
         release = self.release(target)
         live = get_provider(release.target.provider).observe(release)
-        return merged_history(live, self.journal.revisions(release.app, target))
+        return merged_history(live, self._journal_revisions(release))
 
     def rollback(self, target: str, to: int | None, events: Events) -> tuple[Revision, Revision | None]:
-        """Returns (revision now serving, revision it replaced)."""
+        """Returns (revision now serving, revision it replaced).
+
+        An unfinished rollout is rolled back first; without `--to` that is the whole rollback.
+        Works from the platform alone when the journal is unusable (with a warning).
+        """
         release = self.release(target)
         provider = get_provider(release.target.provider)
+        if self.journal.problem:
+            events.warn(f"{self.journal.problem}; rolling back from what the platform reports, without a local lock")
         with hold(release, "scalectl rollback", events), self.journal.lock(release.app, target):
-            live = provider.observe(release)
+            before = provider.observe(release)
+            live, done = self.settle(release, provider, events, halted=True)
             if not live.exists:
                 raise UsageError(f"target {target!r} has nothing deployed to roll back")
+            serving = live.active_revision
+            if done and to is None and serving is not None:
+                undone = [
+                    r
+                    for r in before.revisions
+                    if r.number > serving.number and (r.number in before.traffic or r.status == "pending")
+                ]
+                return serving, undone[-1] if undone else None
             chosen = rollback_target(live, to)
             previous = live.active_revision
             try:
                 revision = provider.rollback(release, live, chosen, events)
             except ScalectlError as exc:
-                message = redact(exc.message, secret_values(release))
-                self.journal.audit(release.app, target, "rollback", chosen.number, "failed", message)
+                why = redact(exc.message, secret_values(release))
+                self._bookkeep(
+                    events,
+                    lambda: self.journal.audit(release.app, target, "rollback", chosen.number, "failed", why),
+                )
                 raise
-            self.journal.record(release.app, target, revision)
-            if previous is not None:
-                self.journal.record(release.app, target, Revision(**{**previous.to_dict(), "status": "rolled_back"}))
-            self.journal.audit(release.app, target, "rollback", revision.number, "ok", {"from": live.active})
+
+            def record() -> None:
+                self.journal.record(release.app, target, revision)
+                if previous is not None:
+                    self.journal.record(
+                        release.app, target, Revision(**{**previous.to_dict(), "status": "rolled_back"})
+                    )
+                self.journal.audit(release.app, target, "rollback", revision.number, "ok", {"from": live.active})
+
+            self._bookkeep(events, record)
             return revision, previous
 
     def destroy(self, target: str, events: Events) -> list[str]:
         release = self.release(target)
         provider = get_provider(release.target.provider)
+        self.journal.require()
         with hold(release, "scalectl destroy", events), self.journal.lock(release.app, target):
             live = provider.observe(release)
             removed = provider.destroy(release, live, events) if live.exists else []
-            self.journal.audit(release.app, target, "destroy", None, "ok", removed)
+            self._bookkeep(events, lambda: self.journal.audit(release.app, target, "destroy", None, "ok", removed))
             return removed

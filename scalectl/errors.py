@@ -15,8 +15,11 @@ class ExitCode(IntEnum):
     CHANGES = 3  # `plan --detailed-exitcode` found changes
     OVER_BUDGET = 4  # `cost-estimate --budget` exceeded
     LOCKED = 5  # another deploy holds the target
+    DEGRADED = 6  # `status`: a target is not serving as deployed (what is wrong is said)
     SLO_MISSED = 7  # `bench --slo` was missed
     DRIFT = 8  # `drift` found inputs or predictions over the thresholds
+    INTERRUPTED_INT = 130  # SIGINT (Ctrl-C) during a rollout: rolled back first
+    INTERRUPTED_TERM = 143  # SIGTERM (a cancelled CI job) during a rollout: rolled back first
 
 
 def did_you_mean(word: str, options: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> str:
@@ -105,6 +108,28 @@ class LockedError(ScalectlError):
     """Another deploy holds the target."""
 
     exit_code = ExitCode.LOCKED
+
+
+class StateError(ScalectlError):
+    """The local state directory or journal cannot be used (a file, unwritable, corrupt)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a command; raised from the signal handler.
+
+    A BaseException (through KeyboardInterrupt), so no `except Exception` swallows it on the
+    way to the engine, which rolls the unfinished rollout back before the CLI exits.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.message = ""  # what the rollback did, set by the engine
 
 
 class OverBudget(ScalectlError):

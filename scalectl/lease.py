@@ -68,6 +68,21 @@ class Holder:
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires
 
+    def takeable(self) -> bool:
+        """Expired, or its process is gone on this very host (a SIGKILLed deploy): take it over now,
+        so the next command can finish the rollout that process left."""
+        if self.expired():
+            return True
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
@@ -162,7 +177,7 @@ class CasStore(LeaseStore):
                 continue  # released between our create and read: try again
             body, version = found
             current = Holder.from_json(body)
-            if not current.expired():
+            if not current.takeable():
                 return current
             token = self.swap(holder.to_json(), version)
             if token is not None:

@@ -79,6 +79,13 @@ class Live:
     traffic: dict[int, int] = field(default_factory=dict)  # revision -> percent
     url: str | None = None
     details: dict[str, Any] = field(default_factory=dict)  # display only, JSON-serialisable
+    # what is wrong now (gateway down, replicas dead, traffic split): `status` exits 6 when any
+    problems: list[str] = field(default_factory=list)
+    # an interrupted rollout left behind (pending revision, split mid-step): `recover` undoes it
+    unfinished: list[str] = field(default_factory=list)
+    # a rollout stopped on purpose (auto_rollback: false) mid-step: `rollback` undoes it through
+    # `recover`; `status` and `deploy` leave it for a person to decide (it is in `problems` too)
+    halted: list[str] = field(default_factory=list)
     observed: object | None = field(default=None, repr=False)  # provider-owned, never shown
 
     def revision(self, number: int) -> Revision | None:
@@ -101,6 +108,9 @@ class Live:
             "url": self.url,
             "revisions": [r.to_dict() for r in self.revisions],
             "details": self.details,
+            "problems": self.problems,
+            "unfinished": self.unfinished,
+            "halted": self.halted,
         }
 
 
@@ -123,6 +133,7 @@ class Plan:
     revision: Revision
     changes: list[Change]
     timeout: int  # seconds the rollout may take before it is rolled back
+    allow_idle_bake: bool = False  # promote after a bake that saw fewer than rollout.min_requests
 
     @property
     def has_changes(self) -> bool:
@@ -165,3 +176,15 @@ class Provider(Protocol):
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         """Remove what scalectl created for this target; returns what was removed."""
         ...
+
+
+class Recovers(Protocol):
+    """Optional: a provider that can undo an interrupted rollout (see `Live.unfinished`).
+
+    The engine calls `recover` when SIGINT/SIGTERM stops `apply`, and before `deploy`,
+    `rollback` or `status` acts on a target whose `observe` reports `unfinished`.
+    It must put all traffic back on the active revision, remove the unfinished (or halted)
+    one and mark it failed, and return what it did (one line each).
+    """
+
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]: ...

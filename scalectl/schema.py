@@ -206,6 +206,9 @@ class Rollout(Strict):
     alarms: list[str] = Field(default_factory=list, description="AWS: CloudWatch alarms that roll back")
     max_error_rate: float | None = Field(None, gt=0, le=1, description="roll back above this 5xx share")
     timeout: Duration = Field(1800, description="give up (and roll back) after this long")
+    min_requests: int = Field(
+        20, ge=0, description="requests a bake must see to judge; fewer: bake on until timeout, then roll back"
+    )
 
 
 class Lock(Strict):

@@ -14,12 +14,12 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from scalectl.errors import LockedError
+from scalectl.errors import LockedError, StateError
 from scalectl.provider import Revision
 
 _SCHEMA = """
@@ -58,25 +58,59 @@ def actor() -> str:
 
 @dataclass
 class Journal:
-    """The state directory's SQLite database."""
+    """The state directory's SQLite database.
+
+    Opening never fails: an unusable state directory or journal (a file, unwritable, corrupt)
+    is kept as `problem`, so `status` and `rollback` still work from the platform alone;
+    `require` turns it into a StateError for commands that must record what they do.
+    """
 
     path: Path
+    problem: str = field(default="")
 
     @classmethod
     def open(cls, state_dir: Path) -> Journal:
-        state_dir.mkdir(parents=True, exist_ok=True)
         journal = cls(state_dir / "journal.sqlite")
-        with journal._db() as db:
-            db.executescript(_SCHEMA)
+        try:
+            if state_dir.exists() and not state_dir.is_dir():
+                raise StateError(f"--state-dir {state_dir} is a file, not a directory; point it at a directory")
+            try:
+                state_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StateError(f"cannot create the state directory {state_dir}: {exc.strerror}") from None
+            with journal._db() as db:
+                db.executescript(_SCHEMA)
+                db.execute("BEGIN IMMEDIATE")  # fails now, not after a rollout, when it cannot be written
+                db.execute("ROLLBACK")
+        except StateError as exc:
+            journal.problem = exc.message
         return journal
+
+    def require(self) -> None:
+        """Raise the journal's problem (StateError, exit 1) for commands that need to record."""
+        if self.problem:
+            raise StateError(
+                f"{self.problem}. Nothing was changed; fix or move it aside (a fresh --state-dir works: "
+                "history lives on the platform), `status` and `rollback` work without it"
+            )
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        """A connection; any SQLite or file-system failure becomes a StateError naming the file."""
+        db: sqlite3.Connection | None = None
         try:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             yield db
+        except (sqlite3.Error, OSError) as exc:
+            what = (
+                "is not a scalectl journal (corrupt?)"
+                if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in str(exc) or "malformed" in str(exc))
+                else f"cannot be used: {exc}"
+            )
+            raise StateError(f"the local journal {self.path} {what}") from None
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def record(self, app: str, target: str, rev: Revision) -> None:
         with self._db() as db:
@@ -125,6 +159,9 @@ class Journal:
     def lock(self, app: str, target: str) -> Iterator[None]:
         """Hold the target for one operation; a live holder elsewhere means LockedError (exit 5)."""
         host, pid = socket.gethostname(), os.getpid()
+        if self.problem:  # only rollback/status get here: they act from the platform alone
+            yield
+            return
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
             row = db.execute(
@@ -143,8 +180,13 @@ class Journal:
         try:
             yield
         finally:
-            with self._db() as db:
-                db.execute("DELETE FROM locks WHERE app=? AND target=? AND pid=? AND host=?", (app, target, pid, host))
+            try:
+                with self._db() as db:
+                    db.execute(
+                        "DELETE FROM locks WHERE app=? AND target=? AND pid=? AND host=?", (app, target, pid, host)
+                    )
+            except StateError:
+                pass  # the journal went away meanwhile: there is no lock row left to remove
 
     def unlock(self, app: str, target: str) -> bool:
         with self._db() as db:

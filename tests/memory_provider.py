@@ -68,6 +68,9 @@ class MemoryProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         if not live.exists:
             return [Change("create", "deployment", release.model.image)]
+        active = live.active_revision
+        if active is not None and active.digest == release.digest:
+            return [Change("keep", f"revision {active.number}", "already running this config")]
         return [Change("update", "deployment", f"{release.model.image} (digest {release.digest})")]
 
     def apply(self, plan: Plan, events: Events) -> Revision:

@@ -211,6 +211,10 @@ def _observe(c: Any, release: Release) -> Live:
         desired_instances={name: v["desired_instances"] for name, v in variants.items()},
         autoscaling=scaling,
     )
+    status = desc["EndpointStatus"]
+    if status != "InService":  # Updating/RollingBack: a rollout is running or was left; Failed/OutOfService: down
+        reason = f": {desc['FailureReason']}" if desc.get("FailureReason") else ""
+        live.problems.append(f"endpoint {endpoint} is {status}{reason}")
     return live
 
 

@@ -49,8 +49,11 @@ class Observed:
         return max(live, key=lambda k: live[k]) if live else None
 
 
-def read_revisions(obs: Observed) -> list[Revision]:
-    """Every revision Azure knows of (environment versions, deployments), with its status."""
+def read_revisions(obs: Observed, active: int | None = None) -> list[Revision]:
+    """Every revision Azure knows of (environment versions, deployments), with its status.
+
+    `active`: the serving revision when it is not the one with most traffic (a split left mid-rollout).
+    """
     identities: dict[int, dict[str, str]] = {}
     for number, env in obs.environments.items():
         identities[number] = dict(properties_of(env).get("tags") or {})
@@ -58,7 +61,8 @@ def read_revisions(obs: Observed) -> list[Revision]:
         found = revision_of(name)
         if found is not None:
             identities.setdefault(found, dict(dep.get("tags") or {}))
-    active = revision_of(obs.active) if obs.active else None
+    if active is None:
+        active = revision_of(obs.active) if obs.active else None
     out = []
     for number in sorted(identities):
         tags = identities[number]

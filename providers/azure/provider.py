@@ -23,7 +23,7 @@ from scalectl.render import pretty
 
 from . import rollout
 from .checks import check
-from .history import Observed, autoscale_summary, deployment_summary, properties_of, read_revisions, to_int
+from .history import OUTCOME, Observed, autoscale_summary, deployment_summary, properties_of, read_revisions, to_int
 from .requests import PLACEHOLDER, TAG, Bodies, deployment_name, endpoint_name, environment_name, revision_of
 
 if TYPE_CHECKING:
@@ -103,13 +103,15 @@ class AzureProvider:
 
     def observe(self, release: Release) -> Live:
         obs = self._read(release)
-        revisions = read_revisions(obs)
-        live = Live(exists=obs.endpoint is not None, revisions=revisions, observed=obs)
+        traffic = {n: p for d, p in obs.traffic.items() if (n := revision_of(d)) is not None and p > 0}
+        unfinished, halted, serving = interrupted(obs, traffic)
+        live = Live(exists=obs.endpoint is not None, revisions=read_revisions(obs, serving), observed=obs)
         if obs.endpoint is None:
             return live
+        live.unfinished, live.halted, live.problems = unfinished, halted, unfinished + halted
         active = obs.active
-        live.active = revision_of(active) if active else None
-        live.traffic = {n: p for d, p in obs.traffic.items() if (n := revision_of(d)) is not None and p > 0}
+        live.active = serving if serving is not None else (revision_of(active) if active else None)
+        live.traffic = traffic
         live.url = properties_of(obs.endpoint).get("scoringUri")
         live.details = {
             "endpoint": endpoint_name(release),
@@ -159,6 +161,25 @@ class AzureProvider:
     def apply(self, plan: Plan, events: Events) -> Revision:
         return rollout.deploy(self._arm(plan.release), plan, plan.live.observed_as(Observed), events)
 
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]:
+        """An interrupted (or halted) rollout: 100% back on the serving revision, the newer deployments deleted."""
+        serving = live.active_revision
+        if serving is None:
+            return []
+        arm = self._arm(release)
+        obs = live.observed_as(Observed)
+        done = []
+        if live.traffic != {serving.number: 100} or any(v > 0 for v in obs.mirror.values()):
+            rollout.rollback(arm, release, obs, serving, events)
+            done.append(f"traffic back on revision {serving.number} (100%)")
+        for name in sorted(obs.deployments):
+            number = revision_of(name)
+            if number is not None and number > serving.number:
+                events.step(f"deleting deployment {name} (unfinished rollout)")
+                arm.delete_deployment(endpoint_name(release), name)
+                done.append(f"removed unfinished revision {number}")
+        return done
+
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
         return rollout.rollback(self._arm(release), release, live.observed_as(Observed), to, events)
 
@@ -184,3 +205,31 @@ def _describe(strategy: str, percent: int) -> str:
         "linear": f"linear steps of {percent}%",
         "all_at_once": "all at once",
     }[strategy]
+
+
+def interrupted(obs: Observed, traffic: dict[int, int]) -> tuple[list[str], list[str], int | None]:
+    """(unfinished, halted, serving) for a split left mid-rollout or a newer deployment left at 0%.
+
+    The newest revision with traffic never finished, so it is never the serving one. A split whose
+    newest revision has a failed outcome was left on purpose (auto_rollback: false): halted.
+    """
+    unfinished: list[str] = []
+    halted: list[str] = []
+    serving: int | None = None
+    if len(traffic) > 1:
+        newest = max(traffic)
+        serving = max(n for n in traffic if n != newest)
+        split = ", ".join(f"rev-{n}: {p}%" for n, p in sorted(traffic.items()))
+        if obs.outcomes.get(f"{OUTCOME}{newest}", "").startswith("failed"):
+            halted.append(f"rollout halted mid-step (auto_rollback: false): {split}; `scalectl rollback` undoes it")
+        else:
+            unfinished.append(f"traffic is split mid-rollout ({split}); revision {newest} never finished")
+    top = serving if serving is not None else (max(traffic, key=lambda n: traffic[n]) if traffic else None)
+    if top is not None:
+        for name in sorted(obs.deployments):
+            number = revision_of(name)
+            failed = obs.outcomes.get(f"{OUTCOME}{number}", "").startswith("failed")
+            going = properties_of(obs.deployments[name]).get("provisioningState") == "Deleting"
+            if number is not None and number > top and number not in traffic and not failed and not going:
+                unfinished.append(f"deployment {name} was left at 0% by an interrupted rollout")
+    return unfinished, halted, serving

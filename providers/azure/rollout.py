@@ -8,6 +8,7 @@ rollback recreates a deleted deployment from the bodies its environment version 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING
@@ -82,7 +83,15 @@ def deploy(arm: Arm, plan: Plan, obs: Observed, events: Events) -> Revision:
             reason = str(exc)
         if isinstance(exc, WaitTimeout):
             reason = f"{reason} (timeout {plan.timeout}s)"
-        raise _abort(arm, b, old, traffic, outcomes, autoscaled, reason, t.rollout.auto_rollback, events) from None
+        # a signal is not a verdict on the revision: traffic goes back even with auto_rollback off
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        failure = _abort(
+            arm, b, old, traffic, outcomes, autoscaled, reason, t.rollout.auto_rollback or interrupted, events
+        )
+        if interrupted:
+            exc.message = failure.message  # type: ignore[union-attr]  # the CLI exits 130/143 saying this
+            raise exc from None
+        raise failure from None
 
     _retire(arm, b, obs, events)
     return Revision(**{**rev.to_dict(), "status": "active"})
@@ -183,6 +192,9 @@ def _abort(
     outcomes = trim({**outcomes, f"{OUTCOME}{n}": f"failed: {reason}"[:256]})
     if not auto_rollback:
         split = ", ".join(f"{d} {p}%" for d, p in traffic.items()) or "none"
+        # record the outcome on the endpoint, traffic unchanged: the next command sees a halted rollout
+        with contextlib.suppress(ProviderError, WaitTimeout, _RolloutFailed):
+            _set_traffic(arm, b, dict(traffic), {}, outcomes, events, time.monotonic() + 120)
         return DeployFailed(
             f"revision {n} failed: {reason}. auto_rollback is off, so traffic is left as is ({split}); "
             f"run `scalectl rollback` to go back"

@@ -76,7 +76,8 @@ def api_error(exc: BaseException) -> str:
 def labelled(client: DockerClient, app: str, target: str, **extra: str) -> list[Container]:
     """Containers scalectl made for this target (running or not), found by label, oldest first."""
     filters = [f"{LABEL}.app={app}", f"{LABEL}.target={target}"] + [f"{LABEL}.{k}={v}" for k, v in extra.items()]
-    found = client.containers.list(all=True, filters={"label": filters})
+    # ignore_removed: one removed between the listing and its inspect (a concurrent command) is not an error
+    found = client.containers.list(all=True, filters={"label": filters}, ignore_removed=True)
     return sorted(found, key=lambda c: c.attrs.get("Created", ""))
 
 

@@ -128,7 +128,7 @@ class DockerLease(LeaseStore):
             if attrs is None:
                 continue  # released between our create and inspect
             current = self._holder_of(attrs)
-            if not current.expired():
+            if not current.takeable():
                 return current
             stale = f"{self.name}-expired-{attrs['Id'][:12]}"
             try:

@@ -57,6 +57,8 @@ class GatewaySeen:
     image: str
     listen: str  # host:port from its labels
     gateway_key: str | None  # what it was created with; a different key means recreate
+    generation: int | None = None  # config generation it answers with (None: does not answer)
+    expected: int = 0  # the generation state.json says it should serve
 
 
 @dataclass
@@ -122,8 +124,35 @@ class DockerProvider:
                 image=t.gateway_image,
                 listen=f"{labels.get(f'{eng.LABEL}.host')}:{labels.get(f'{eng.LABEL}.port')}",
                 gateway_key=session.gateway.labels.get(f"{eng.LABEL}.gateway_key"),
+                generation=session.served_generation(0.5) if session.gateway.status == "running" else None,
+                expected=int(session.state.get("generation", 0)),
             )
         seen = DockerObserved(gateway, replicas)
+        unfinished = [
+            f"revision {n} was left {(session.revision(n) or {}).get('status', 'unrecorded')} by an interrupted rollout"
+            for n in session.unfinished()
+        ]
+        if session.split_left():
+            unfinished.append(f"traffic is split mid-rollout ({rollout.split_text(session.traffic())})")
+        halted = [
+            f"revision {n}'s rollout was halted at {session.traffic().get(n, 0)}% (auto_rollback: false): "
+            f"`scalectl rollback` undoes it"
+            for n in session.halted()
+        ]
+        problems = unfinished + halted
+        if gateway is None:
+            problems.append(f"the gateway container is gone: nothing answers at {url_of(t)}")
+        elif gateway.state != "running":
+            problems.append(f"the gateway {gateway.name} is {gateway.state}: nothing answers at {url_of(t)}")
+        elif gateway.generation != gateway.expected:
+            problems.append(drift(gateway, url_of(t)))
+        active = session.active()
+        if active is not None:
+            healthy = [r for r in replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
+            if len(healthy) < t.replicas:
+                problems.append(f"revision {active}: {len(healthy)} of {t.replicas} replica(s) running and healthy")
+        if session.rebuilt:
+            problems.append("history was rebuilt from container labels (the gateway's state was lost)")
         return Live(
             exists=True,
             revisions=[rollout.as_revision(r) for r in session.revisions()],
@@ -136,6 +165,9 @@ class DockerProvider:
                 "warm_revisions": seen.warm_revisions,
             },
             observed=seen,
+            problems=problems,
+            unfinished=unfinished,
+            halted=halted,
         )
 
     def plan(self, release: Release, live: Live) -> list[Change]:
@@ -144,9 +176,7 @@ class DockerProvider:
         seen = live.observed_as(DockerObserved)
         active = live.active_revision
         if active is not None and active.digest == release.digest:
-            running = [r for r in seen.replicas if r.revision == active.number and r.state == "running"]
-            if len(running) == t.replicas and seen.gateway is not None and seen.gateway.state == "running":
-                return [Change("keep", f"revision {active.number}", "already running this config")]
+            return self.repairs(release, live, seen, active.number)
         gpus = (
             f", gpus {t.gpus}" + (f" ({t.gpus_per_replica} per replica)" if t.gpus_per_replica else "")
             if t.gpus
@@ -214,6 +244,44 @@ class DockerProvider:
             )
         return changes
 
+    def repairs(self, release: Release, live: Live, seen: DockerObserved, active: int) -> list[Change]:
+        """Same config as the serving revision: what differs from it as deployed (drift), or keep."""
+        t = docker_target(release)
+        changes = [Change("delete", line.split(" was ")[0], line) for line in live.unfinished if line.startswith("rev")]
+        gateway = seen.gateway
+        if gateway is None:
+            changes.append(Change("create", f"gateway {gateway_name(release)}", f"gone; recreate on {t.host}:{t.port}"))
+        elif gateway.gateway_key != gateway_key(release):
+            changes.append(
+                Change("update", f"gateway {gateway.name}", f"recreate on {t.host}:{t.port} ({t.gateway_image})")
+            )
+        elif gateway.state != "running":
+            changes.append(Change("update", f"gateway {gateway.name}", f"{gateway.state}; start it"))
+        elif gateway.generation != gateway.expected:
+            changes.append(Change("update", f"gateway {gateway.name} configuration", drift(gateway, url_of(t))))
+        healthy = [r for r in seen.replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
+        if len(healthy) < t.replicas:
+            sick = ", ".join(
+                f"{r.name} {r.state} {r.health}" for r in seen.replicas if r.revision == active and r not in healthy
+            )
+            changes.append(
+                Change(
+                    "update",
+                    f"revision {active} replicas",
+                    f"{len(healthy)} of {t.replicas} healthy; replace the rest" + (f" ({sick})" if sick else ""),
+                )
+            )
+        if live.traffic != {active: 100}:
+            changes.append(
+                Change("update", "gateway traffic", f"{rollout.split_text(live.traffic)} -> rev {active}: 100%")
+            )
+        if not changes:
+            return [Change("keep", f"revision {active}", "already running this config")]
+        return changes
+
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]:
+        return rollout.recover(release, events)
+
     def apply(self, plan: Plan, events: Events) -> Revision:
         return rollout.deploy(plan, events)
 
@@ -222,3 +290,13 @@ class DockerProvider:
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         return rollout.destroy(release, events)
+
+
+def drift(gateway: GatewaySeen, url: str) -> str:
+    """Why a running gateway is not serving the configuration scalectl last gave it."""
+    if gateway.generation is None:
+        return f"the gateway {gateway.name} runs but does not answer at {url}"
+    return (
+        f"the gateway {gateway.name} serves configuration generation {gateway.generation}, not "
+        f"{gateway.expected}: rewrite and reload it"
+    )

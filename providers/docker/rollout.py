@@ -31,6 +31,7 @@ from .requests import (
     Stamp,
     Upstream,
     api_key_map,
+    base_labels,
     docker_target,
     gateway_body,
     gateway_key,
@@ -78,15 +79,22 @@ class Session:
     state: dict[str, Any]
     gateway: Container | None
     replicas: list[Container]
+    holder: Container | None = None  # created, never started: keeps state.json when the gateway is lost
+    rebuilt: bool = False  # history came from replica labels alone (gateway and holder both lost)
 
     @classmethod
     def open(cls, release: Release) -> Session:
         client = eng.connect()
         found = eng.labelled(client, release.app, release.target_name)
         gateway = next((c for c in found if c.labels.get(f"{eng.LABEL}.role") == "gateway"), None)
+        holder = next((c for c in found if c.labels.get(f"{eng.LABEL}.role") == "state"), None)
         replicas = [c for c in found if c.labels.get(f"{eng.LABEL}.role") == "replica"]
-        state = (eng.read_state(gateway) if gateway is not None else None) or state_from_labels(replicas)
-        return cls(client, release, state, gateway, replicas)
+        state = (eng.read_state(holder) if holder is not None else None) or (
+            eng.read_state(gateway) if gateway is not None else None
+        )
+        session = cls(client, release, state or state_from_labels(replicas), gateway, replicas, holder)
+        session.rebuilt = state is None and bool(replicas)
+        return session
 
     @property
     def target(self) -> DockerTarget:
@@ -128,9 +136,16 @@ class Session:
         return [c for c in self.replicas if c.labels.get(f"{eng.LABEL}.revision") == str(number)]
 
     def running_names(self, number: int) -> list[str]:
+        """Names of the revision's running containers; one removed meanwhile (by hand, or a crash) is skipped."""
+        from docker.errors import NotFound
+
         names = []
         for c in self.containers_of(number):
-            c.reload()
+            try:
+                c.reload()
+            except NotFound:
+                self.replicas.remove(c)
+                continue
             if c.status == "running":
                 names.append(c.name)
         return names
@@ -148,10 +163,12 @@ class Session:
 
         name = prefix(self.release)
         try:
-            self.client.networks.get(name)
-            return
+            network = self.client.networks.get(name)
         except NotFound:
-            pass
+            network = None
+        if network is not None:
+            self.require_ours(network.name, network.attrs.get("Labels") or {}, "network")
+            return
         body = network_body(self.release)
         events.step(f"creating network {name}")
         try:
@@ -162,10 +179,30 @@ class Session:
             raise ProviderError(f"could not create network {name}: {eng.api_error(exc)}") from None
 
     def remove_network(self) -> None:
+        """Remove this target's network, and only when its labels say it is this app's and target's."""
         from docker.errors import APIError, NotFound
 
         with contextlib.suppress(NotFound, APIError):
-            self.client.networks.get(prefix(self.release)).remove()
+            network = self.client.networks.get(prefix(self.release))
+            if self.owns(network.attrs.get("Labels") or {}):
+                network.remove()
+
+    def owns(self, labels: dict[str, str]) -> bool:
+        return (
+            labels.get(f"{eng.LABEL}.app") == self.release.app
+            and labels.get(f"{eng.LABEL}.target") == self.release.target_name
+        )
+
+    def require_ours(self, name: str, labels: dict[str, str], kind: str) -> None:
+        """Names can collide (app `x-a` target `b` vs app `x` target `a-b`); labels cannot: refuse, touch nothing."""
+        if self.owns(labels):
+            return
+        app, target = labels.get(f"{eng.LABEL}.app"), labels.get(f"{eng.LABEL}.target")
+        owner = f"app {app!r} target {target!r}" if app else "something scalectl did not create"
+        raise ProviderError(
+            f"{kind} {name} already exists and belongs to {owner}, not app {self.release.app!r} target "
+            f"{self.release.target_name!r}: the names collide. Rename the app or the target; nothing was changed"
+        )
 
     def ensure_gateway(self, events: Events) -> None:
         """The gateway runs with the current config; recreated when port, host or image changed."""
@@ -230,18 +267,36 @@ class Session:
             eng.put_files(self.gateway, {"next.conf": conf, **{k: v for k, v in files.items() if k != "nginx.conf"}})
             eng.exec_checked(self.gateway, ["nginx", "-t", "-q", "-c", f"{eng.CONF_DIR}/next.conf"], "nginx -t")
         eng.put_files(self.gateway, files)
+        self.save_holder()
 
     def save_state(self) -> None:
         """Persist state.json only (no traffic change, no reload)."""
         if self.gateway is not None:
             eng.put_files(self.gateway, {"state.json": json.dumps(self.state, indent=2, sort_keys=True) + "\n"})
+        self.save_holder()
 
-    def wait_generation(self, generation: int, events: Events, timeout: float = 15) -> None:
+    def save_holder(self) -> None:
+        """Copy state.json into the state holder (created on first use), which outlives a removed gateway."""
+        if self.holder is None:
+            body = {
+                "Image": self.target.gateway_image,
+                "Cmd": ["true"],
+                "Labels": base_labels(self.release, "state"),
+                "HostConfig": {"NetworkMode": "none"},
+            }
+            self.holder = eng.create_container(self.client, f"{prefix(self.release)}-state", body)
+        eng.put_files(self.holder, {"state.json": json.dumps(self.state, indent=2, sort_keys=True) + "\n"})
+
+    def served_generation(self, timeout: float = 1.0) -> int | None:
+        """The config generation the gateway answers with now; None when nothing answers."""
         t = self.target
         host = url_of(t).split("//", 1)[1].rsplit(":", 1)[0]
+        return eng.gateway_generation(host, t.port, timeout)
+
+    def wait_generation(self, generation: int, events: Events, timeout: float = 15) -> None:
         try:
             poll_until(
-                lambda: eng.gateway_generation(host, t.port),
+                self.served_generation,
                 lambda g: g is not None and g >= generation,
                 timeout=timeout,
                 what=f"the gateway to serve config generation {generation}",
@@ -330,7 +385,7 @@ class Session:
                 "Toolkit and run `nvidia-ctk runtime configure --runtime=docker`, or remove `gpus:` to run on CPU"
             )
 
-    def start_replicas(self, stamp: Stamp, events: Events) -> list[Container]:
+    def start_replicas(self, stamp: Stamp, events: Events, indices: list[int] | None = None) -> list[Container]:
         t = self.target
         model = self.release.model
         env = [f"{k}={v}" for k, v in model.env.items()]
@@ -346,7 +401,7 @@ class Session:
             events.state(container.name, "started")
 
         try:
-            for index in range(t.replicas):
+            for index in range(t.replicas) if indices is None else indices:
                 name = replica_name(self.release, stamp.revision, index)
                 stale = [c for c in self.replicas if c.name == name]
                 for c in stale:  # a leftover of an interrupted attempt with the same number
@@ -400,13 +455,19 @@ class Session:
             ) from None
         return time.monotonic() - began
 
-    def bake(self, number: int, seconds: float, events: Events) -> str | None:
-        """Watch the new revision for `seconds`; the reason to roll back, or None when it held up."""
+    def bake(self, number: int, seconds: float, events: Events, until: float, allow_idle: bool = False) -> str | None:
+        """Watch the new revision for `seconds`; the reason to roll back, or None when it held up.
+
+        A bake that saw fewer than rollout.min_requests requests goes on until `until` (the
+        rollout's deadline, monotonic); still too few then: a reason to roll back, unless
+        `allow_idle` (`deploy --allow-idle-bake`) promotes it with a warning.
+        """
         model = self.release.model
         rollout = self.target.rollout
         threshold = rollout.max_error_rate or DEFAULT_MAX_ERROR_RATE
         began_wall = time.time()
         deadline = time.monotonic() + seconds
+        extended = False
         events.step(f"baking revision {number} for {seconds:.0f}s (max error rate {threshold:.0%})")
         while True:
             for c in self.containers_of(number):
@@ -415,14 +476,32 @@ class Session:
                     health = eng.probe(c, model.port, model.health)  # one retry: a blip is not a failure
                 if not health.ok:
                     return f"{c.name} failed its health check during the bake (GET {model.health} -> {health.detail})"
+            total = 0
             if self.gateway is not None:
                 addresses = self.addresses(number)
                 total, failed = eng.gateway_errors(self.gateway, began_wall - 1, number, addresses)
                 if total >= 5 and failed / total > threshold:
                     return f"{failed} of {total} requests to revision {number} failed at the gateway during the bake"
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            now = time.monotonic()
+            if now >= deadline:
+                if total >= rollout.min_requests:
+                    return None
+                if now >= until:
+                    idle = (
+                        f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
+                        f"({rollout.min_requests}), before the rollout's timeout"
+                    )
+                    if allow_idle:
+                        events.warn(f"{idle}: promoting anyway (--allow-idle-bake)")
+                        return None
+                    return f"{idle}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
+                if not extended:
+                    extended = True
+                    events.warn(
+                        f"the bake saw {total} of the {rollout.min_requests} requests it needs to judge revision "
+                        f"{number}: baking on until the rollout's timeout"
+                    )
+            time.sleep(min(0.5, max(0.05, min(deadline, until) - now if now < deadline else 0.5)))
 
     def addresses(self, number: int) -> set[str]:
         """ip:port of the revision's replicas on the target's network, as the gateway logs them."""
@@ -444,13 +523,49 @@ class Session:
         """Keep the active revision and the `keep` newest others warm; remove older containers."""
         active = self.active()
         numbers = sorted({int(c.labels[f"{eng.LABEL}.revision"]) for c in self.replicas}, reverse=True)
-        others = [n for n in numbers if n != active]
+        good = {
+            int(r["number"]) for r in self.revisions() if r.get("status") in ("active", "superseded", "rolled_back")
+        }
+        for number in [n for n in numbers if n != active and n not in good]:
+            events.step(f"removing revision {number}'s containers (never finished its rollout)")
+            self.discard(number, events)
+        others = [n for n in numbers if n != active and n in good]
         for number in others[keep:]:
             events.step(f"removing revision {number}'s containers (keep_revisions: {keep})")
             self.discard(number, events)
 
     def warm(self, number: int) -> bool:
         return bool(self.running_names(number))
+
+    def halted(self) -> list[int]:
+        """Revisions whose rollout stopped on purpose mid-step (auto_rollback: false)."""
+        return [int(r["number"]) for r in self.revisions() if r.get("status") == "pending" and r.get("halted")]
+
+    def unfinished(self, halted: bool = False) -> list[int]:
+        """Revisions an interrupted rollout left: pending in state.json, or containers history does not vouch for.
+
+        A halted rollout counts only when `halted` (`rollback` undoes it; `status` and `deploy` do not).
+        """
+        status = {int(r["number"]): str(r.get("status")) for r in self.revisions()}
+        numbers = {n for n, st in status.items() if st == "pending"} - (set() if halted else set(self.halted()))
+        for c in self.replicas:
+            try:
+                n = int(c.labels.get(f"{eng.LABEL}.revision", ""))
+            except ValueError:
+                continue
+            if status.get(n) in (None, "failed") or (status.get(n) == "pending" and (halted or n not in self.halted())):
+                numbers.add(n)
+        numbers.discard(self.active() or -1)
+        return sorted(numbers)
+
+    def split_left(self, halted: bool = False) -> bool:
+        """Traffic is not wholly on the active revision (a rollout stopped between steps, not on purpose
+        unless `halted`)."""
+        active = self.active()
+        traffic = {k: v for k, v in self.traffic().items() if v > 0}
+        if not halted and set(traffic) & set(self.halted()):
+            return False
+        return active is not None and traffic != {active: 100}
 
 
 def state_from_labels(replicas: list[Container]) -> dict[str, Any]:
@@ -495,6 +610,9 @@ def deploy(plan: Plan, events: Events) -> Revision:
     t = docker_target(release)
     deadline = time.monotonic() + plan.timeout
     session = Session.open(release)
+    active = plan.live.active_revision
+    if active is not None and active.digest == release.digest and session.active() == active.number:
+        return repair(session, active.number, events)
     session.check_gpus()
     for reference in release.model.secrets.values():  # fail before anything is created
         resolve_secret(reference, release.base_dir)
@@ -544,7 +662,9 @@ def deploy(plan: Plan, events: Events) -> Revision:
             bake = bake_after(t.rollout, percent)
             if bake:
                 remaining = deadline - time.monotonic()
-                reason = session.bake(number, min(float(bake), max(0.0, remaining)), events)
+                reason = session.bake(
+                    number, min(float(bake), max(0.0, remaining)), events, deadline, plan.allow_idle_bake
+                )
                 if reason is None and remaining < bake:
                     reason = f"the rollout ran out of time ({plan.timeout}s, rollout.timeout or --timeout)"
         except ScalectlError as exc:
@@ -557,6 +677,7 @@ def deploy(plan: Plan, events: Events) -> Revision:
             raise DeployFailed(f"revision {number}: {reason}")
         if not t.rollout.auto_rollback:
             session.set_status(number, "pending", reason)
+            (session.revision(number) or {})["halted"] = True  # stopped on purpose: only `rollback` undoes it
             session.save_state()
             raise DeployFailed(
                 f"revision {number}: {reason}. auto_rollback is off, so the gateway stays at "
@@ -583,15 +704,67 @@ def deploy(plan: Plan, events: Events) -> Revision:
     return as_revision(session.revision(number) or revision.to_dict())
 
 
+def repair(session: Session, number: int, events: Events) -> Revision:
+    """Bring the serving revision back to what it was deployed as: gateway up, every replica healthy, 100% on it."""
+    t = session.target
+    model = session.release.model
+    session.ensure_network(events)
+    session.ensure_gateway(events)
+    for c in session.containers_of(number):
+        health = eng.probe(c, model.port, model.health)
+        if not health.ok:
+            events.step(f"replacing {c.name} ({health.detail})")
+            eng.remove(c)
+            session.replicas.remove(c)
+    present = {int(c.labels.get(f"{eng.LABEL}.index", "-1")) for c in session.containers_of(number)}
+    missing = [i for i in range(t.replicas) if i not in present]
+    entry = session.revision(number) or {}
+    if missing:
+        stamp = Stamp(number, str(entry.get("created_at", "")), str(entry.get("created_by", "")))
+        events.step(f"starting {len(missing)} replica(s) of revision {number} again")
+        started = session.start_replicas(stamp, events, missing)
+        try:
+            session.wait_healthy(started, float(t.startup_timeout), events)
+        except HealthFailed as exc:
+            raise DeployFailed(f"revision {number} could not be repaired: {exc.message}") from None
+    session.switch({number: 100}, events)
+    session.prune(t.keep_revisions, events)
+    session.save_state()
+    return as_revision(entry)
+
+
+def recover(release: Release, events: Events) -> list[str]:
+    """Undo what an interrupted rollout left: all traffic back on the active revision, the unfinished one removed."""
+    session = Session.open(release)
+    done: list[str] = []
+    active = session.active()
+    if session.split_left(halted=True) and active is not None:
+        if session.gateway is not None and session.warm(active):
+            session.ensure_gateway(events)
+            session.switch({active: 100}, events)
+        else:  # no gateway to reload: the one `deploy` recreates starts with this split
+            session.state["traffic"] = {str(active): 100}
+        done.append(f"traffic back on revision {active} (100%)")
+    for number in session.unfinished(halted=True):
+        session.discard(number, events)
+        if session.revision(number) is not None:
+            session.set_status(number, "failed", "interrupted; rolled back by the next command")
+        done.append(f"removed unfinished revision {number}")
+    if active is None and session.traffic():
+        session.state["traffic"] = {}
+        if session.gateway is not None:
+            session.switch({}, events)
+        done.append("no revision had finished a rollout: the gateway answers 503 until a deploy succeeds")
+    session.save_state()
+    return done
+
+
 def rollback(release: Release, to: Revision, events: Events) -> Revision:
     """Switch the gateway back to `to`: one reload when it is warm, a cold start when its containers are gone."""
     t = docker_target(release)
     session = Session.open(release)
-    if session.gateway is None:
-        raise ProviderError(
-            f"the gateway of {release.target_name} is gone; run `scalectl deploy` to recreate it, then roll back"
-        )
-    session.ensure_gateway(events)
+    session.ensure_network(events)
+    session.ensure_gateway(events)  # recreated from the state holder's history when it was removed
     current = session.active()
     containers = session.containers_of(to.number)
     running = session.running_names(to.number)

@@ -100,6 +100,18 @@ class GcpProvider:
 
     # ------------------------------------------------------------ rollback, destroy
 
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]:
+        """An interrupted rollout: 100% back on the serving revision, the unfinished deployed model removed."""
+        serving = live.active_revision
+        if serving is None:
+            return []
+        rollback(self._vertex(release, events), release, serving, events)
+        left = [n for n in live.traffic if n != serving.number]
+        left += [r.number for r in live.revisions if r.status == "pending" and r.number not in left]
+        return [f"traffic back on revision {serving.number} (100%)"] + [
+            f"removed unfinished revision {n}" for n in sorted(set(left))
+        ]
+
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
         vertex = self._vertex(release, events)
         try:
@@ -121,9 +133,24 @@ class GcpProvider:
 def _live(snap: Snapshot, vertex: Vertex) -> Live:
     deployed = snap.deployed()
     traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
-    # mid-rollout (several revisions with traffic) the newest is the one being rolled out: it is what
-    # `rollback` undoes, returning all traffic to the earlier one
-    active = max(traffic) if traffic else None
+    # several revisions with traffic: a rollout is under way or was interrupted (a split left mid-step).
+    # The newest never finished, so it is never "active": the earlier one is, and `recover` undoes the rest
+    active = max(traffic) if len(traffic) == 1 else max(sorted(traffic)[:-1], default=None)
+    unfinished, halted = [], []
+    if len(traffic) > 1:
+        split = ", ".join(f"rev {r}: {p}%" for r, p in sorted(traffic.items()))
+        newest = snap.model_for(max(traffic)) or {}
+        if newest.get("labels", {}).get(bodies.STATUS) == "halted":
+            halted.append(f"rollout halted mid-step (auto_rollback: false): {split}; `scalectl rollback` undoes it")
+        else:
+            unfinished.append(f"traffic is split mid-rollout ({split}); revision {max(traffic)} never finished")
+    if active is not None:
+        unfinished += [
+            f"revision {d.revision} is deployed at 0% traffic, newer than the serving revision {active}"
+            for d in deployed
+            if d.revision is not None and d.revision > active and d.traffic == 0
+        ]
+    pending = {d.revision for d in deployed if d.revision is not None and active is not None and d.revision > active}
     revisions = []
     for model in sorted(snap.models, key=lambda m: revision_number(m) or 0):
         number = revision_number(model)
@@ -135,6 +162,8 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
             status = "active"
         elif label in ("failed", "rolled_back"):
             status = label
+        elif number in pending or label == "halted":
+            status = "pending"  # deployed by a rollout that has not finished
         elif number in traffic:
             status = "superseded"  # still holds part of the traffic while a newer revision rolls out
         else:
@@ -163,6 +192,9 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
             "endpoint": name,
             "deployed_models": [_describe_deployed(d) for d in deployed],
         },
+        problems=unfinished + halted,
+        unfinished=unfinished,
+        halted=halted,
     )
 
 

@@ -8,6 +8,7 @@ back to the old deployed model and undeploys the new one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -335,6 +336,8 @@ class Rollout:
         n = self.revision.number
         reason = f"revision {n} {what}"
         if not self.target.rollout.auto_rollback and self.new_id is not None:
+            with contextlib.suppress(VertexError):  # labelled so the next command leaves it to `rollback`
+                self.vertex.update_model(bodies.mark_model(self.model, "halted", reason))
             raise DeployFailed(
                 f"{reason}; auto_rollback is off, so revision {n} keeps {self.share}% of traffic "
                 f"(run `scalectl rollback -t {self.release.target_name}`)"

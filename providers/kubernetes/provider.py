@@ -98,6 +98,10 @@ class KubernetesProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         t = k8s_target(release)
         seen = live.observed_as(rollout.KubeObserved)
+        active = live.active_revision
+        if active is not None and active.digest == release.digest and live.traffic == {active.number: 100}:
+            # the engine never overrides a plan: "nothing to do" is the provider's to say
+            return [Change("keep", f"revision {active.number}", "already serving this config with 100% of traffic")]
         changes: list[Change] = []
         if not seen.has_service:
             changes.append(Change("create", f"Service {prefix(release)}", f"port 80 -> {release.model.port}"))

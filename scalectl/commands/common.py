@@ -165,9 +165,13 @@ def reporting(ui: Ui, command: str) -> Iterator[None]:
             ui.document({"command": command, "ok": False, "error": message, "exit_code": int(exc.exit_code)})
         ui.say(f"[red]error:[/red] {escape(message)}")
         exit_with(exc.exit_code)
-    except KeyboardInterrupt:
-        ui.say("[red]interrupted[/red]")
-        exit_with(130)
+    except KeyboardInterrupt as exc:  # scalectl.errors.Interrupted carries the signal's code and what was undone
+        code = int(getattr(exc, "exit_code", 130))
+        message = getattr(exc, "message", "")
+        if ui.json:
+            ui.document({"command": command, "ok": False, "error": f"interrupted: {message}", "exit_code": code})
+        ui.say("[red]interrupted[/red]" + (f": {escape(message)}" if message else ""))
+        exit_with(code)
     except (typer.Exit, SystemExit):
         raise
     except ModuleNotFoundError as exc:

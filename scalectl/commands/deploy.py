@@ -40,8 +40,21 @@ def plan(
 
 
 @shared_options(yes=True, timeout=True, state_dir=True)
-def deploy(common: Common) -> None:
-    """Plan, confirm, roll out, wait healthy, and record the revision. A failed rollout leaves the old one serving."""
+def deploy(
+    common: Common,
+    allow_idle_bake: Annotated[
+        bool,
+        typer.Option(
+            "--allow-idle-bake",
+            help="Promote after a bake that saw fewer than rollout.min_requests requests (default: roll back).",
+        ),
+    ] = False,
+) -> None:
+    """Plan, confirm, roll out, wait healthy, and record the revision. A failed rollout leaves the old one serving.
+
+    Repairs drift (gateway down, replicas dead, traffic left split) even when the config is unchanged;
+    SIGINT/SIGTERM during a rollout rolls it back before exiting (130/143).
+    """
     from scalectl.events import Events
     from scalectl.views.plan import print_plan
 
@@ -59,7 +72,9 @@ def deploy(common: Common) -> None:
 
             events = Events(ui.event)
             try:
-                plan, revision = engine.deploy(name, events, timeout=common.timeout, confirm=confirm)
+                plan, revision = engine.deploy(
+                    name, events, timeout=common.timeout, confirm=confirm, allow_idle_bake=allow_idle_bake
+                )
             except ScalectlError as exc:
                 if isinstance(exc, UsageError):
                     raise
@@ -82,7 +97,8 @@ def deploy(common: Common) -> None:
                 continue
             results[name] = {"changed": True, "revision": revision.to_dict(), "events": events.to_list()}
             took = events.items[-1].at if events.items else 0.0
-            ui.say(f"[green]{name}: revision {revision.number} is live[/green] ({took:.1f}s)")
+            what = "repaired, serving again" if revision.number == plan.live.active else "is live"
+            ui.say(f"[green]{name}: revision {revision.number} {what}[/green] ({took:.1f}s)")
         if ui.json:
             ui.document({"command": "deploy", "ok": True, "targets": results})
 

@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
-from scalectl.commands.common import Common, reporting, shared_options
+from scalectl.commands.common import Common, exit_with, reporting, shared_options
 
 
 @shared_options(state_dir=True)
 def status(common: Common) -> None:
-    """What runs now: revision, traffic split, replicas, autoscaling, endpoint URL."""
+    """What runs now: revision, traffic split, replicas, autoscaling, endpoint URL.
+
+    Exits 6 when a target is degraded (gateway down, replicas dead, traffic split left by an
+    interrupted rollout), saying what is wrong. An unfinished rollout is rolled back first.
+    """
+    from scalectl.errors import ExitCode
+    from scalectl.events import Events
+
     ui = common.ui
     with reporting(ui, "status"):
         config, names = common.load()
         engine = common.engine(config)
-        lives = {name: engine.observe(name) for name in names}
+        lives = {}
+        recovered = {}
+        for name in names:
+            lives[name], recovered[name] = engine.status(name, Events(ui.event))
+        degraded = [n for n, lv in lives.items() if lv.problems]
         if ui.json:
-            ui.document({"command": "status", "ok": True, "targets": {n: lv.to_dict() for n, lv in lives.items()}})
-            return
-        from scalectl.views.status import print_status
+            ui.document(
+                {
+                    "command": "status",
+                    "ok": not degraded,
+                    "targets": {n: {**lv.to_dict(), "recovered": recovered[n]} for n, lv in lives.items()},
+                    **({"exit_code": int(ExitCode.DEGRADED)} if degraded else {}),
+                }
+            )
+        else:
+            from scalectl.views.status import print_status
 
-        print_status(ui, lives)
+            print_status(ui, lives)
+        if degraded:
+            exit_with(ExitCode.DEGRADED)
 
 
 @shared_options(state_dir=True)

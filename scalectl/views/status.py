@@ -15,6 +15,8 @@ def print_status(ui: Ui, lives: dict[str, Any]) -> None:
             continue
         split = ", ".join(f"rev {r}: {p}%" for r, p in sorted(live.traffic.items())) or "-"
         ui.say(f"[bold]{name}[/bold]: revision {live.active} | traffic {split} | url {live.url or '-'}")
+        for problem in live.problems:
+            ui.say(f"  [red]degraded:[/red] {escape(problem)}")
         ui.details(live.details)
 
 

@@ -322,7 +322,7 @@ def test_an_interrupted_rollout_puts_the_old_revision_back(sim, scale_file, cli,
 
     monkeypatch.setattr(Arm, "put_autoscale", interrupted)  # Ctrl-C while the new deployment is up
     result = deploy(cli, scale_file(image="acr.example.io/fraud:2"))
-    assert result.exit_code == 1
+    assert result.exit_code == 130  # interrupted, after rolling back (README: exit codes)
     assert "revision 2 failed: interrupted. Rolled back: revision 1 (rev-1) still serves 100%" in result.output
     assert sim.traffic(EP) == {"rev-1": 100}
     assert sim.wait_deleted(EP, "rev-2")

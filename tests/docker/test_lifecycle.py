@@ -47,6 +47,7 @@ targets:
       strategy: ${{STRATEGY:-canary}}
       percent: ${{PERCENT:-50}}
       bake: ${{BAKE:-2s}}
+      min_requests: ${{MIN_REQUESTS:-0}}
       auto_rollback: true
 """
 
