@@ -197,7 +197,8 @@ class DockerProvider:
                     "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
                 )
             )
-        # after a rollback, the newer revision's containers stay warm: the same config reuses them
+        # after a rollback, the newer revision's containers stay warm; a deploy still rolls out a new
+        # revision through the rollout's steps and bakes (the warm one was rolled back from)
         same = [
             r.number
             for r in live.revisions
@@ -207,28 +208,27 @@ class DockerProvider:
             changes.append(
                 Change(
                     "keep",
-                    f"revision {max(same)}: {t.replicas} warm replica(s) of {model.image}",
-                    "same config, still running since the rollback: reused, no new containers",
+                    f"revision {max(same)}: {t.replicas} warm replica(s) of this config",
+                    f"`scalectl rollback --to {max(same)}` switches back to them in about a second, without a rollout",
                 )
             )
-        else:
-            if model.build:
-                changes.append(Change("create", f"image {model.image}", f"built from {model.build}"))
-            elif images.image_present(model.image) is False:
-                changes.append(
-                    Change(
-                        "create",
-                        f"image {model.image}",
-                        "not on this engine: pulled (build it first, or set model.build: ./DIR)",
-                    )
-                )
+        if model.build:
+            changes.append(Change("create", f"image {model.image}", f"built from {model.build}"))
+        elif images.image_present(model.image) is False:
             changes.append(
                 Change(
                     "create",
-                    f"{t.replicas} replica(s) of {model.image}",
-                    f"port {model.port}, health {model.health}{gpus}",
+                    f"image {model.image}",
+                    "not on this engine: pulled (build it first, or set model.build: ./DIR)",
                 )
             )
+        changes.append(
+            Change(
+                "create",
+                f"{t.replicas} replica(s) of {model.image}",
+                f"port {model.port}, health {model.health}{gpus}",
+            )
+        )
         steps = traffic_steps(t.rollout, live.active is not None)
         how = steps_text(steps)
         if len(steps) > 1:
