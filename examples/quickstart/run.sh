@@ -36,6 +36,6 @@ cat <<NEXT
 quick start deployed in $(( $(date +%s) - start )) s. Next, from $HERE:
   . $REPO/.venv/bin/activate
   export QUICKSTART_IMAGE=$QUICKSTART_IMAGE GATEWAY_IMAGE=$GATEWAY_IMAGE
-  QUICKSTART_IMAGE=scalectl/quickstart:v2 scalectl deploy --yes   # canary: 20% for 10 s, then 100%
+  QUICKSTART_IMAGE=scalectl/quickstart:v2 scalectl deploy --yes --allow-idle-bake   # canary 20% for 10 s; no traffic: promote explicitly
   scalectl rollback --yes && scalectl history && scalectl destroy --yes
 NEXT
