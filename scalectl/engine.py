@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -46,8 +46,14 @@ def next_revision(live: Live, journal: list[Revision]) -> int:
 
 
 def merged_history(live: Live, journal: list[Revision]) -> list[Revision]:
-    """The platform's revisions, plus attempts only this machine's journal knows about."""
-    by_number = {r.number: r for r in journal}
+    """The platform's revisions, plus attempts only this machine's journal knows about.
+
+    The platform is the truth about what serves: a revision only the journal remembers as
+    active or pending (destroyed since, or removed by another machine) is shown as superseded.
+    """
+    by_number = {
+        r.number: r if r.status not in ("active", "pending") else replace(r, status="superseded") for r in journal
+    }
     by_number.update({r.number: r for r in live.revisions})
     return [by_number[n] for n in sorted(by_number)]
 

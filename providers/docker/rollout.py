@@ -459,8 +459,9 @@ class Session:
         """Watch the new revision for `seconds`; the reason to roll back, or None when it held up.
 
         A bake that saw fewer than rollout.min_requests requests goes on until `until` (the
-        rollout's deadline, monotonic); still too few then: a reason to roll back, unless
-        `allow_idle` (`deploy --allow-idle-bake`) promotes it with a warning.
+        rollout's deadline, monotonic); still too few then: a reason to roll back. With
+        `allow_idle` (`deploy --allow-idle-bake`) the user has said no traffic will come: the bake
+        keeps its length and promotes with a warning instead of waiting out the timeout.
         """
         model = self.release.model
         rollout = self.target.rollout
@@ -486,14 +487,17 @@ class Session:
             if now >= deadline:
                 if total >= rollout.min_requests:
                     return None
+                if allow_idle:
+                    events.warn(
+                        f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
+                        f"({rollout.min_requests}): promoting anyway (--allow-idle-bake)"
+                    )
+                    return None
                 if now >= until:
                     idle = (
                         f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
                         f"({rollout.min_requests}), before the rollout's timeout"
                     )
-                    if allow_idle:
-                        events.warn(f"{idle}: promoting anyway (--allow-idle-bake)")
-                        return None
                     return f"{idle}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
                 if not extended:
                     extended = True
