@@ -92,7 +92,8 @@ class Load:
 
 def remove_target(client: Any, app: str) -> None:
     """Best-effort cleanup of everything labelled for `app` (after a failed test)."""
-    for c in client.containers.list(all=True, filters={"label": f"io.scalectl.app={app}"}):
-        c.remove(force=True)
+    for label in (f"io.scalectl.app={app}", f"io.scalectl.lease.app={app}"):  # a killed command's lease too
+        for c in client.containers.list(all=True, filters={"label": label}):
+            c.remove(force=True)
     for n in client.networks.list(filters={"label": f"io.scalectl.app={app}"}):
         n.remove()
