@@ -250,15 +250,13 @@ def fetch(current: Catalog, today: str) -> list[Row]:
             if region in spot_core and region in spot_ram:
                 spot = round(ref.vcpus * spot_core[region] + ref.memory_gib * spot_ram[region], 6)
             rows.append(
-                replace(
+                _fetched(
                     ref,
-                    region=region,
-                    price=price,
-                    price_status="ok",
-                    spot_price=spot,
-                    spot_status=_spot_status(spot, price),
-                    source=f"{source}: {ref.vcpus:g} vCPU x core + {ref.memory_gib:g} GiB x RAM SKUs",
-                    date=today,
+                    region,
+                    price,
+                    spot,
+                    f"{source}: {ref.vcpus:g} vCPU x core + {ref.memory_gib:g} GiB x RAM SKUs",
+                    today,
                 )
             )
     gpu_shapes = {
@@ -269,18 +267,7 @@ def fetch(current: Catalog, today: str) -> list[Row]:
         for region, each in sorted(on_demand.items()):
             price = round(each * count, 6)
             spot = round(spot_by_region[region] * count, 6) if region in spot_by_region else None
-            rows.append(
-                replace(
-                    ref,
-                    region=region,
-                    price=price,
-                    price_status="ok",
-                    spot_price=spot,
-                    spot_status=_spot_status(spot, price),
-                    source=f"{source}: {name} GPU SKU x{count}",
-                    date=today,
-                )
-            )
+            rows.append(_fetched(ref, region, price, spot, f"{source}: {name} GPU SKU x{count}", today))
     return rows
 
 
@@ -304,3 +291,17 @@ def _gcp_unit_price(sku: dict[str, Any]) -> float | None:
         return None
     value = int(unit.get("units") or 0) + int(unit.get("nanos") or 0) / 1e9
     return value if value > 0 else None
+
+
+def _fetched(ref: Row, region: str, price: float, spot: float | None, source: str, today: str) -> Row:
+    """A catalog row priced from the billing API: `ref`'s shape in `region` at today's SKU prices."""
+    return replace(
+        ref,
+        region=region,
+        price=price,
+        price_status="ok",
+        spot_price=spot,
+        spot_status=_spot_status(spot, price),
+        source=source,
+        date=today,
+    )

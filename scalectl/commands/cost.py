@@ -65,7 +65,7 @@ def cost_estimate(
     with reporting(ui, "cost-estimate"):
         from scalectl import cost
         from scalectl.catalog import load_catalog
-        from scalectl.views.cost import cost_doc, cost_markdown, print_costs
+        from scalectl.views.cost import CostReport, cost_doc, cost_markdown, print_costs
 
         config, names = common.load(check_providers=False)
         catalog = load_catalog()
@@ -77,23 +77,23 @@ def cost_estimate(
         over = [e for e in estimates if budget is not None and e.expected is not None and e.expected > budget]
         verdict = cost.budget_verdict(estimates, budget, total_budget, over)
         unpriced = [e.target for e in estimates if not e.priced]
-        doc = cost_doc(config, file, catalog, estimates, comparisons, deltas, baseline, verdict)
-        markdown = cost_markdown(config, catalog, estimates, comparisons, deltas, baseline, verdict)
+        report = CostReport(config, catalog, estimates, comparisons, deltas, baseline, verdict)
         failure: ScalectlError | None = None
         if (budget is not None or total_budget is not None) and unpriced:
             failure = ScalectlError(f"cannot check the budget: no usable price for {', '.join(unpriced)}")
         elif verdict.over_any:
             failure = OverBudget(verdict.text)
         if ui.json:
+            doc = cost_doc(report, file)
             if fmt == CostFormat.markdown:
-                doc["markdown"] = markdown
+                doc["markdown"] = cost_markdown(report)
             if failure is not None:
                 doc.update(ok=False, error=failure.message, exit_code=int(failure.exit_code))
             ui.document(doc)
         elif fmt == CostFormat.markdown:
-            sys.stdout.write(markdown)
+            sys.stdout.write(cost_markdown(report))
         else:
-            print_costs(ui, config, catalog, estimates, comparisons, deltas, baseline, verdict)
+            print_costs(ui, report)
         if failure is not None:
             if ui.json:
                 ui.say(f"[red]error:[/red] {escape(failure.message)}")

@@ -5,6 +5,7 @@ Plain data in (the config, the catalog, estimates, comparisons, baseline deltas)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +13,22 @@ from scalectl import cost
 from scalectl.ui import Ui, escape
 
 
-def cost_doc(
-    config: Any,
-    file: Path,
-    catalog: Any,
-    estimates: list[Any],
-    comparisons: dict[str, list[dict[str, Any]]],
-    deltas: dict[str, dict[str, Any]] | None,
-    baseline: str | None,
-    verdict: cost.BudgetVerdict,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CostReport:
+    """Everything cost-estimate measured, once; the JSON document, the tables and the markdown each show it."""
+
+    config: Any
+    catalog: Any
+    estimates: list[Any]
+    comparisons: dict[str, list[dict[str, Any]]]
+    deltas: dict[str, dict[str, Any]] | None
+    baseline: str | None
+    verdict: cost.BudgetVerdict
+
+
+def cost_doc(report: CostReport, file: Path) -> dict[str, Any]:
+    config, catalog, estimates = report.config, report.catalog, report.estimates
+    comparisons, deltas, baseline, verdict = report.comparisons, report.deltas, report.baseline, report.verdict
     traffic = config.spec.traffic
     doc: dict[str, Any] = {
         "command": "cost-estimate",
@@ -124,17 +131,10 @@ def catalog_line(catalog: Any) -> str:
     return line
 
 
-def print_costs(
-    ui: Ui,
-    config: Any,
-    catalog: Any,
-    estimates: list[Any],
-    comparisons: dict[str, list[dict[str, Any]]],
-    deltas: dict[str, dict[str, Any]] | None,
-    baseline: str | None,
-    verdict: cost.BudgetVerdict,
-) -> None:
+def print_costs(ui: Ui, report: CostReport) -> None:
     """Tables on stderr; every money column is at the rate the target is billed and adds up to its total."""
+    config, catalog, estimates = report.config, report.catalog, report.estimates
+    comparisons, deltas, baseline, verdict = report.comparisons, report.deltas, report.baseline, report.verdict
     from rich import box
     from rich.table import Table
 
@@ -254,16 +254,10 @@ def saves_text(row: dict[str, Any]) -> str:
     return f"saves {_usd(saves)}" if saves > 0 else f"costs {_usd(-saves)} more"
 
 
-def cost_markdown(
-    config: Any,
-    catalog: Any,
-    estimates: list[Any],
-    comparisons: dict[str, list[dict[str, Any]]],
-    deltas: dict[str, dict[str, Any]] | None,
-    baseline: str | None,
-    verdict: cost.BudgetVerdict,
-) -> str:
+def cost_markdown(report: CostReport) -> str:
     """A table fit for a pull-request comment; every money column adds up to its total row."""
+    config, catalog, estimates = report.config, report.catalog, report.estimates
+    comparisons, deltas, baseline, verdict = report.comparisons, report.deltas, report.baseline, report.verdict
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
