@@ -36,6 +36,26 @@ def parse_duration(value: Any) -> int:
 
 Duration = Annotated[int, BeforeValidator(parse_duration)]
 
+_MILLIS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+
+
+def parse_millis(value: Any) -> float:
+    """`250ms`, `0.25s`, `250` (milliseconds) -> milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a latency like 250ms or 1.5s")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("a latency must be positive")
+        return float(value)
+    if isinstance(value, str):
+        m = _MILLIS.match(value)
+        if m and float(m.group(1)) > 0:
+            return float(m.group(1)) * (1000 if m.group(2) == "s" else 1)
+    raise ValueError(f"expected a latency like 250ms or 1.5s, got {value!r}")
+
+
+Millis = Annotated[float, BeforeValidator(parse_millis)]
+
 
 # Docker's image reference grammar (distribution/reference): [host[:port]/]path[:tag][@digest].
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -205,6 +225,10 @@ class Rollout(Strict):
     auto_rollback: bool = True
     alarms: list[str] = Field(default_factory=list, description="AWS: CloudWatch alarms that roll back")
     max_error_rate: float | None = Field(None, gt=0, le=1, description="roll back above this 5xx share")
+    max_p99: Millis | None = Field(None, description="roll back when the new revision's P99 latency is above this")
+    max_p99_ratio: float | None = Field(
+        None, gt=1, description="roll back when the new revision's P99 is more than this many times the previous one's"
+    )
     timeout: Duration = Field(1800, description="give up (and roll back) after this long")
     min_requests: int = Field(
         20, ge=0, description="requests a bake must see to judge; fewer: bake on until timeout, then roll back"

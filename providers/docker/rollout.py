@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
     from .schema import DockerTarget
 
-DEFAULT_MAX_ERROR_RATE = 0.05  # share of a canary's requests that may fail during a bake
+from scalectl.metrics import DEFAULT_MAX_ERROR_RATE
+
 REVISION_FIELDS = ("number", "digest", "image", "created_at", "created_by", "status", "message")
 
 
