@@ -11,7 +11,7 @@ from scalectl.errors import Diagnostic, Findings
 from scalectl.rollout import total_bake
 
 from .instances import HOSTING_INSTANCE_TYPES
-from .requests import NAME_LIMIT, gpus_per_instance, initial_count
+from .requests import NAME_LIMIT, gates, gpus_per_instance, initial_count
 from .schema import AwsTarget
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -208,16 +208,20 @@ def _rollout(f: Findings, at: tuple[str, ...], target: AwsTarget) -> None:
             "SageMaker does not apply deployment guardrails to Inf1 endpoints: updates switch all at once "
             "without baking; use ml.inf2 for canary/linear rollouts",
         )
-    if len(rollout.alarms) > 10:
-        f.error((*where, "alarms"), f"SageMaker watches at most 10 alarms per deployment, got {len(rollout.alarms)}")
+    made = gates(target)
+    if len(rollout.alarms) + len(made) > 10:
+        extra = f" plus the {len(made)} scalectl makes from max_error_rate/max_p99/max_p99_ratio" if made else ""
+        f.error(
+            (*where, "alarms"),
+            f"SageMaker watches at most 10 alarms per deployment, got {len(rollout.alarms)}{extra}",
+        )
     if rollout.alarms and not rollout.auto_rollback:
         f.warning((*where, "alarms"), "auto_rollback is false, so these alarms are not passed to SageMaker")
-    if rollout.max_error_rate is not None:
-        f.error(
-            (*where, "max_error_rate"),
-            "SageMaker rolls back on CloudWatch alarms, not an error-rate threshold: create an alarm on the "
-            "endpoint's Invocation5XXErrors metric and list its name in rollout.alarms",
-        )
+    for key in ("max_error_rate", "max_p99", "max_p99_ratio"):
+        if getattr(rollout, key) is not None and not rollout.auto_rollback:
+            f.warning(
+                (*where, key), "auto_rollback is false, so scalectl makes no CloudWatch alarm from it for SageMaker"
+            )
     _deadline(f, at, target)
     _fleet_fractions(f, at, target)
     if target.rolling_batch is not None and rollout.strategy != "all_at_once":
@@ -286,7 +290,7 @@ def _fleet_fractions(f: Findings, at: tuple[str, ...], target: AwsTarget) -> Non
             f"{rollout.percent}% of {count} instance(s) rounds up to the whole new fleet: the {rollout.strategy} "
             "step is all traffic at once, no canary; raise the instance count or the percent's share of it"
         )
-        if rollout.auto_rollback and rollout.alarms:
+        if rollout.auto_rollback and (rollout.alarms or gates(target)):
             f.error((*at, "rollout", "percent"), message + " (auto_rollback would watch the alarms too late)")
         else:
             f.warning((*at, "rollout", "percent"), message)

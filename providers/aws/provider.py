@@ -19,6 +19,7 @@ from typing import Any
 from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import ACTOR, REVISION, Change, ChangeAction, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
@@ -63,6 +64,13 @@ class AwsProvider:
         c = clients(_aws(release).region)
         return _observe(c, release)
 
+    def metrics(self, release: Release, live: Live, window: float) -> list[RevisionMetrics]:
+        """Per revision, from CloudWatch (see providers/aws/metrics.py for what each figure is)."""
+        from .api import clients
+        from .metrics import revision_metrics
+
+        return revision_metrics(clients(_aws(release).region), release, live, window)
+
     def plan(self, release: Release, live: Live) -> list[Change]:
         target = _aws(release)
         endpoint = req.endpoint_name(release)
@@ -86,6 +94,11 @@ class AwsProvider:
             if old_variants and old_variants != {target.variant}:
                 how = "all at once: SageMaker's guardrails need the same variant name"
             changes.append(Change("update", f"endpoint {endpoint}", how))
+            if not (old_variants and old_variants != {target.variant}):
+                changes += [
+                    Change("create", f"alarm {req.alarm_name(release, REVISION, gate)}", _gate_text(target, gate))
+                    for gate in req.gates(target)
+                ]
         auto = target.autoscaling
         scaling = seen.autoscaling.get(req.resource_id(endpoint, target.variant))
         want = f"min {max(auto.min, 1)}, max {auto.max}, {_metric_text(release)}"
@@ -138,9 +151,23 @@ def _strategy_text(target: AwsTarget) -> str:
         "linear": f"blue/green linear steps of {r.percent}%",
     }[r.strategy]
     text += f", bake {r.bake}s"
-    if r.auto_rollback and r.alarms:
-        text += f", roll back on {', '.join(r.alarms)}"
+    watched = [*r.alarms, *(f"{gate} alarm" for gate in req.gates(target))] if r.auto_rollback else []
+    if watched:
+        text += f", roll back on {', '.join(watched)}"
     return text
+
+
+def _gate_text(target: AwsTarget, gate: str) -> str:
+    """What a guardrail alarm judges, for `plan`."""
+    r = target.rollout
+    need = max(r.min_requests, 1)
+    what = {
+        "5xx": f"new fleet's 5xx share > {r.max_error_rate or 0:.1%}",
+        "p99": f"new fleet's ModelLatency p99 > {r.max_p99 or 0:g} ms",
+        "p99-ratio": f"new fleet's ModelLatency p99 > {r.max_p99_ratio or 0:g}x the serving revision's "
+        "(measured at deploy)",
+    }[gate]
+    return f"{what} in a minute with >= {need} invocations; SageMaker rolls back on it; deleted after the rollout"
 
 
 def _metric_text(release: Release) -> str:

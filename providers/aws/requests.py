@@ -7,11 +7,11 @@ so what a user reviews is exactly what AWS receives.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scalectl import __version__
-from scalectl.provider import ACTOR, REVISION, Release
+from scalectl.provider import ACTOR, REVISION, Release, placeholder
 from scalectl.render import render_json
 
 from .schema import AwsTarget
@@ -20,6 +20,8 @@ MANAGED_BY = "scalectl"
 TAG = "scalectl:"  # prefix of every tag key scalectl writes
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 NAME_LIMIT = 63  # SageMaker endpoint, endpoint config and model names
+ALARM_PERIOD = 60  # seconds: SageMaker publishes invocation metrics once a minute
+PREVIOUS_P99 = placeholder("previous_p99_us")  # what `render` shows where deploy measures the previous P99
 _TAG_VALUE_BAD = re.compile(r"[^\w\s.:/=+\-@]", re.UNICODE)
 
 # GPUs per instance for the GPU families whose GPUUtilization SageMaker sums over GPUs
@@ -172,9 +174,10 @@ class Bodies:
     update_endpoint: dict[str, Any]
     register_scalable_target: dict[str, Any]
     put_scaling_policy: dict[str, Any]
+    guardrail_alarms: list[dict[str, Any]] = field(default_factory=list)  # PutMetricAlarm, before an update
 
     def as_files(self) -> dict[str, dict[str, Any]]:
-        return {
+        files = {
             "create_model.json": self.create_model,
             "create_endpoint_config.json": self.create_endpoint_config,
             "create_endpoint.json": self.create_endpoint,
@@ -182,6 +185,10 @@ class Bodies:
             "register_scalable_target.json": self.register_scalable_target,
             "put_scaling_policy.json": self.put_scaling_policy,
         }
+        for alarm in self.guardrail_alarms:
+            gate = next(t["Value"] for t in alarm["Tags"] if t["Key"] == f"{TAG}gate")
+            files[f"put_metric_alarm_{gate}.json"] = alarm
+        return files
 
 
 def bodies(
@@ -191,9 +198,14 @@ def bodies(
     actor: str,
     timeout: int,
     instance_count: int | None = None,
+    previous_p99_ms: float | str | None = PREVIOUS_P99,
 ) -> Bodies:
-    """Render the request bodies of `revision`; `instance_count` overrides the initial count (updates)."""
+    """Render the request bodies of `revision`; `instance_count` overrides the initial count (updates).
+
+    `previous_p99_ms` is the serving revision's P99 measured at deploy time (None: too few requests
+    to know it, so no max_p99_ratio alarm); `render` shows a placeholder."""
     target = _aws(release)
+    alarms = guardrail_alarms(release, revision, previous_p99_ms=previous_p99_ms)
     endpoint = endpoint_name(release)
     name = revision_name(release, revision)
     rid = resource_id(endpoint, target.variant)
@@ -225,7 +237,7 @@ def bodies(
             tags=revision_tags(release, revision, actor),
         ),
         create_endpoint=render_json("aws/create_endpoint.json.j2", **common, endpoint_tags=endpoint_tags(release)),
-        update_endpoint=update_body(release, name, timeout=timeout),
+        update_endpoint=update_body(release, name, timeout=timeout, guardrails=[a["AlarmName"] for a in alarms]),
         register_scalable_target=render_json(
             "aws/register_scalable_target.json.j2",
             resource_id=rid,
@@ -241,6 +253,7 @@ def bodies(
             scale_out_cooldown=target.autoscaling.scale_out_cooldown,
             **scaling_metric(release),
         ),
+        guardrail_alarms=alarms,
     )
 
 
@@ -250,9 +263,11 @@ def update_body(
     *,
     timeout: int,
     fast: bool = False,
+    guardrails: list[str] | None = None,
 ) -> dict[str, Any]:
-    """UpdateEndpoint with the rollout's guardrails; `fast` (rollback) is all-at-once without baking
-    and keeps the variant's current instance count and weight."""
+    """UpdateEndpoint with the rollout's guardrails (`rollout.alarms` plus the `guardrails` alarms
+    scalectl made for this revision); `fast` (rollback) is all-at-once without baking and keeps
+    the variant's current instance count and weight."""
     target = _aws(release)
     rollout = target.rollout
     return render_json(
@@ -267,8 +282,119 @@ def update_body(
         termination_wait=0 if fast else target.termination_wait,
         max_execution=max_execution(timeout),
         # A rollback must not watch the alarms: they are usually firing, which is why it runs.
-        alarms=rollout.alarms if rollout.auto_rollback and not fast else [],
+        alarms=[*rollout.alarms, *(guardrails or [])] if rollout.auto_rollback and not fast else [],
     )
+
+
+# ---------------------------------------------------------------------- guardrail alarms
+
+
+def gates(target: AwsTarget) -> list[str]:
+    """The rollout gates scalectl turns into CloudWatch alarms for a new revision's fleet."""
+    r = target.rollout
+    if not r.auto_rollback:
+        return []
+    wanted = [("5xx", r.max_error_rate), ("p99", r.max_p99), ("p99-ratio", r.max_p99_ratio)]
+    return [gate for gate, value in wanted if value is not None]
+
+
+def alarm_prefix(release: Release) -> str:
+    """Start of every guardrail alarm name of this app and target (the tags say whose it is)."""
+    return f"scalectl-{release.app}-{release.target_name}-r"
+
+
+def alarm_name(release: Release, revision: int | str, gate: str) -> str:
+    return f"{alarm_prefix(release)}{revision}-{gate}"[:255]
+
+
+def fleet_dimensions(release: Release, revision: int | str) -> list[dict[str, str]]:
+    """The new fleet's own figures: SageMaker adds EndpointConfigName once that fleet takes traffic."""
+    target = _aws(release)
+    return [
+        {"Name": "EndpointName", "Value": endpoint_name(release)},
+        {"Name": "VariantName", "Value": target.variant},
+        {"Name": "EndpointConfigName", "Value": revision_name(release, revision)},
+    ]
+
+
+def guardrail_alarms(
+    release: Release, revision: int | str, *, previous_p99_ms: float | str | None = PREVIOUS_P99
+) -> list[dict[str, Any]]:
+    """PutMetricAlarm bodies for the new revision's fleet, one per gate set in `rollout`.
+
+    Error rate: 5xx invocations / invocations. Latency: ModelLatency's p99 (the container's time,
+    microseconds in CloudWatch, shown in ms). Ratio: that P99 over the previous revision's P99,
+    measured by deploy just before the update, when the previous revision alone served (None: not
+    enough requests to know it, so no ratio alarm). Each judges a minute only with at least
+    `rollout.min_requests` invocations in it.
+    """
+    target = _aws(release)
+    r = target.rollout
+    need = max(r.min_requests, 1)
+    out = []
+    spec: dict[str, Any]
+    for gate in gates(target):
+        if gate == "5xx":
+            assert r.max_error_rate is not None
+            spec = {
+                "metric": "Invocation5XXErrors",
+                "stat": "Sum",
+                "value_id": "err",
+                "expression": f"IF(inv >= {need}, err / inv, 0)",
+                "label": "5xx share of invocations",
+                "threshold": r.max_error_rate,
+                "description": f"5xx share above rollout.max_error_rate {r.max_error_rate:.1%}",
+            }
+        elif gate == "p99":
+            assert r.max_p99 is not None
+            spec = {
+                "metric": "ModelLatency",
+                "stat": "p99",
+                "value_id": "lat",
+                "expression": f"IF(inv >= {need}, lat / 1000, 0)",
+                "label": "ModelLatency p99 (ms)",
+                "threshold": r.max_p99,
+                "description": f"ModelLatency p99 above rollout.max_p99 {r.max_p99:g} ms",
+            }
+        else:
+            assert r.max_p99_ratio is not None
+            if previous_p99_ms is None:
+                continue
+            base = previous_p99_ms if isinstance(previous_p99_ms, str) else f"{previous_p99_ms * 1000:.0f}"
+            spec = {
+                "metric": "ModelLatency",
+                "stat": "p99",
+                "value_id": "lat",
+                "expression": f"IF(inv >= {need}, lat / {base}, 0)",
+                "label": "ModelLatency p99 / the previous revision's",
+                "threshold": r.max_p99_ratio,
+                "description": f"ModelLatency p99 above rollout.max_p99_ratio {r.max_p99_ratio:g}x the previous "
+                f"revision's ({base} us, measured before the update)",
+            }
+        name = alarm_name(release, revision, gate)
+        tags = {
+            "managed-by": MANAGED_BY,
+            "app": release.app,
+            "target": release.target_name,
+            "endpoint": endpoint_name(release),
+            "revision": str(revision),
+            "gate": gate,
+        }
+        out.append(
+            render_json(
+                "aws/put_metric_alarm.json.j2",
+                alarm_name=name,
+                dimensions=fleet_dimensions(release, revision),
+                period=ALARM_PERIOD,
+                tags=[{"Key": f"{TAG}{k}", "Value": tag_value(v)} for k, v in tags.items()],
+                **{
+                    **spec,
+                    "description": f"scalectl guardrail for revision {revision} of {endpoint_name(release)}: "
+                    f"{spec['description']}, in a minute with at least {need} invocations",
+                },
+            )
+        )
+    return out
 
 
 def data_capture(target: AwsTarget) -> dict[str, Any] | None:
@@ -297,6 +423,7 @@ def iam_policy(release: Release) -> dict[str, Any]:
         region=target.region,
         endpoint_name=endpoint_name(release),
         name_base=name_base(release),
+        alarm_prefix=alarm_prefix(release),
         execution_role=target.execution_role or "arn:aws:iam::*:role/*",
     )
 

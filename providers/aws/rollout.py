@@ -12,9 +12,11 @@ from typing import Any
 
 from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Live, Plan, Release, Revision
 from scalectl.wait import WaitTimeout
 
+from . import guardrails
 from . import requests as req
 from .api import (
     AwsError,
@@ -27,6 +29,7 @@ from .api import (
     tags_of,
     wait_endpoint,
 )
+from .metrics import fleet_of
 from .schema import AwsTarget
 
 SCALABLE = {"ServiceNamespace": "sagemaker", "ScalableDimension": req.SCALABLE_DIMENSION}
@@ -46,10 +49,19 @@ def deploy(plan: Plan, events: Events) -> Revision:
         _require_ours(c, desc)
         _require_ready(desc)
     _require_alarms(c, target)
+    previous = None
+    if desc is not None:
+        guardrails.sweep(c, release, events)  # what an interrupted deploy left; no update runs now
+        previous = guardrails.baseline(c, release, plan.live, events)
 
     current = _current_count(desc, target) if desc else None
     bodies = req.bodies(
-        release, revision.number, actor=revision.created_by, timeout=plan.timeout, instance_count=current
+        release,
+        revision.number,
+        actor=revision.created_by,
+        timeout=plan.timeout,
+        instance_count=current,
+        previous_p99_ms=previous.p99_ms if previous else None,
     )
     name = req.revision_name(release, revision.number)
     events.step(f"creating model {name} ({release.model.image})")
@@ -65,16 +77,16 @@ def deploy(plan: Plan, events: Events) -> Revision:
     try:
         if desc is None:
             _create(c, plan, bodies, config_arn, events)
-            previous = None
+            replaced = None
         else:
-            previous = _update(c, plan, bodies, desc, config_arn, events)
+            replaced = _update(c, plan, bodies, desc, config_arn, events, previous)
     except AwsError as exc:  # refused by AWS: record it with the revision, for every machine's history
         _set_status(c, config_arn, "failed", exc.message)
         raise
 
     _set_status(c, config_arn, "active")
-    if previous is not None:
-        _set_status(c, previous, "superseded")
+    if replaced is not None:
+        _set_status(c, replaced, "superseded")
     _prune(c, release, plan.live, revision.number, events)
     return Revision(**{**revision.to_dict(), "status": "active", "message": ""})
 
@@ -101,10 +113,17 @@ def _create(c: Clients, plan: Plan, bodies: req.Bodies, config_arn: str, events:
 
 
 def _update(
-    c: Clients, plan: Plan, bodies: req.Bodies, desc: dict[str, Any], config_arn: str, events: Events
+    c: Clients,
+    plan: Plan,
+    bodies: req.Bodies,
+    desc: dict[str, Any],
+    config_arn: str,
+    events: Events,
+    previous: RevisionMetrics | None = None,
 ) -> str | None:
-    """UpdateEndpoint with guardrails; returns the previous config's ARN. Raises DeployFailed when
-    SageMaker rolled back (the previous revision keeps serving)."""
+    """UpdateEndpoint with guardrails (rollout.alarms and the alarms made from the rollout's gates);
+    returns the previous config's ARN. Raises DeployFailed when SageMaker rolled back (the previous
+    revision keeps serving)."""
     release = plan.release
     target = _aws(release)
     endpoint = desc["EndpointName"]
@@ -127,18 +146,22 @@ def _update(
             f"the variant changes ({', '.join(old_types)} -> {target.variant}): SageMaker cannot use deployment "
             "guardrails for this update, so it switches all at once without baking or alarms"
         )
+    guard = guardrails.create(c, bodies, events, previous) if "DeploymentConfig" in body else guardrails.Guard()
     events.step(f"updating endpoint {endpoint} to {body['EndpointConfigName']}")
     try:
         call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
     except AwsError:
         _restore_scaling(c, detached, events)
+        guardrails.delete(c, guard.names, events)
         raise
-    final = _wait(c, endpoint, events, plan.timeout, "update")
+    final = _wait(c, endpoint, events, plan.timeout, "update")  # a timeout keeps the alarms: SageMaker still bakes
     assert final is not None
-    if final.get("EndpointConfigName") != bodies.update_endpoint["EndpointConfigName"] or final[
-        "EndpointStatus"
-    ] not in ("InService",):
-        reason = str(final.get("FailureReason") or f"endpoint is {final['EndpointStatus']}").rstrip(".")
+    new_config = bodies.update_endpoint["EndpointConfigName"]
+    rolled_back = final.get("EndpointConfigName") != new_config and final["EndpointStatus"] == "InService"
+    fleets = (fleet_of(old_config, old), fleet_of(new_config, bodies.create_endpoint_config))
+    why = guardrails.finish(c, release, guard, fleets if rolled_back else None, events)
+    if final.get("EndpointConfigName") != new_config or final["EndpointStatus"] not in ("InService",):
+        reason = str(final.get("FailureReason") or f"endpoint is {final['EndpointStatus']}").rstrip(".") + why
         _set_status(c, config_arn, "failed", reason)
         _restore_scaling(c, detached, events)
         if final["EndpointStatus"] == "InService":
@@ -266,6 +289,7 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
         raise ProviderError(f"endpoint {endpoint} does not exist; nothing to roll back")
     _require_ours(c, desc)
     _require_ready(desc)
+    guardrails.sweep(c, release, events)
     name = req.revision_name(release, to.number)
     wanted = call(c.sagemaker.describe_endpoint_config, f"reading {name}", EndpointConfigName=name)
     current = call(
@@ -332,6 +356,7 @@ def destroy(release: Release, live: Live, events: Events) -> list[str]:
         call(c.sagemaker.delete_endpoint, f"deleting endpoint {endpoint}", EndpointName=endpoint)
         wait_endpoint(c.sagemaker, endpoint, events, timeout=target.rollout.timeout, done=lambda d: d is None)
         removed.append(f"endpoint {endpoint}")
+    removed += [f"alarm {name}" for name in guardrails.sweep(c, release, events)]
     prefix = f"{req.name_base(release)}-r"
     for kind, lister, key, deleter, param in (
         (
