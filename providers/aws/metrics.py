@@ -12,6 +12,7 @@ per look, one period spanning the whole window.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -211,7 +212,15 @@ def revision_metrics(
     desc = describe_endpoint(c.sagemaker, endpoint)
     if desc is None:
         return []
-    return read(c, endpoint, fleets(release, desc), window, now)
+    found = fleets(release, desc)
+    if len(found) == 1 and found[0].instance_type is None:
+        # DescribeEndpoint's variant summary has no instance type; utilisation needs it per core/GPU
+        config = call(
+            c.sagemaker.describe_endpoint_config, f"reading {found[0].config}", EndpointConfigName=found[0].config
+        )
+        itype = fleet_of(found[0].config, config).instance_type
+        found = [dataclasses.replace(found[0], instance_type=itype)]
+    return read(c, endpoint, found, window, now)
 
 
 def read(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import textwrap
 import urllib.request
 from collections import Counter
@@ -25,6 +27,30 @@ from scalectl.cli import app
 from .simulator import SageMakerSimulator
 
 REGION = "us-east-1"
+
+
+def _with_percentiles() -> None:
+    """moto's GetMetricData computes Sum/Average/Minimum/Maximum/SampleCount only; CloudWatch also
+    answers extended statistics (p50, p99.9, ...). Add them, nearest rank over the raw values a test
+    put with put_metric_data (Values/Counts), so the percentile queries scalectl sends are answered."""
+    from moto.cloudwatch.models import Statistics
+
+    plain = Statistics.get_statistics_for_type
+
+    def get_statistics_for_type(self: Statistics, stat: str) -> Any:
+        match = re.fullmatch(r"p(\d+(?:\.\d+)?)", stat)
+        if not match:
+            return plain(self, stat)
+        values = sorted(self.metric_single_values_list)
+        if not values:
+            return None
+        rank = math.ceil(float(match.group(1)) / 100 * len(values))
+        return values[min(max(rank, 1), len(values)) - 1]
+
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
+
+
+_with_percentiles()
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 ROLE = "arn:aws:iam::123456789012:role/sagemaker-exec"
 

@@ -45,14 +45,13 @@ def test_inf2_is_valid_and_warns_about_startup_timeouts(project: Project) -> Non
 def test_what_sagemaker_cannot_do_is_an_error(project: Project) -> None:
     project.write(
         autoscaling="{min: 0, max: 2, metric: accelerator_duty_cycle, target: 60}",
-        rollout="{strategy: canary, percent: 60, max_error_rate: 0.05}",
+        rollout="{strategy: canary, percent: 60}",
     )
     result = project.run("validate", "--output", "json")
     assert result.exit_code == 2
     fields = {d["field"]: d["message"] for d in json.loads(result.stdout)["diagnostics"]}
     assert "inference components" in fields["targets.prod.autoscaling.min"]
     assert "duty-cycle" in fields["targets.prod.autoscaling.metric"]
-    assert "Invocation5XXErrors" in fields["targets.prod.rollout.max_error_rate"]
     assert "at most 50%" in fields["targets.prod.rollout.percent"]
 
 
