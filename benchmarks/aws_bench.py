@@ -12,8 +12,12 @@ with the simulator set to take D seconds to provision a fleet:
    their poll schedules: the waiter and the SageMaker Python SDK's `wait_for_endpoint`
    (DEFAULT_EP_POLL = 30) both see readiness at the next multiple of 30 s.
 3. API calls per deploy, counted by the servers (simulator by operation; moto by X-Amz-Target).
+4. Gate: from a canary starting to fail (its 5xx figures put into CloudWatch and the guardrail
+   alarm scalectl made set to ALARM, as CloudWatch would) to SageMaker's rollback completing
+   (simulator, watching alarms every 10 ms, rollback_seconds 0.1) and to `scalectl deploy` exiting 1
+   with the alarm and the figure in its message.
 
-Usage: .venv/bin/python benchmarks/aws_bench.py [--skip-waiter] [--d 2 5]
+Usage: .venv/bin/python benchmarks/aws_bench.py [--skip-waiter] [--d 2 5] [--gate-runs 5]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -89,6 +94,91 @@ def run_deploy(workdir: Path, tag: str) -> float:
     return took
 
 
+GATED = SCALE.replace(
+    "rollout: {{strategy: all_at_once, bake: 0}}",
+    "instance_count: 2\n    rollout: {{strategy: canary, percent: 10, bake: 60s, max_error_rate: 0.05}}",
+).replace("autoscaling: {{min: 1, max: 4, target: 5}}", "autoscaling: {{min: 1, max: 4, target: 5}}")
+
+
+def gate_run(moto: CountingMotoServer, work: Path) -> tuple[float, float, float, str]:
+    """One failing canary: seconds from failure to SageMaker's rollback done, to scalectl's exit, and
+    the canary's share of the bake it was caught in; plus scalectl's message."""
+    sim = SageMakerSimulator(region=REGION).start()
+    sim.provision_seconds = 0.3
+    moto.reset()
+    environment(moto, sim, work)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+
+    def firing(names: list[str]) -> list[str]:
+        return [
+            a["AlarmName"]
+            for a in cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]
+            if a["StateValue"] == "ALARM"
+        ]
+
+    sim.alarm_source = firing
+    run_deploy(work, "1")
+    (work / "scale.yaml").write_text(GATED.format(tag="2"))
+    failed_at: list[float] = []
+    stop = threading.Event()
+
+    def platform() -> None:  # SageMaker watches the alarms by itself, not only when asked
+        while not stop.is_set():
+            sim.advance()
+            time.sleep(0.01)
+
+    def canary_fails() -> None:
+        while not stop.is_set():
+            with sim.lock:
+                up = (sim.endpoints["bench-prod"].pending or {}).get("_fleet_up")
+            if up:
+                break
+            time.sleep(0.01)
+        time.sleep(1.0)  # the canary serves a moment before it goes bad
+        dims = [
+            {"Name": "EndpointName", "Value": "bench-prod"},
+            {"Name": "VariantName", "Value": "AllTraffic"},
+            {"Name": "EndpointConfigName", "Value": "bench-prod-r2"},
+        ]
+        failed_at.append(time.time())
+        cloudwatch.put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {"MetricName": "Invocations", "Dimensions": dims, "Values": [1.0], "Counts": [120.0]},
+                {
+                    "MetricName": "Invocation5XXErrors",
+                    "Dimensions": dims,
+                    "Values": [1.0, 0.0],
+                    "Counts": [18.0, 102.0],
+                },
+            ],
+        )
+        cloudwatch.set_alarm_state(
+            AlarmName="scalectl-bench-prod-r2-5xx", StateValue="ALARM", StateReason="Threshold Crossed (benchmark)"
+        )
+
+    threads = [threading.Thread(target=platform), threading.Thread(target=canary_fails)]
+    for t in threads:
+        t.start()
+    result = CliRunner().invoke(
+        app, ["deploy", "--yes", "--file", str(work / "scale.yaml"), "--state-dir", str(work / "state")]
+    )
+    exited = time.time()
+    stop.set()
+    for t in threads:
+        t.join()
+    sim.stop()
+    if result.exit_code != 1 or not failed_at:
+        raise SystemExit(f"the gate did not roll back: exit {result.exit_code}: {result.stderr}")
+    with sim.lock:
+        ep = sim.endpoints["bench-prod"]
+        done = [t for st, t in ep.transitions if st == "InService"][-1]
+        shares = list(ep.shares)
+    message = " ".join(result.stderr.split())
+    message = message[message.find("SageMaker rolled back") :]
+    return done - failed_at[0], exited - failed_at[0], float(shares[-1] if shares else 0), message
+
+
 def scalectl_latency(d: float, schedule_cap: int = 10_000) -> float:
     """Detection latency of scalectl's poll schedule (0.25 s x 1.5^n, capped at 5 s) for a fleet ready at d."""
     delay, t, n = backoff(0.25, 1.5, 5.0), 0.0, 0
@@ -110,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--d", type=float, nargs="+", default=[2.0, 5.0], help="provisioning seconds to simulate")
     parser.add_argument("--skip-waiter", action="store_true", help="do not run the 30 s boto3 waiter for real")
+    parser.add_argument("--gate-runs", type=int, default=5, help="failing canaries to time (0: skip)")
     args = parser.parse_args()
 
     cold = subprocess.run(
@@ -165,6 +256,19 @@ def main() -> None:
     print("\nCalls by operation:")
     for label, counter in calls.items():
         print(f"- {label}: " + ", ".join(f"{op} {n}" for op, n in sorted(counter.items())))
+
+    if args.gate_runs:
+        rows = []
+        for _ in range(args.gate_runs):
+            with tempfile.TemporaryDirectory() as tmp:
+                rows.append(gate_run(moto, Path(tmp)))
+        platform, cli = sorted(r[0] for r in rows), sorted(r[1] for r in rows)
+        print(f"\nGate: a canary failing (5xx 15% > max_error_rate 5%) to the rollback done, {len(rows)} runs")
+        print("| | min (s) | median (s) | max (s) |")
+        print("|---|---|---|---|")
+        for label, xs in (("SageMaker rollback complete (simulated)", platform), ("scalectl deploy exits 1", cli)):
+            print(f"| {label} | {xs[0]:.2f} | {xs[len(xs) // 2]:.2f} | {xs[-1]:.2f} |")
+        print(f"caught at {sorted({r[2] for r in rows})}% on the new fleet; message: {rows[-1][3][:400]}")
 
     if not args.skip_waiter:
         d = 5.0

@@ -489,7 +489,7 @@ def test_the_rendered_iam_policy_allows_every_call_scalectl_made(
         ComparisonOperator="GreaterThanOrEqualToThreshold",
     )
     moto_server.calls.clear()
-    rollout = "{strategy: canary, percent: 10, bake: 0, alarms: [fraud-5xx]}"
+    rollout = "{strategy: canary, percent: 10, bake: 0, alarms: [fraud-5xx], max_error_rate: 0.05, max_p99_ratio: 2}"
     project.write(rollout=rollout, extra=TWO)
     assert deploy(project)[0] == 0
     project.write(image="acme/fraud:2", instance="ml.g6.xlarge", rollout=rollout, extra=TWO)
@@ -502,7 +502,8 @@ def test_the_rendered_iam_policy_allows_every_call_scalectl_made(
     allowed = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     made = {f"sagemaker:{op}" for op in sim.calls}
     made |= {f"application-autoscaling:{op}" for op in moto_server.calls if "Scal" in op}
-    made |= {f"cloudwatch:{op}" for op in moto_server.calls if "Alarm" in op}
+    made |= {f"cloudwatch:{op}" for op in moto_server.calls if "Alarm" in op or op == "GetMetricData"}
+    assert {"cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:GetMetricData"} <= made
     assert "cloudwatch:DescribeAlarms" in made and "application-autoscaling:DeregisterScalableTarget" in made
     assert made <= allowed, made - allowed
 
