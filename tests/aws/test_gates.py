@@ -41,7 +41,12 @@ def put(cloudwatch: Any, config: str | None, *, requests: int, errors_5xx: int =
             "Values": [1.0, 0.0],
             "Counts": [float(errors_5xx), float(requests - errors_5xx)],
         },
-        {"MetricName": "ModelLatency", "Dimensions": d, "Values": [v * 1000 for v in latency_ms], "Unit": "Microseconds"},
+        {
+            "MetricName": "ModelLatency",
+            "Dimensions": d,
+            "Values": [v * 1000 for v in latency_ms],
+            "Unit": "Microseconds",
+        },
         {"MetricName": "OverheadLatency", "Dimensions": d, "Values": [3000.0], "Unit": "Microseconds"},
     ]
     cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=data)
