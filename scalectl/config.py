@@ -122,9 +122,9 @@ def effective_model(spec: ScaleFile, target: str) -> ModelSpec:
 
 def digest(spec: ScaleFile, target: str) -> str:
     """Content digest of what a target runs: the model plus the target's settings."""
-    # Where the lease lives and when drift is called change nothing deployed; capture does, once it is set.
-    # Leaving them out also keeps the digests of files written before these keys existed.
-    settings = spec.targets[target].model_dump(mode="json", exclude={"lock", "monitoring"})
+    # Where the lease lives, when drift is called and the deploy order change nothing deployed; capture does,
+    # once it is set. Leaving them out also keeps the digests of files written before these keys existed.
+    settings = spec.targets[target].model_dump(mode="json", exclude={"lock", "monitoring", "wave"})
     capture = spec.targets[target].monitoring.capture
     if capture is not None:
         settings["capture"] = capture.model_dump(mode="json")

@@ -10,10 +10,12 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
+from typing import ClassVar, NoReturn
 
 from scalectl.config import Config, digest, effective_model
 from scalectl.errors import Interrupted, LockedError, ProviderError, ScalectlError, StateError, UsageError
@@ -63,21 +65,26 @@ def interruptible(left: str) -> Iterator[None]:
     """The first SIGINT/SIGTERM in the block raises `Interrupted`, so the engine can undo the rollout;
     a second one exits at once, printing `left` (what is left behind and who finishes it).
 
-    Outside the main thread (signals cannot be caught there) the block runs as is.
+    Signals reach the main thread only. In a worker thread, the block takes its interrupt from the
+    `Interrupts` the main thread is delivering (several targets deploying at once); with none, it
+    runs as is.
     """
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
-        yield
+        hub = Interrupts.current
+        if hub is None:
+            yield
+            return
+        hub.enter(left)
+        try:
+            yield
+        finally:
+            hub.leave()
         return
     seen: list[int] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
         if seen:
-            name = signal.Signals(signum).name
-            sys.stderr.write(f"\nsecond signal ({name}): exiting now without finishing the rollback; {left}\n")
-            sys.stderr.flush()
-            os._exit(128 + signum)
+            _exit_now(signum, left)
         seen.append(signum)
         raise Interrupted(signum)
 
@@ -87,6 +94,99 @@ def interruptible(left: str) -> Iterator[None]:
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
+
+
+def _exit_now(signum: int, left: str) -> NoReturn:
+    name = signal.Signals(signum).name
+    sys.stderr.write(f"\nsecond signal ({name}): exiting now without finishing the rollback; {left}\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+class Interrupts:
+    """SIGINT/SIGTERM for rollouts running in worker threads (several targets deploying at once).
+
+    While the main thread waits for the workers, `delivering()` catches the signal there and raises
+    `Interrupted` inside every worker that is in its `interruptible` block, as an asynchronous
+    exception: the same "wherever it is" semantics a signal has in the main thread, so each worker's
+    engine rolls its own rollout back exactly as a single deploy does. A worker that reaches the block
+    afterwards stops before applying; a second signal exits at once, naming what is left.
+    """
+
+    current: ClassVar[Interrupts | None] = None  # the one being delivered in this process, if any
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inside: dict[int, str] = {}  # thread ident -> what it leaves if the process dies now
+        self._sent: set[int] = set()
+        self.signum: int | None = None
+
+    def enter(self, left: str) -> None:
+        """A worker enters its rollout; raise at once when a signal came first (nothing applied yet)."""
+        with self._lock:
+            if self.signum is not None:
+                raise Interrupted(self.signum)
+            self._inside[threading.get_ident()] = left
+
+    def leave(self) -> None:
+        """A worker leaves its rollout: an interrupt sent but not yet raised there is withdrawn
+        (the rollout finished; the engine records it)."""
+        ident = threading.get_ident()
+        with self._lock:
+            self._inside.pop(ident, None)
+            if ident in self._sent:
+                _async_raise(ident, None)
+
+    def deliver(self, signum: int) -> None:
+        """Raise `Interrupted(signum)` once in every worker inside its rollout."""
+        with self._lock:
+            self.signum = signum
+            for ident in self._inside:
+                if ident not in self._sent:
+                    self._sent.add(ident)
+                    _async_raise(ident, _interrupt_class(signum))
+
+    def left(self) -> str:
+        with self._lock:
+            return "; ".join(self._inside.values()) or "no rollout was in progress"
+
+    @contextlib.contextmanager
+    def delivering(self) -> Iterator[None]:
+        """In the main thread: the first SIGINT/SIGTERM is delivered to the workers (the main thread goes
+        on waiting for their rollbacks); a second one exits at once."""
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("Interrupts.delivering() must run in the main thread")
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if self.signum is not None:
+                _exit_now(signum, self.left())
+            self.deliver(signum)
+
+        saved = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        Interrupts.current = self
+        try:
+            yield
+        finally:
+            Interrupts.current = None
+            for s, h in saved.items():
+                signal.signal(s, h)
+
+
+def _interrupt_class(signum: int) -> type[Interrupted]:
+    """An `Interrupted` that Python can raise asynchronously (it instantiates the class with no arguments)."""
+
+    class Signalled(Interrupted):
+        def __init__(self) -> None:
+            super().__init__(signum)
+
+    return Signalled
+
+
+def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in thread `ident` at its next bytecode; None withdraws one not raised yet."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
 
 
 @dataclass
@@ -222,13 +322,19 @@ class Engine:
             if not plan.has_changes:
                 return plan, None
             confirm(plan)
+            applied: Revision | None = None
             try:
                 with interruptible(self._left(plan)):
                     try:
-                        revision = provider.apply(plan, events)
+                        applied = provider.apply(plan, events)
                     except Interrupted as exc:
                         self._abort(plan, provider, events, exc)
                         raise
+            except Interrupted:
+                # a worker's interrupt that landed after `apply` returned (before it was withdrawn):
+                # the rollout finished, so it is recorded as the success it is
+                if applied is None or threading.current_thread() is threading.main_thread():
+                    raise
             except ScalectlError as exc:
                 why = redact(exc.message, secret_values(release))
                 failed = Revision(**{**plan.revision.to_dict(), "status": "failed", "message": why})
@@ -238,6 +344,8 @@ class Engine:
                     lambda: self.journal.audit(release.app, target, "deploy", failed.number, "failed", why),
                 )
                 raise
+            assert applied is not None
+            revision = applied
             self._bookkeep(events, lambda: self.journal.record(release.app, target, revision))
             self._bookkeep(
                 events,

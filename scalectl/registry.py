@@ -16,6 +16,7 @@ platform touches no core file.
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -71,6 +72,7 @@ class ProviderUnavailable(ProviderError):
 _broken: dict[str, str] = {}  # entry point name -> why it could not be loaded
 _overrides: dict[str, Callable[[], Provider]] = {}
 _instances: dict[str, Provider] = {}
+_instances_lock = threading.Lock()  # targets deploying in parallel threads share one instance per platform
 
 
 @cache
@@ -149,11 +151,12 @@ def overridden(name: str) -> bool:
 
 
 def get_provider(name: str) -> Provider:
-    if name in _instances:
-        return _instances[name]
-    provider: Provider = _overrides[name]() if name in _overrides else load(platform(name).provider)()
-    _instances[name] = provider
-    return provider
+    with _instances_lock:
+        if name in _instances:
+            return _instances[name]
+        provider: Provider = _overrides[name]() if name in _overrides else load(platform(name).provider)()
+        _instances[name] = provider
+        return provider
 
 
 def lease_stores() -> dict[str, LeaseStoreRef]:

@@ -314,6 +314,21 @@ class TargetBase(Strict):
     hourly_cost: float | None = Field(None, ge=0, description="override the catalog's USD/hour per replica")
     lock: Lock | None = Field(None, description="where the deploy lease lives (not part of the revision digest)")
     monitoring: Monitoring = Field(default_factory=Monitoring)
+    wave: int = Field(
+        1,
+        ge=1,
+        le=100,
+        strict=True,
+        description="deploy order when several targets deploy at once: wave 1 first (in parallel), then 2, ...; "
+        "a failed wave stops later ones (not part of the revision digest)",
+    )
+
+    @field_validator("wave", mode="before")
+    @classmethod
+    def _wave(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+            raise ValueError(f"wave must be a whole number from 1 to 100 (1 deploys first), got {value!r}")
+        return value
 
 
 class Traffic(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +33,12 @@ class Ui:
         from rich.console import Console  # here, not at the top: `--help` and `--version` need no Console
 
         self.err: Console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True, width=width)
+        self._lock = threading.Lock()  # targets deploying in parallel threads print whole lines, never mixed
 
     def say(self, message: str) -> None:
         """Human output; stderr, so stdout stays clean for pipes and JSON."""
-        self.err.print(message)
+        with self._lock:
+            self.err.print(message)
 
     def document(self, doc: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
@@ -60,16 +63,24 @@ class Ui:
             else:
                 self.err.print(f"  {escape(key)}: {escape(_plain(value))}")
 
-    def event(self, event: Event) -> None:
+    def event(self, event: Event, target: str = "", width: int = 0) -> None:
         """Progress as it happens: a line for people, or with --output json one JSON object per
-        line on stderr (stdout keeps the single result document)."""
+        line on stderr (stdout keeps the single result document).
+
+        `target` names whose progress it is when several targets deploy at once: a column of names
+        `width` wide in text, a `target` field in JSON.
+        """
         if self.json:
-            sys.stderr.write(json.dumps(event.to_dict(), default=str) + "\n")
-            sys.stderr.flush()
+            doc = {"target": target, **event.to_dict()} if target else event.to_dict()
+            with self._lock:
+                sys.stderr.write(json.dumps(doc, default=str) + "\n")
+                sys.stderr.flush()
             return
         style = {"warn": "yellow", "state": "cyan"}.get(event.kind, "")
         text = escape(event.message)
-        self.err.print(f"  [dim]{event.at:6.1f}s[/dim] " + (f"[{style}]{text}[/{style}]" if style else text))
+        who = f"[bold]{escape(target.ljust(width))}[/bold] [dim]|[/dim] " if target else ""
+        with self._lock:
+            self.err.print(f"  [dim]{event.at:6.1f}s[/dim] {who}" + (f"[{style}]{text}[/{style}]" if style else text))
 
     def diagnostics(self, diags: list[Diagnostic]) -> None:
         """Print findings as `file:line:col: field: message` with the offending line."""

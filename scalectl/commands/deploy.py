@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from scalectl.commands.common import Common, exit_with, reporting, shared_options
-from scalectl.errors import ExitCode, ScalectlError, UsageError
+from scalectl.errors import ExitCode, UsageError
 from scalectl.ui import escape
 
 
@@ -49,58 +50,110 @@ def deploy(
             help="Promote after a bake that saw fewer than rollout.min_requests requests (default: roll back).",
         ),
     ] = False,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            "--parallel",
+            envvar="SCALECTL_PARALLEL",
+            min=1,
+            max=64,
+            help="Targets of one wave deployed at once (waves: each target's `wave:`, 1 first).",
+        ),
+    ] = 4,
+    keep_going: Annotated[
+        bool,
+        typer.Option("--keep-going", help="Run later waves even when a target of an earlier wave failed."),
+    ] = False,
 ) -> None:
     """Plan, confirm, roll out, wait healthy, and record the revision. A failed rollout leaves the old one serving.
 
+    Several targets deploy in waves (`wave:` per target, 1 first), each wave's targets in parallel
+    (--parallel); a failed wave stops later ones unless --keep-going. Exit 0 when every target is
+    deployed or unchanged, 1 when any failed or was skipped (5 when all failures are held by another deploy).
     Repairs drift (gateway down, replicas dead, traffic left split) even when the config is unchanged;
-    SIGINT/SIGTERM during a rollout rolls it back before exiting (130/143).
+    SIGINT/SIGTERM during rollouts rolls every running one back before exiting (130/143).
     """
+    from scalectl.engine import Interrupts
     from scalectl.events import Events
+    from scalectl.views.deploy import order_text, print_summary
     from scalectl.views.plan import print_plan
+    from scalectl.waves import confirmed, deploy_target, error_text, exit_code, run_waves, waves_of
 
     ui = common.ui
-    results: dict[str, Any] = {}
     with reporting(ui, "deploy"):
         config, names = common.load()
         engine = common.engine(config)
-        for name in names:
+        order = waves_of(config, names)
+        width = max(len(n) for n in names) if len(names) > 1 else 0
 
-            def confirm(plan: Any, name: str = name) -> None:
+        def confirm_one(plan: Any) -> None:
+            if not ui.json:
+                print_plan(ui, plan)
+            common.confirm(f"Deploy revision {plan.revision.number} to {plan.release.target_name}?")
+
+        confirm: Callable[[Any], None] = confirm_one
+        if len(names) > 1:
+            ui.say(f"deploy order: {escape(order_text(order))} (at most {parallel} at once)")
+            if not common.yes:  # one question for all, in the main thread; each worker checks its plan still holds
+                plans = {name: engine.plan(name, common.timeout) for name in names}
+                changing = [n for n, p in plans.items() if p.has_changes]
                 if not ui.json:
-                    print_plan(ui, plan)
-                common.confirm(f"Deploy revision {plan.revision.number} to {name}?")
+                    for p in plans.values():
+                        print_plan(ui, p)
+                if changing:
+                    common.confirm(f"Deploy {', '.join(changing)}?")
+                confirm = confirmed(plans)
 
-            events = Events(ui.event)
-            try:
-                plan, revision = engine.deploy(
-                    name, events, timeout=common.timeout, confirm=confirm, allow_idle_bake=allow_idle_bake
+        def one(name: str, wave: int) -> Any:
+            events = Events(lambda event: ui.event(event, name if width else "", width))
+            return deploy_target(
+                engine,
+                name,
+                wave,
+                events,
+                timeout=common.timeout,
+                confirm=confirm,
+                allow_idle_bake=allow_idle_bake,
+            )
+
+        def said(o: Any) -> None:
+            who = f"{o.target}: " if width else ""
+            if o.result in ("deployed", "repaired"):
+                what = "repaired, serving again" if o.result == "repaired" else "is live"
+                ui.say(f"[green]{escape(o.target)}: revision {o.revision} {what}[/green] ({o.seconds:.1f}s)")
+            elif o.result == "unchanged":
+                ui.say(f"{escape(o.target)}: already up to date (revision {o.revision})")
+            elif o.result == "failed":
+                ui.say(f"[red]deploy to {escape(o.target)} failed:[/red] {escape(o.reason)}")
+            elif o.result == "interrupted":
+                ui.say(f"[red]{escape(who)}interrupted:[/red] {escape(o.reason)}")
+            elif width:
+                ui.say(f"[yellow]{escape(o.target)}: {escape(o.reason)}[/yellow]")
+
+        if len(names) == 1:  # in the main thread, where the signal arrives (engine.interruptible)
+            outcomes = [one(names[0], order[0][0])]
+            said(outcomes[0])
+        else:
+            hub = Interrupts()
+            with hub.delivering():
+                outcomes = run_waves(
+                    order, one, parallel=parallel, keep_going=keep_going, interrupted=lambda: hub.signum, on_done=said
                 )
-            except ScalectlError as exc:
-                if isinstance(exc, UsageError):
-                    raise
-                results[name] = {"changed": False, "error": exc.message, "events": events.to_list()}
-                if ui.json:
-                    ui.document(
-                        {
-                            "command": "deploy",
-                            "ok": False,
-                            "error": exc.message,
-                            "targets": results,
-                            "exit_code": int(exc.exit_code),
-                        }
-                    )
-                ui.say(f"[red]deploy to {name} failed:[/red] {escape(exc.message)}")
-                exit_with(exc.exit_code)
-            if revision is None:
-                results[name] = {"changed": False, "revision": plan.live.active}
-                ui.say(f"{name}: already up to date (revision {plan.live.active})")
-                continue
-            results[name] = {"changed": True, "revision": revision.to_dict(), "events": events.to_list()}
-            took = events.items[-1].at if events.items else 0.0
-            what = "repaired, serving again" if revision.number == plan.live.active else "is live"
-            ui.say(f"[green]{name}: revision {revision.number} {what}[/green] ({took:.1f}s)")
+            print_summary(ui, outcomes)
+        code = exit_code(outcomes)
         if ui.json:
-            ui.document({"command": "deploy", "ok": True, "targets": results})
+            doc: dict[str, Any] = {"command": "deploy", "ok": code == 0}
+            if code:
+                doc["error"] = error_text(outcomes)
+            doc["targets"] = {o.target: o.detail for o in outcomes if o.detail}
+            doc["results"] = [o.to_dict() for o in outcomes]
+            if code:
+                doc["exit_code"] = code
+            ui.document(doc)
+        if code:
+            if len(names) > 1:
+                ui.say(f"[red]{escape(error_text(outcomes))}[/red]")
+            exit_with(code)
 
 
 @shared_options(yes=True, state_dir=True)
