@@ -171,7 +171,7 @@ def run_waves(
         if signum is not None:
             stop = "interrupted before it started; nothing was changed"
         elif failed and not keep_going:
-            stop = f"skipped: wave {wave} failed ({', '.join(failed)}); nothing was changed (--keep-going runs it)"
+            stop = f"an earlier wave failed (wave {wave}: {', '.join(failed)}); not started (--keep-going runs it)"
     return [outcomes[name] for _, names in waves for name in names]
 
 

@@ -4,11 +4,18 @@ It exercises the engine and the CLI without a cloud or an engine: revisions live
 platform file (like tags on a real deployment), so a second state directory - another CI
 runner - sees the same history. An image whose name contains "broken" fails its health
 check, and the previous revision keeps serving.
+
+Safe for targets deploying in parallel threads (one lock around each read-modify-write of the
+platform file). `apply_seconds` makes a rollout take that long, polling in short steps as a real
+one waits (a revision is `pending` meanwhile, and `observe` reports it unfinished); `running` and
+`peak` count rollouts in progress, `spans` records (target, start, end) of each.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,11 @@ class MemoryProvider:
     def __init__(self, platform_file: Path) -> None:
         self.platform_file = platform_file
         self.calls: list[str] = []
+        self.lock = threading.RLock()
+        self.apply_seconds = 0.0
+        self.running = 0
+        self.peak = 0
+        self.spans: list[tuple[str, float, float]] = []
 
     # -- platform storage
     def _load(self) -> dict[str, Any]:
@@ -51,8 +63,9 @@ class MemoryProvider:
         return {"deployment.json": json.dumps(body, indent=2) + "\n"}
 
     def observe(self, release: Release) -> Live:
-        self.calls.append("observe")
-        entry = self._load().get(self._key(release))
+        with self.lock:
+            self.calls.append("observe")
+            entry = self._load().get(self._key(release))
         if entry is None:
             return Live()
         revisions = [Revision(**r) for r in entry["revisions"]]
@@ -60,10 +73,23 @@ class MemoryProvider:
             exists=True,
             revisions=revisions,
             active=entry["active"],
-            traffic={entry["active"]: 100},
+            traffic={entry["active"]: 100} if entry["active"] is not None else {},
             url="memory://" + self._key(release),
             details={"replicas": entry["replicas"]},
+            unfinished=[f"revision {r.number} was left pending" for r in revisions if r.status == "pending"],
         )
+
+    def remove_pending(self, release: Release, live: Live, events: Events) -> list[str]:
+        """A `recover` for tests to install: remove what an interrupted rollout left."""
+        with self.lock:
+            data = self._load()
+            entry = data[self._key(release)]
+            gone = [r["number"] for r in entry["revisions"] if r["status"] == "pending"]
+            entry["revisions"] = [r for r in entry["revisions"] if r["status"] != "pending"]
+            if not entry["revisions"]:
+                del data[self._key(release)]
+            self._save(data)
+        return [f"removed pending revision {n}" for n in gone]
 
     def plan(self, release: Release, live: Live) -> list[Change]:
         if not live.exists:
@@ -74,10 +100,33 @@ class MemoryProvider:
         return [Change("update", "deployment", f"{release.model.image} (digest {release.digest})")]
 
     def apply(self, plan: Plan, events: Events) -> Revision:
-        self.calls.append("apply")
+        with self.lock:
+            self.calls.append("apply")
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        start = time.monotonic()
+        try:
+            if self.apply_seconds:
+                with self.lock:
+                    data = self._load()
+                    entry = data.setdefault(self._key(plan.release), {"revisions": [], "active": None, "replicas": 0})
+                    entry["revisions"].append({**asdict(plan.revision), "status": "pending"})
+                    self._save(data)
+                events.step(f"revision {plan.revision.number} pending")
+                while time.monotonic() - start < self.apply_seconds:
+                    time.sleep(0.01)
+            with self.lock:
+                return self._apply(plan, events)
+        finally:
+            with self.lock:
+                self.running -= 1
+                self.spans.append((plan.release.target_name, start, time.monotonic()))
+
+    def _apply(self, plan: Plan, events: Events) -> Revision:
         data = self._load()
         key = self._key(plan.release)
         entry = data.setdefault(key, {"revisions": [], "active": None, "replicas": 0})
+        entry["revisions"] = [r for r in entry["revisions"] if r["number"] != plan.revision.number]
         events.step(f"starting revision {plan.revision.number}")
         rev = Revision(**{**asdict(plan.revision)})
         if "broken" in plan.release.model.image:
@@ -102,6 +151,10 @@ class MemoryProvider:
         return rev
 
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
+        with self.lock:
+            return self._rollback(release, to, events)
+
+    def _rollback(self, release: Release, to: Revision, events: Events) -> Revision:
         self.calls.append("rollback")
         data = self._load()
         entry = data[self._key(release)]
@@ -116,7 +169,8 @@ class MemoryProvider:
         return Revision(**{**asdict(to), "status": "active"})
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
-        data = self._load()
-        data.pop(self._key(release), None)
-        self._save(data)
+        with self.lock:
+            data = self._load()
+            data.pop(self._key(release), None)
+            self._save(data)
         return [f"deployment {self._key(release)}"]

@@ -20,18 +20,30 @@ def plan(
     ] = False,
 ) -> None:
     """Desired vs live: what deploy would change. Changes nothing."""
+    from scalectl.views.deploy import order_text
     from scalectl.views.plan import plan_doc, print_plan
+    from scalectl.waves import waves_of
 
     ui = common.ui
     with reporting(ui, "plan"):
         config, names = common.load()
         engine = common.engine(config)
-        plans = {name: engine.plan(name) for name in names}
+        order = waves_of(config, names)
+        plans = {name: engine.plan(name) for wave, wave_names in order for name in wave_names}
         if ui.json:
-            ui.document({"command": "plan", "ok": True, "targets": {n: plan_doc(p) for n, p in plans.items()}})
+            ui.document(
+                {
+                    "command": "plan",
+                    "ok": True,
+                    "waves": [{"wave": wave, "targets": wave_names} for wave, wave_names in order],
+                    "targets": {n: plan_doc(p) for n, p in plans.items()},
+                }
+            )
         else:
             for p in plans.values():
                 print_plan(ui, p)
+        if len(names) > 1:
+            ui.say(f"deploy order: {escape(order_text(order))}")
         changed = [n for n, p in plans.items() if p.has_changes]
         ui.say(
             f"{len(changed)} of {len(plans)} target(s) would change" + (f": {', '.join(changed)}" if changed else "")
@@ -93,6 +105,7 @@ def deploy(
 
         confirm: Callable[[Any], None] = confirm_one
         if len(names) > 1:
+            confirm = lambda plan: None  # noqa: E731  (--yes: nothing to ask)
             ui.say(f"deploy order: {escape(order_text(order))} (at most {parallel} at once)")
             if not common.yes:  # one question for all, in the main thread; each worker checks its plan still holds
                 plans = {name: engine.plan(name, common.timeout) for name in names}
@@ -106,13 +119,21 @@ def deploy(
 
         def one(name: str, wave: int) -> Any:
             events = Events(lambda event: ui.event(event, name if width else "", width))
+
+            def confirm_here(plan: Any) -> None:
+                if width:  # several targets: the plan as this target's progress lines, not a table mid-stream
+                    for c in plan.changes:
+                        if c.action != "keep":
+                            events.step(f"plan: {c.action} {c.resource}" + (f" ({c.detail})" if c.detail else ""))
+                confirm(plan)
+
             return deploy_target(
                 engine,
                 name,
                 wave,
                 events,
                 timeout=common.timeout,
-                confirm=confirm,
+                confirm=confirm_here,
                 allow_idle_bake=allow_idle_bake,
             )
 
@@ -128,7 +149,7 @@ def deploy(
             elif o.result == "interrupted":
                 ui.say(f"[red]{escape(who)}interrupted:[/red] {escape(o.reason)}")
             elif width:
-                ui.say(f"[yellow]{escape(o.target)}: {escape(o.reason)}[/yellow]")
+                ui.say(f"[yellow]{escape(o.target)}: skipped, {escape(o.reason)}[/yellow]")
 
         if len(names) == 1:  # in the main thread, where the signal arrives (engine.interruptible)
             outcomes = [one(names[0], order[0][0])]

@@ -24,6 +24,7 @@ def print_plan(ui: Ui, plan: Any) -> None:
 def plan_doc(plan: Any) -> dict[str, Any]:
     return {
         "provider": plan.release.target.provider,
+        "wave": plan.release.target.wave,
         "digest": plan.release.digest,
         "revision": plan.revision.number,
         "active": plan.live.active,
