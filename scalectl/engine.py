@@ -26,6 +26,7 @@ from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
 from scalectl.rollout import rollback_target
 from scalectl.state import Journal, actor, now_iso
+from scalectl.wait import wake, wakeable
 
 
 def release_for(config: Config, target: str) -> Release:
@@ -127,6 +128,7 @@ class Interrupts:
             if self.signum is not None:
                 raise Interrupted(self.signum)
             self._inside[threading.get_ident()] = left
+            wakeable(threading.get_ident(), True)
 
     def leave(self) -> None:
         """A worker leaves its rollout: an interrupt sent but not yet raised there is withdrawn
@@ -134,6 +136,7 @@ class Interrupts:
         ident = threading.get_ident()
         with self._lock:
             self._inside.pop(ident, None)
+            wakeable(ident, False)
             if ident in self._sent:
                 _async_raise(ident, None)
 
@@ -145,6 +148,7 @@ class Interrupts:
                 if ident not in self._sent:
                     self._sent.add(ident)
                     _async_raise(ident, _interrupt_class(signum))
+                    wake(ident)  # a worker in `scalectl.wait.pause` sees it now, not after its backoff
 
     def left(self) -> str:
         with self._lock:

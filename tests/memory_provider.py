@@ -6,8 +6,8 @@ runner - sees the same history. An image whose name contains "broken" fails its 
 check, and the previous revision keeps serving.
 
 Safe for targets deploying in parallel threads (one lock around each read-modify-write of the
-platform file). `apply_seconds` makes a rollout take that long, polling in short steps as a real
-one waits (a revision is `pending` meanwhile, and `observe` reports it unfinished); `running` and
+platform file). `apply_seconds` makes a rollout take that long, waiting with `scalectl.wait.pause` as a
+real one does (a revision is `pending` meanwhile, and `observe` reports it unfinished); `running` and
 `peak` count rollouts in progress, `spans` records (target, start, end) of each.
 """
 
@@ -24,6 +24,7 @@ from scalectl.config import ScaleFile
 from scalectl.errors import DeployFailed, Diagnostic
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
+from scalectl.wait import pause
 
 
 class MemoryProvider:
@@ -113,8 +114,7 @@ class MemoryProvider:
                     entry["revisions"].append({**asdict(plan.revision), "status": "pending"})
                     self._save(data)
                 events.step(f"revision {plan.revision.number} pending")
-                while time.monotonic() - start < self.apply_seconds:
-                    time.sleep(0.01)
+                pause(self.apply_seconds)  # as a real rollout waits: an interrupt ends it early
             with self.lock:
                 return self._apply(plan, events)
         finally:

@@ -24,7 +24,7 @@ from scalectl.errors import DeployFailed, ProviderError, ScalectlError
 from scalectl.provider import Plan, Release, Revision
 from scalectl.redact import redact
 from scalectl.rollout import bake_after, traffic_steps
-from scalectl.wait import WaitTimeout, poll_until
+from scalectl.wait import WaitTimeout, pause, poll_until
 
 from . import api as eng
 from .requests import (
@@ -506,7 +506,7 @@ class Session:
                         f"the bake saw {total} of the {rollout.min_requests} requests it needs to judge revision "
                         f"{number}: baking on until the rollout's timeout"
                     )
-            time.sleep(min(0.5, max(0.05, min(deadline, until) - now if now < deadline else 0.5)))
+            pause(min(0.5, max(0.05, min(deadline, until) - now if now < deadline else 0.5)))
 
     def addresses(self, number: int) -> set[str]:
         """ip:port of the revision's replicas on the target's network, as the gateway logs them."""

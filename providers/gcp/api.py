@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from scalectl.errors import ProviderError
 from scalectl.events import Events
-from scalectl.wait import backoff, poll_until
+from scalectl.wait import backoff, pause, poll_until
 
 from .schema import GcpTarget
 
@@ -71,7 +70,7 @@ def _credentials(endpoint: str) -> Any:
 class Vertex:
     """One target's Vertex AI clients plus a per-method call count (for benchmarks and tests)."""
 
-    def __init__(self, target: GcpTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, target: GcpTarget, events: Events | None = None, sleep: Callable[[float], None] = pause):
         try:
             from google.api_core.client_options import ClientOptions
             from google.cloud.aiplatform_v1 import EndpointServiceClient, ModelServiceClient

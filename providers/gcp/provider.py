@@ -11,7 +11,6 @@ different CI runner) sees the same revisions. The Google SDK is imported only by
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from scalectl.errors import Diagnostic
 from scalectl.events import Events
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.rollout import steps_text, traffic_steps
+from scalectl.wait import pause
 
 from . import checks
 from . import requests as bodies
@@ -32,7 +32,7 @@ from .rollout import Deployed, Rollout, Snapshot, destroy, revision_number, revi
 class GcpProvider:
     name = "gcp"
 
-    def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, sleep: Callable[[float], None] = pause) -> None:
         self.sleep = sleep
         self.last_calls: dict[str, int] = {}  # API calls of the last command, by method
 

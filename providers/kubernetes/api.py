@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from scalectl.errors import ProviderError
 from scalectl.events import Events
-from scalectl.wait import backoff
+from scalectl.wait import backoff, pause
 
 from .schema import KubernetesTarget
 
@@ -53,9 +52,7 @@ class Conflict(KubernetesError):
 class Cluster:
     """One target's namespace on one cluster, plus a per-call count (for benchmarks and tests)."""
 
-    def __init__(
-        self, target: KubernetesTarget, events: Events | None = None, sleep: Callable[[float], None] = time.sleep
-    ):
+    def __init__(self, target: KubernetesTarget, events: Events | None = None, sleep: Callable[[float], None] = pause):
         try:
             from kubernetes import client
         except ImportError:

@@ -17,7 +17,7 @@ from scalectl.errors import DeployFailed, ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import bake_after, traffic_steps
-from scalectl.wait import backoff, poll_until
+from scalectl.wait import backoff, pause, poll_until
 
 from .api import Cluster
 from .requests import (
@@ -315,7 +315,7 @@ class Rollout:
             left = end - time.monotonic()
             if left <= 0:
                 return
-            time.sleep(min(delay(n), left))
+            pause(min(delay(n), left))
             n += 1
 
     def autoscale(self, serving: int, previous: int | None, seen: KubeObserved) -> None:
