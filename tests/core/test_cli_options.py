@@ -19,7 +19,7 @@ EXPECTED = {
     "schema": ["--out,-o"],
     "render": [*HEAD, "--out-dir,-o", *TAIL],
     "plan": [*HEAD, "--detailed-exitcode", STATE, *TAIL],
-    "deploy": [*HEAD, "--allow-idle-bake", YES, "--timeout SCALECTL_TIMEOUT", STATE, *TAIL],
+    "deploy": [*HEAD, "--allow-idle-bake", "--parallel SCALECTL_PARALLEL", "--keep-going", YES, "--timeout SCALECTL_TIMEOUT", STATE, *TAIL],
     "status": [*HEAD, STATE, *TAIL],
     "history": [*HEAD, STATE, *TAIL],
     "rollback": [*HEAD, "--to", YES, STATE, *TAIL],
