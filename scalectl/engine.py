@@ -158,8 +158,9 @@ class Interrupts:
     def delivering(self) -> Iterator[None]:
         """In the main thread: the first SIGINT/SIGTERM is delivered to the workers (the main thread goes
         on waiting for their rollbacks); a second one exits at once."""
-        if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("Interrupts.delivering() must run in the main thread")
+        if threading.current_thread() is not threading.main_thread():  # embedded: no signal reaches us here
+            yield
+            return
 
         def handler(signum: int, frame: FrameType | None) -> None:
             if self.signum is not None:
