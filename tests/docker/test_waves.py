@@ -4,6 +4,12 @@ targets at once, each under its own lease; a broken staging rollout stops the pr
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -59,3 +65,57 @@ def test_staging_then_two_production_targets_at_once(cli, engine: Any, cleanup: 
     for name in ("prod-a", "prod-b"):
         assert results[name]["result"] == "skipped" and "an earlier wave failed" in results[name]["reason"]
     assert predict(ports["staging"], [[20, 0, 3, 0]])[1]["model_version"] == "v1"
+
+
+def test_sigint_rolls_back_both_baking_canaries(engine: Any, cleanup: list[str], scale_file) -> None:
+    """A real process, a real signal: it reaches the main thread, both workers' rollouts are rolled back."""
+    app = f"wavesig-{uuid.uuid4().hex[:8]}"
+    cleanup.append(app)
+    ports = {name: free_port() for name in ("a", "b")}
+    common = (
+        f"replicas: 1, gateway_image: {GATEWAY_IMAGE}, rollout: {{strategy: canary, percent: 50, bake: '${{BAKE:-1s}}',"
+        " min_requests: 0}"
+    )
+    path = scale_file(
+        f"version: 1\nname: {app}\nmodel: {{image: '{MODEL_IMAGE}:${{TAG:-v1}}'}}\ntargets:\n"
+        + "".join(f"  {name}: {{provider: docker, port: {port}, {common}}}\n" for name, port in ports.items())
+    )
+    command = [sys.executable, "-m", "scalectl", "deploy", "-f", str(path), "--yes", "--output", "json"]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TAG": "v2", "BAKE": "60s"},
+    )
+    baking: set[str] = set()
+    both = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith("{") and "baking revision 2" in line:
+                baking.add(json.loads(line)["target"])
+                if baking == {"a", "b"}:
+                    both.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert both.wait(60), "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    out, _ = proc.communicate(timeout=60)
+    reader.join(timeout=5)
+    assert proc.returncode == 130, (out, "".join(lines))
+    assert time.monotonic() - started < 30  # rolled back now, not after the 60 s bake
+    results = {r["target"]: r for r in json.loads(out)["results"]}
+    for name, port in ports.items():
+        assert results[name]["result"] == "interrupted" and "rolled back" in results[name]["reason"], results
+        assert predict(port, [[20, 0, 3, 0]])[1]["model_version"] == "v1"
+    left = engine.containers.list(all=True, filters={"label": [f"io.scalectl.app={app}", "io.scalectl.revision=2"]})
+    assert left == []
