@@ -185,12 +185,12 @@ def remove(container: Container) -> None:
 # ---------------------------------------------------------------- gateway files
 
 
-def put_files(container: Container, files: dict[str, str]) -> None:
-    """Write files into the gateway's CONF_DIR through the engine (works on a remote engine too)."""
+def put_files(container: Container, files: dict[str, str], directory: str = CONF_DIR) -> None:
+    """Write files into `directory` (the gateway's CONF_DIR) through the engine (works on a remote engine too)."""
     buffer = io.BytesIO()
     now = time.time()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        folder = tarfile.TarInfo(CONF_DIR.rsplit("/", 1)[1])
+        folder = tarfile.TarInfo(directory.rsplit("/", 1)[1])
         folder.type = tarfile.DIRTYPE
         folder.mode = 0o755
         folder.mtime = int(now)
@@ -202,8 +202,8 @@ def put_files(container: Container, files: dict[str, str]) -> None:
             info.mode = 0o600 if name == "api_key.map" else 0o644
             info.mtime = int(now)
             tar.addfile(info, io.BytesIO(data))
-    if not container.put_archive(CONF_DIR.rsplit("/", 1)[0], buffer.getvalue()):
-        raise ProviderError(f"could not write the gateway configuration into {container.name}")
+    if not container.put_archive(directory.rsplit("/", 1)[0] or "/", buffer.getvalue()):
+        raise ProviderError(f"could not write {directory} into {container.name}")
 
 
 def read_file(container: Container, name: str) -> str | None:

@@ -20,6 +20,10 @@ from . import checks, images, rollout
 from .requests import (
     Stamp,
     Upstream,
+    capture_body,
+    capture_dir,
+    capture_key,
+    capture_name,
     docker_target,
     gateway_body,
     gateway_key,
@@ -61,12 +65,23 @@ class GatewaySeen:
     expected: int = 0  # the generation state.json says it should serve
 
 
+@dataclass(frozen=True)
+class CaptureSeen:
+    """The capture sidecar as `observe` found it."""
+
+    name: str
+    state: str
+    capture_key: str | None  # what it was created with; a different key means recreate
+    destination: str
+
+
 @dataclass
 class DockerObserved:
-    """What `observe` hands `plan`: the gateway and the replicas on the engine."""
+    """What `observe` hands `plan`: the gateway, the replicas and the capture sidecar on the engine."""
 
     gateway: GatewaySeen | None
     replicas: list[ReplicaSeen]
+    capture: CaptureSeen | None = None
 
     @property
     def warm_revisions(self) -> list[int]:
@@ -89,6 +104,9 @@ class DockerProvider:
             "network.json": json.dumps(network_body(release), indent=2) + "\n",
             "gateway.json": json.dumps(gateway_body(release), indent=2) + "\n",
         }
+        capture = capture_body(release)
+        if capture is not None:
+            files["capture.json"] = json.dumps(capture, indent=2) + "\n"
         for index in range(t.replicas):
             files[f"replica-{index}.json"] = json.dumps(replica_body(release, stamp, index), indent=2) + "\n"
         servers = [replica_name(release, stamp.revision, i) for i in range(t.replicas)]
@@ -127,7 +145,16 @@ class DockerProvider:
                 generation=session.served_generation(0.5) if session.gateway.status == "running" else None,
                 expected=int(session.state.get("generation", 0)),
             )
-        seen = DockerObserved(gateway, replicas)
+        sidecar = None
+        if session.capture is not None:
+            labels = session.capture.labels
+            sidecar = CaptureSeen(
+                session.capture.name,
+                session.capture.status,
+                labels.get(f"{eng.LABEL}.capture_key"),
+                labels.get(f"{eng.LABEL}.destination", ""),
+            )
+        seen = DockerObserved(gateway, replicas, sidecar)
         unfinished = [
             f"revision {n} was left {(session.revision(n) or {}).get('status', 'unrecorded')} by an interrupted rollout"
             for n in session.unfinished()
@@ -151,6 +178,7 @@ class DockerProvider:
             healthy = [r for r in replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
             if len(healthy) < t.replicas:
                 problems.append(f"revision {active}: {len(healthy)} of {t.replicas} replica(s) running and healthy")
+        problems += capture_problems(release, sidecar)
         if session.rebuilt:
             problems.append("history was rebuilt from container labels (the gateway's state was lost)")
         return Live(
@@ -163,6 +191,7 @@ class DockerProvider:
                 "gateway": asdict(gateway) if gateway is not None else None,
                 "replicas": [asdict(r) for r in replicas],
                 "warm_revisions": seen.warm_revisions,
+                "capture": asdict(sidecar) if sidecar is not None else None,
             },
             observed=seen,
             problems=problems,
@@ -197,6 +226,7 @@ class DockerProvider:
                     "update", f"gateway {gateway_name(release)}", f"recreate on {t.host}:{t.port} ({t.gateway_image})"
                 )
             )
+        changes += capture_changes(release, seen.capture)
         # after a rollback, the newer revision's containers stay warm; a deploy still rolls out a new
         # revision through the rollout's steps and bakes (the warm one was rolled back from)
         same = [
@@ -259,6 +289,7 @@ class DockerProvider:
             changes.append(Change("update", f"gateway {gateway.name}", f"{gateway.state}; start it"))
         elif gateway.generation != gateway.expected:
             changes.append(Change("update", f"gateway {gateway.name} configuration", drift(gateway, url_of(t))))
+        changes += capture_changes(release, seen.capture)
         healthy = [r for r in seen.replicas if r.revision == active and r.state == "running" and r.health == "healthy"]
         if len(healthy) < t.replicas:
             sick = ", ".join(
@@ -290,6 +321,36 @@ class DockerProvider:
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         return rollout.destroy(release, events)
+
+
+def capture_problems(release: Release, sidecar: CaptureSeen | None) -> list[str]:
+    """monitoring.capture is on but its sidecar does not run: sampled calls are served, not captured."""
+    if capture_key(release) is None:
+        return []
+    name = capture_name(release)
+    if sidecar is None:
+        return [f"the capture sidecar {name} is gone: calls are served but not captured"]
+    if sidecar.state != "running":
+        return [f"the capture sidecar {name} is {sidecar.state}: calls are served but not captured"]
+    return []
+
+
+def capture_changes(release: Release, sidecar: CaptureSeen | None) -> list[Change]:
+    """What the capture sidecar needs: created, recreated (settings changed), started, or removed (capture off)."""
+    t = docker_target(release)
+    cap = t.monitoring.capture
+    key = capture_key(release)
+    name = capture_name(release)
+    if cap is None or key is None:
+        return [Change("delete", f"capture sidecar {sidecar.name}", "monitoring.capture is off")] if sidecar else []
+    what = f"{cap.percent:g}% of calls to {capture_dir(release)}, files rotated at {cap.max_file_mb} MB"
+    if sidecar is None:
+        return [Change("create", f"capture sidecar {name}", f"{what} ({t.capture_image})")]
+    if sidecar.capture_key != key:
+        return [Change("update", f"capture sidecar {name}", f"recreate: {what}")]
+    if sidecar.state != "running":
+        return [Change("update", f"capture sidecar {name}", f"{sidecar.state}; start it")]
+    return []
 
 
 def drift(gateway: GatewaySeen, url: str) -> str:

@@ -157,6 +157,110 @@ def gateway_body(release: Release) -> dict[str, Any]:
     )
 
 
+# --- request capture (monitoring.capture): a sidecar between the gateway and the replicas -----------------------
+
+CAPTURE_PORT = 8100  # the capture sidecar listens here on the target's network (never published)
+INNER_PORT = 8081  # the gateway's network-only server the sidecar hands calls back to
+CAPTURE_CODE_DIR = "/opt/scalectl"  # the sidecar's copy of the stdlib-only capture modules (PYTHONPATH=/opt)
+CAPTURE_DIR = "/captures"  # where the destination directory is mounted in the sidecar
+# The modules `python -m scalectl.capture_proxy` needs, copied into the sidecar at deploy (stdlib only).
+CAPTURE_MODULES = ("__init__.py", "errors.py", "capture.py", "capture_proxy.py")
+
+
+def capture_name(release: Release) -> str:
+    return f"{prefix(release)}-capture"
+
+
+def capture_dir(release: Release) -> Path | None:
+    """The host directory captures go to (relative to scale.yaml), or None when capture is off."""
+    cap = docker_target(release).monitoring.capture
+    if cap is None:
+        return None
+    folder = Path(cap.destination).expanduser()
+    return (folder if folder.is_absolute() else release.base_dir / folder).resolve()
+
+
+def capture_key(release: Release) -> str | None:
+    """What forces the sidecar to be recreated when it changes (image, directory, file size, route, code)."""
+    t = docker_target(release)
+    folder = capture_dir(release)
+    if folder is None or t.monitoring.capture is None:
+        return None
+    code = "".join(capture_code().values())
+    text = f"{t.capture_image}|{folder}|{t.monitoring.capture.max_file_mb}|{release.model.predict}|{code}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def capture_code() -> dict[str, str]:
+    """The capture modules' source, as copied into the sidecar (so the sidecar runs this scalectl's format)."""
+    package = Path(__file__).resolve().parents[2] / "scalectl"
+    return {name: (package / name).read_text(encoding="utf-8") for name in CAPTURE_MODULES}
+
+
+def capture_user() -> str | None:
+    """Write capture files as the user running scalectl (a local engine), so they can read and delete them."""
+    import os
+
+    if eng.engine_host() != "127.0.0.1" or not hasattr(os, "getuid"):
+        return None
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+def capture_body(release: Release) -> dict[str, Any] | None:
+    """The POST /containers/create body of the capture sidecar, or None when capture is off.
+
+    The gateway sends the sampled share of calls here; the sidecar writes the bodies (never a header,
+    so never the API key) as JSON lines rotated by size, and hands each call back to the gateway's
+    network-only server, which routes it to the revision the gateway picked.
+    """
+    t = docker_target(release)
+    cap = t.monitoring.capture
+    folder = capture_dir(release)
+    if cap is None or folder is None:
+        return None
+    labels = {
+        **base_labels(release, "capture"),
+        f"{eng.LABEL}.capture_key": capture_key(release) or "",
+        f"{eng.LABEL}.destination": str(folder),
+    }
+    return render_json(
+        "docker/capture.json.j2",
+        image=t.capture_image,
+        labels=labels,
+        network=prefix(release),
+        user=capture_user(),
+        cmd=[
+            "python3",
+            "-m",
+            "scalectl.capture_proxy",
+            "--upstream",
+            f"http://{gateway_name(release)}:{INNER_PORT}",
+            "--listen",
+            f"0.0.0.0:{CAPTURE_PORT}",
+            "--dir",
+            CAPTURE_DIR,
+            "--percent",
+            "100",  # the gateway samples: only the sampled share reaches the sidecar
+            "--target",
+            release.target_name,
+            "--route",
+            release.model.predict,
+            "--max-file-mb",
+            str(cap.max_file_mb),
+        ],
+        code_dir=CAPTURE_CODE_DIR,
+        port=CAPTURE_PORT,
+        source=str(folder),
+        mount=CAPTURE_DIR,
+        name=capture_name(release),
+    )
+
+
+def capture_split(percent: float) -> str:
+    """`monitoring.capture.percent` as an nginx split_clients share (at most two decimals)."""
+    return f"{round(percent, 2):g}%"
+
+
 def network_body(release: Release) -> dict[str, Any]:
     return render_json("docker/network.json.j2", name=prefix(release), labels=base_labels(release, "network"))
 
@@ -203,10 +307,23 @@ def nginx_conf(release: Release, upstreams: list[Upstream], generation: int) -> 
         rate_limit=None if t.rate_limit is None else int(t.rate_limit),
         unauthenticated_rate=UNAUTHENTICATED_RATE,
         api_key=api_key,
+        capture=_capture_conf(release),
         conf_dir=eng.CONF_DIR,
         max_body="64m",
         read_timeout=120,
     )
+
+
+def _capture_conf(release: Release) -> dict[str, Any] | None:
+    cap = docker_target(release).monitoring.capture
+    if cap is None:
+        return None
+    return {
+        "all": cap.percent >= 100,
+        "share": capture_split(cap.percent),
+        "sidecar": f"{nginx_safe(capture_name(release), 'capture sidecar')}:{CAPTURE_PORT}",
+        "inner_port": INNER_PORT,
+    }
 
 
 def resolve_secret(reference: str, base_dir: Path) -> str:

@@ -28,10 +28,16 @@ from scalectl.wait import WaitTimeout, pause, poll_until
 
 from . import api as eng
 from .requests import (
+    CAPTURE_CODE_DIR,
     Stamp,
     Upstream,
     api_key_map,
     base_labels,
+    capture_body,
+    capture_code,
+    capture_dir,
+    capture_key,
+    capture_name,
     docker_target,
     gateway_body,
     gateway_key,
@@ -81,6 +87,7 @@ class Session:
     gateway: Container | None
     replicas: list[Container]
     holder: Container | None = None  # created, never started: keeps state.json when the gateway is lost
+    capture: Container | None = None  # the capture sidecar (monitoring.capture)
     rebuilt: bool = False  # history came from replica labels alone (gateway and holder both lost)
 
     @classmethod
@@ -90,10 +97,11 @@ class Session:
         gateway = next((c for c in found if c.labels.get(f"{eng.LABEL}.role") == "gateway"), None)
         holder = next((c for c in found if c.labels.get(f"{eng.LABEL}.role") == "state"), None)
         replicas = [c for c in found if c.labels.get(f"{eng.LABEL}.role") == "replica"]
+        sidecar = next((c for c in found if c.labels.get(f"{eng.LABEL}.role") == "capture"), None)
         state = (eng.read_state(holder) if holder is not None else None) or (
             eng.read_state(gateway) if gateway is not None else None
         )
-        session = cls(client, release, state or state_from_labels(replicas), gateway, replicas, holder)
+        session = cls(client, release, state or state_from_labels(replicas), gateway, replicas, holder, sidecar)
         session.rebuilt = state is None and bool(replicas)
         return session
 
@@ -240,6 +248,72 @@ class Session:
             self.gateway = None
             raise
         self.wait_generation(int(self.state["generation"]), events)
+
+    def ensure_capture(self, events: Events) -> None:
+        """The capture sidecar runs as configured (monitoring.capture), or is gone when capture is off.
+
+        Started before the gateway's config names it; the gateway samples and falls back to the
+        replicas when the sidecar does not answer, so capture never stops serving.
+        """
+        key = capture_key(self.release)
+        current = self.capture
+        if current is not None:
+            current.reload()
+            if key is not None and current.labels.get(f"{eng.LABEL}.capture_key") == key:
+                if current.status != "running":
+                    events.step(f"starting capture sidecar {current.name}")
+                    eng.start(current, "no published port")
+                    self.wait_capture(events)
+                return
+            events.step(
+                f"removing capture sidecar {current.name}"
+                + (" (monitoring.capture changed)" if key is not None else " (monitoring.capture is off)")
+            )
+            eng.remove(current)
+            self.capture = None
+        body = capture_body(self.release)
+        folder = capture_dir(self.release)
+        if body is None or folder is None:
+            return
+        self.require_image(self.target.capture_image, "capture_image", events)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProviderError(f"capture directory {folder} cannot be created: {exc.strerror}") from None
+        name = capture_name(self.release)
+        events.step(f"creating capture sidecar {name} -> {folder}")
+        self.capture = eng.create_container(self.client, name, body)
+        try:
+            eng.put_files(self.capture, capture_code(), CAPTURE_CODE_DIR)
+            eng.start(self.capture, "no published port")
+            self.wait_capture(events)
+        except ScalectlError:
+            eng.remove(self.capture)
+            self.capture = None
+            raise
+
+    def wait_capture(self, events: Events) -> None:
+        """Until the sidecar says it listens; its log when it exits or never does."""
+        sidecar = self.capture
+        assert sidecar is not None
+
+        def listening() -> str:
+            sidecar.reload()
+            if sidecar.status in ("exited", "dead"):
+                raise ProviderError(f"capture sidecar {sidecar.name} exited: {eng.logs_tail(sidecar)[-400:]}")
+            return str(sidecar.logs(stdout=False, stderr=True).decode(errors="replace"))
+
+        try:
+            poll_until(
+                listening,
+                lambda log: "listening on" in log,
+                timeout=20,
+                what=f"capture sidecar {sidecar.name} to listen",
+                delay=lambda n: 0.05 if n < 20 else 0.25,
+            )
+        except WaitTimeout as exc:
+            raise ProviderError(f"{exc.message}; its log: {eng.logs_tail(sidecar)[-400:]}") from None
+        events.state(sidecar.name, "capturing")
 
     def upstreams(self, traffic: dict[int, int]) -> list[Upstream]:
         """Upstreams for the split; each lists the other serving revisions as backups."""
@@ -629,9 +703,12 @@ def deploy(plan: Plan, events: Events) -> Revision:
     fresh = session.gateway is None and not session.replicas
     try:
         session.ensure_network(events)
+        session.ensure_capture(events)
         session.ensure_gateway(events)
     except ScalectlError:
         if fresh:  # leave nothing behind when a first deploy could not even start its gateway
+            if session.capture is not None:
+                eng.remove(session.capture)
             session.remove_network()
         raise
 
@@ -714,6 +791,7 @@ def repair(session: Session, number: int, events: Events) -> Revision:
     t = session.target
     model = session.release.model
     session.ensure_network(events)
+    session.ensure_capture(events)
     session.ensure_gateway(events)
     for c in session.containers_of(number):
         health = eng.probe(c, model.port, model.health)
@@ -769,6 +847,7 @@ def rollback(release: Release, to: Revision, events: Events) -> Revision:
     t = docker_target(release)
     session = Session.open(release)
     session.ensure_network(events)
+    session.ensure_capture(events)
     session.ensure_gateway(events)  # recreated from the state holder's history when it was removed
     current = session.active()
     containers = session.containers_of(to.number)

@@ -44,6 +44,10 @@ class DockerTarget(TargetBase):
     )
     gpus_per_replica: int | None = Field(None, ge=1)
     gateway_image: ImageRef = "nginx:1.27-alpine"
+    capture_image: ImageRef = Field(
+        "python:3.12-alpine",
+        description="monitoring.capture: an image with python3 for the capture sidecar (scalectl copies its code in)",
+    )
     rate_limit: int | None = Field(
         None,
         ge=1,
