@@ -225,3 +225,28 @@ def test_the_bake_counts_canary_failures_users_never_saw() -> None:
         ]
     )
     assert gateway_errors(log, 0, 2, canary) == (4, 3)  # type: ignore[arg-type]
+
+
+def test_capture_renders_a_sidecar_and_a_sampling_gateway(tmp_path) -> None:
+    """monitoring.capture: the sidecar mounts the destination and gets no secret; the gateway samples the share."""
+    files = rendered(
+        tmp_path,
+        "    api_key: GATEWAY_KEY\n"
+        "    monitoring:\n      capture: {percent: 12.5, destination: out/captures, max_file_mb: 8}\n",
+        "  secrets: {GATEWAY_KEY: file://gateway.key}\n",
+    )
+    sidecar = json.loads(files["capture.json"])
+    assert sidecar["HostConfig"]["Mounts"] == [
+        {"Type": "bind", "Source": str((tmp_path / "out" / "captures").resolve()), "Target": "/captures"}
+    ]
+    assert sidecar["Labels"]["io.scalectl.role"] == "capture"
+    assert "GATEWAY_KEY" not in json.dumps(sidecar) and "gateway.key" not in json.dumps(sidecar)
+    cmd = sidecar["Cmd"]
+    assert cmd[cmd.index("--max-file-mb") + 1] == "8" and cmd[cmd.index("--percent") + 1] == "100"
+    conf = files["nginx.conf"]
+    assert 'split_clients "capture${request_id}" $scalectl_capture {\n        12.5% 1;' in conf
+    assert "1 scalectl-fraud-local-capture:8100;" in conf
+    assert "error_page 502 504 = @scalectl_direct;" in conf  # a missing sidecar never stops serving
+    (tmp_path / "off").mkdir()
+    plain = rendered(tmp_path / "off", "")
+    assert "capture.json" not in plain and "scalectl_capture" not in plain["nginx.conf"]
