@@ -118,6 +118,7 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
         claim = artifact[len("pvc://") :].partition("/")[0]
         if not DNS_LABEL.fullmatch(claim):
             out.append(Diagnostic(f"{claim!r} is not a valid PersistentVolumeClaim name", ("model", "artifact")))
+    out += _capture(t, here)
     if spec.model.build:
         out.append(
             Diagnostic(
@@ -125,6 +126,37 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
                 "(model.build is for docker targets)",
                 ("model", "build"),
                 severity="warning",
+            )
+        )
+    return out
+
+
+def _capture(t: KubernetesTarget, here: tuple[str, ...]) -> list[Diagnostic]:
+    """Captures go to a PersistentVolumeClaim through a sidecar that needs an image with scalectl in it."""
+    cap = t.monitoring.capture
+    if cap is None:
+        return []
+    out = []
+    at = (*here, "monitoring", "capture", "destination")
+    if not cap.destination.startswith("pvc://"):
+        out.append(
+            Diagnostic(
+                f"kubernetes targets capture to a PersistentVolumeClaim: set destination to pvc://claim-name[/path] "
+                f"(ReadWriteMany when pods share it across nodes), not {cap.destination}",
+                at,
+            )
+        )
+    else:
+        claim = cap.destination[len("pvc://") :].partition("/")[0]
+        if not DNS_LABEL.fullmatch(claim):
+            out.append(Diagnostic(f"{claim!r} is not a valid PersistentVolumeClaim name", at))
+    if not t.capture_image:
+        out.append(
+            Diagnostic(
+                "monitoring.capture runs `python -m scalectl.capture_proxy` as a sidecar in each pod: set "
+                "capture_image to an image with scalectl installed (e.g. built FROM python:3.12-slim with "
+                "`pip install scalectl`) that the cluster can pull",
+                (*here, "capture_image"),
             )
         )
     return out

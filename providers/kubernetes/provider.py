@@ -116,6 +116,16 @@ class KubernetesProvider:
                 f"{t.resources.memory}{gpus}, {_capacity(t)}",
             )
         )
+        cap = t.monitoring.capture
+        if cap is not None:
+            changes.append(
+                Change(
+                    "create",
+                    "capture sidecar in each pod",
+                    f"{cap.percent:g}% of calls to {cap.destination} (a folder per pod), files rotated at "
+                    f"{cap.max_file_mb} MB ({t.capture_image}); the Services target it",
+                )
+            )
         steps = traffic_steps(t.rollout, live.active is not None)
         how = steps_text(steps) + (f", baking {t.rollout.bake}s per step" if len(steps) > 1 else "")
         if seen.routing == "gateway":

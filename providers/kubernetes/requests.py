@@ -109,6 +109,7 @@ def deployment(release: Release, stamp: Stamp, replicas: int | None = None) -> d
         for k, ref in t.secrets.items()
     ]
     mounts, volumes = _artifact(model.artifact)
+    sidecar, capture_volumes = capture_sidecar(release)
     return render_json(
         "kubernetes/deployment.json.j2",
         name=revision_name(release, number),
@@ -130,8 +131,70 @@ def deployment(release: Release, stamp: Stamp, replicas: int | None = None) -> d
         health=model.health,
         liveness_delay=min(300, max(30, t.startup_timeout // 2)),
         mounts=mounts,
-        volumes=volumes,
+        model_port_name="model" if sidecar else "http",
+        volumes=volumes + capture_volumes,
+        sidecars=[sidecar] if sidecar else [],
     )
+
+
+CAPTURE_PORT = 8100  # the capture sidecar's port in each pod; the Services target it when capture is on
+CAPTURE_MOUNT = "/captures"
+
+
+def capture_sidecar(release: Release) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """monitoring.capture: a `capture` container in front of the model in each pod, and its volume.
+
+    The Services send traffic to the sidecar, which forwards every call to the model on localhost and
+    writes a sampled share of predict calls (bodies only, never headers or the API key) as JSON lines,
+    rotated by size, to `pvc://claim/path` under a folder per pod (pods sharing a ReadWriteMany claim
+    never write the same file).
+    """
+    t = k8s_target(release)
+    cap = t.monitoring.capture
+    if cap is None or not cap.destination.startswith("pvc://"):
+        return None, []
+    claim, _, sub = cap.destination[len("pvc://") :].partition("/")
+    mount: dict[str, Any] = {"name": "captures", "mountPath": CAPTURE_MOUNT}
+    if sub.strip("/"):
+        mount["subPath"] = sub.strip("/")
+    container = {
+        "name": "capture",
+        "image": t.capture_image or "",
+        "command": ["python", "-m", "scalectl.capture_proxy"],
+        "args": [
+            "--upstream",
+            f"http://127.0.0.1:{release.model.port}",
+            "--listen",
+            f"0.0.0.0:{CAPTURE_PORT}",
+            "--dir",
+            f"{CAPTURE_MOUNT}/$(POD_NAME)",
+            "--percent",
+            f"{cap.percent:g}",
+            "--target",
+            release.target_name,
+            "--route",
+            release.model.predict,
+            "--max-file-mb",
+            str(cap.max_file_mb),
+        ],
+        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "ports": [{"name": "http", "containerPort": CAPTURE_PORT, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+        "volumeMounts": [mount],
+    }
+    volume = {"name": "captures", "persistentVolumeClaim": {"claimName": claim}}
+    return container, [volume]
+
+
+def service_port(release: Release) -> int | str:
+    """What the Services send traffic to: the port named `http` when capture is on, else the model's port.
+
+    With capture on, `http` is the sidecar's port and the model's is named `model`; a pod of an
+    earlier revision without the sidecar still names its model port `http`, so the Service reaches
+    every pod during a rollout that turns capture on.
+    """
+    return "http" if capture_sidecar(release)[0] is not None else release.model.port
 
 
 def _resources(t: KubernetesTarget) -> dict[str, Any]:
@@ -199,7 +262,7 @@ def stable_service(release: Release) -> dict[str, Any]:
         namespace=t.namespace,
         labels=owner_labels(release),
         selector=owner_labels(release),
-        port=release.model.port,
+        port=service_port(release),
     )
 
 
@@ -212,7 +275,7 @@ def revision_service(release: Release, number: int) -> dict[str, Any]:
         namespace=t.namespace,
         labels={**owner_labels(release), REVISION: str(number)},
         selector=pod_labels(release, number),
-        port=release.model.port,
+        port=service_port(release),
     )
 
 

@@ -344,8 +344,7 @@ def deploy(cluster: Cluster, plan: Plan, events: Events) -> Revision:
     number = rev.number
 
     events.step(f"revision {number}: traffic by {'HTTPRoute weights' if routing == 'gateway' else 'replica ratio'}")
-    if not seen.has_service:
-        cluster.apply(stable_service(release))
+    cluster.apply(stable_service(release))  # also when capture is turned on or off (its targetPort)
     if not seen.has_pdb:
         cluster.apply(pdb(release))
     first = total if routing == "gateway" else split_replicas(max(total, old_total), steps[0])[0]

@@ -62,6 +62,11 @@ class KubernetesTarget(TargetBase):
         default_factory=dict,
         description="ENV_NAME: secret-name/key of a Kubernetes Secret in the namespace (a reference, never a value)",
     )
+    capture_image: str | None = Field(
+        None,
+        description="monitoring.capture: an image with scalectl installed (`pip install scalectl`) for the capture "
+        "sidecar, which runs `python -m scalectl.capture_proxy` in every pod",
+    )
     startup_timeout: Duration = Field(
         600, description="how long new pods may take to become ready before the deploy fails and rolls back"
     )

@@ -210,3 +210,22 @@ def test_a_target_locked_by_another_deploy_exits_5_and_touches_nothing(sim: Kube
         result = CliRunner().invoke(app, ["deploy", "-f", str(path), "--yes", "--state-dir", str(state)])
     assert result.exit_code == 5, result.output
     assert not any(key.startswith(("POST", "PUT", "PATCH", "DELETE")) for key in sim.requests)
+
+
+def test_turning_capture_on_adds_the_sidecar_and_points_the_service_at_it(
+    sim: KubeSim, scale_file: ScaleWriter
+) -> None:
+    engine(scale_file()).deploy("prod", Events())
+    service = sim.get("services", "fraud-prod", "ml")
+    assert service is not None and service["spec"]["ports"][0]["targetPort"] == 8080
+    capture = (
+        "    capture_image: registry.example/scalectl:0.1\n"
+        "    monitoring: {capture: {percent: 10, destination: pvc://captures/fraud}}\n"
+    )
+    plan, revision = engine(scale_file(extra=capture)).deploy("prod", Events())
+    assert any(c.resource == "capture sidecar in each pod" for c in plan.changes)
+    assert revision is not None and revision.number == 2
+    pod = sim.get("deployments", "fraud-prod-r2", "ml")["spec"]["template"]["spec"]  # type: ignore[index]
+    assert [c["name"] for c in pod["containers"]] == ["model", "capture"]
+    service = sim.get("services", "fraud-prod", "ml")
+    assert service is not None and service["spec"]["ports"][0]["targetPort"] == "http"  # the sidecar's port name

@@ -214,3 +214,44 @@ def test_offline_commands_never_import_the_kubernetes_client(tmp_path: Path) -> 
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "out" / "eks-spot" / "httproute.json").is_file()
+
+
+def test_capture_is_a_sidecar_the_services_target_and_passes_the_schemas(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        "    gateway: public\n    capture_image: registry.example/scalectl:0.1\n"
+        "    monitoring:\n      capture: {percent: 20, destination: pvc://captures/fraud, max_file_mb: 16}\n",
+    )
+    bodies = {name: json.loads(text) for name, text in KubernetesProvider().render(release_for(config, "prod")).items()}
+    for body in bodies.values():
+        validate_manifest(body)
+    pod = bodies["deployment.json"]["spec"]["template"]["spec"]
+    model, sidecar = pod["containers"]
+    assert model["ports"][0]["name"] == "model" and model["readinessProbe"]["httpGet"]["port"] == "model"
+    assert sidecar["image"] == "registry.example/scalectl:0.1"
+    assert sidecar["ports"] == [{"name": "http", "containerPort": 8100, "protocol": "TCP"}]
+    args = sidecar["args"]
+    assert args[args.index("--upstream") + 1] == "http://127.0.0.1:8080"
+    assert args[args.index("--percent") + 1] == "20" and args[args.index("--max-file-mb") + 1] == "16"
+    assert args[args.index("--dir") + 1] == "/captures/$(POD_NAME)"  # a folder per pod on a shared claim
+    assert sidecar["volumeMounts"] == [{"name": "captures", "mountPath": "/captures", "subPath": "fraud"}]
+    assert {"name": "captures", "persistentVolumeClaim": {"claimName": "captures"}} in pod["volumes"]
+    assert [e["name"] for e in sidecar["env"]] == ["POD_NAME"]  # no secret reaches the sidecar
+    for name in ("service.json", "revision-service.json"):
+        assert bodies[name]["spec"]["ports"][0]["targetPort"] == "http"
+    plain = load(tmp_path, "    gateway: public\n")
+    plain_files = KubernetesProvider().render(release_for(plain, "prod"))
+    assert json.loads(plain_files["service.json"])["spec"]["ports"][0]["targetPort"] == 8080
+    assert len(json.loads(plain_files["deployment.json"])["spec"]["template"]["spec"]["containers"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("capture", "field", "words"),
+    [
+        ("capture_image: x/y:1\n    monitoring: {capture: {percent: 5, destination: /data}}", "destination", "pvc://"),
+        ("monitoring: {capture: {percent: 5, destination: pvc://c/p}}", "capture_image", "scalectl installed"),
+    ],
+)
+def test_capture_needs_a_claim_and_an_image_with_scalectl(tmp_path: Path, capture: str, field: str, words: str) -> None:
+    found = problems(tmp_path, f"    {capture}\n")
+    assert any(f.endswith(field) and words in m for f, _, m in found), found
