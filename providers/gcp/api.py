@@ -257,7 +257,8 @@ class Vertex:
         done.response.Unpack(response)
         return str(response.deployed_model.id)
 
-    def update_traffic(self, body: dict[str, Any]) -> dict[str, Any]:
+    def update_endpoint(self, body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateEndpoint (PATCH with the body's updateMask): the traffic split, or request-response logging."""
         from google.cloud.aiplatform_v1 import types
 
         request = _parse(types.UpdateEndpointRequest, body)

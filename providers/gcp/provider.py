@@ -67,6 +67,15 @@ class GcpProvider:
             changes.append(
                 Change("create", f"endpoint {bodies.endpoint_display_name(release)}", "found again by label")
             )
+        elif bodies.logging_differs({"predictRequestResponseLoggingConfig": _logging(live)}, target):
+            cap = target.monitoring.capture
+            changes.append(
+                Change(
+                    "update",
+                    "endpoint request-response logging",
+                    f"{cap.percent:g}% to {cap.destination}" if cap is not None else "off (monitoring.capture removed)",
+                )
+            )
         changes.append(Change("create", "model (new revision)", f"image {release.model.image}"))
         machine = hw.machine + (f" + {hw.accelerator_count} x {hw.accelerator_type}" if hw.accelerator_type else "")
         machine += f" (TPU {hw.tpu_topology})" if hw.tpu_topology else ""
@@ -191,11 +200,18 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
         details={
             "endpoint": name,
             "deployed_models": [_describe_deployed(d) for d in deployed],
+            "request_response_logging": snap.endpoint.get("predictRequestResponseLoggingConfig") or "off",
         },
         problems=unfinished + halted,
         unfinished=unfinished,
         halted=halted,
     )
+
+
+def _logging(live: Live) -> dict[str, Any]:
+    """The endpoint's request-response logging as `observe` read it ({} when off)."""
+    value = live.details.get("request_response_logging")
+    return value if isinstance(value, dict) else {}
 
 
 def _describe_deployed(d: Deployed) -> dict[str, Any]:

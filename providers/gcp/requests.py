@@ -173,6 +173,29 @@ def request_response_logging(target: GcpTarget) -> dict[str, Any] | None:
     return {"enabled": True, "samplingRate": cap.percent / 100, "bigqueryDestination": {"outputUri": cap.destination}}
 
 
+def logging_differs(endpoint: dict[str, Any], target: GcpTarget) -> bool:
+    """Whether an existing endpoint's request-response logging is not what `monitoring.capture` asks for."""
+    have = endpoint.get("predictRequestResponseLoggingConfig") or {}
+    want = request_response_logging(target)
+    if want is None:
+        return bool(have.get("enabled"))
+    return (
+        not have.get("enabled")
+        or abs(float(have.get("samplingRate", 0)) - want["samplingRate"]) > 1e-9
+        or (have.get("bigqueryDestination") or {}).get("outputUri") != want["bigqueryDestination"]["outputUri"]
+    )
+
+
+def update_logging(endpoint: str, target: GcpTarget) -> dict[str, Any]:
+    """UpdateEndpoint (PATCH, update_mask predictRequestResponseLoggingConfig): capture on an existing endpoint,
+    or off again (`enabled: false`) when `monitoring.capture` was removed."""
+    return render_json(
+        "gcp/update_logging.json.j2",
+        endpoint=endpoint,
+        logging=request_response_logging(target) or {"enabled": False},
+    )
+
+
 def deploy_model(
     release: Release,
     *,
@@ -285,6 +308,8 @@ def render_preview(release: Release, preview: Revision | None = None) -> dict[st
         "rollout.json": pretty(rollout_plan(release)),
         "iam.json": pretty(iam(release)),
     }
+    if target.monitoring.capture is not None:  # sent when the endpoint exists with other logging settings
+        files["update_logging.json"] = pretty(update_logging(endpoint, target))
     if len(steps) > 1:  # the first UpdateEndpoint traffic step after the canary's bake
         new, old = placeholder("new_deployed_model_id"), placeholder("previous_deployed_model_id")
         split = {new: steps[1]} if steps[1] == 100 else {new: steps[1], old: 100 - steps[1]}

@@ -90,7 +90,7 @@ def rollback(vertex: Vertex, release: Release, to: Revision, events: Events) -> 
     current = [d for d in deployed if d is not warm]
     if warm is not None:
         events.step(f"moving 100% of traffic back to revision {to.number} (still deployed)")
-        vertex.update_traffic(bodies.update_traffic(endpoint, {warm.id: 100}))
+        vertex.update_endpoint(bodies.update_traffic(endpoint, {warm.id: 100}))
         events.state(f"revision {to.number}", "100% traffic")
     else:
         model = snap.model_for(to.number)
@@ -228,8 +228,16 @@ class Rollout:
         return _left(self.deadline)
 
     def _ensure_endpoint(self, snap: Snapshot) -> str:
+        target = bodies.target_of(self.release)
         if snap.endpoint is not None:
-            return str(snap.endpoint["name"])
+            name = str(snap.endpoint["name"])
+            if bodies.logging_differs(snap.endpoint, target):
+                cap = target.monitoring.capture
+                what = f"{cap.percent:g}% to {cap.destination}" if cap is not None else "off"
+                self.events.step(f"setting the endpoint's request-response logging: {what}")
+                self.vertex.update_endpoint(bodies.update_logging(name, target))
+                self.events.state("request-response logging", what)
+            return name
         self.events.step(f"creating endpoint {bodies.endpoint_display_name(self.release)}")
         created = self.vertex.create_endpoint(bodies.create_endpoint(self.release), self._left())
         self.events.state("endpoint", "CREATED")
@@ -279,7 +287,7 @@ class Rollout:
             split[self.old.id] = 100 - share
         self.events.step(f"moving revision {self.revision.number} to {share}% of traffic")
         try:
-            self.vertex.update_traffic(bodies.update_traffic(self.endpoint, split))
+            self.vertex.update_endpoint(bodies.update_traffic(self.endpoint, split))
         except VertexError as exc:
             self._fail(f"traffic could not be moved to {share}%: {exc.message}")
         self.share = share
@@ -355,7 +363,7 @@ class Rollout:
             return f"{serving}; nothing was deployed"
         try:
             if self.new_id is not None and old is not None and self.share > 0:
-                self.vertex.update_traffic(bodies.update_traffic(self.endpoint, {old.id: 100}))
+                self.vertex.update_endpoint(bodies.update_traffic(self.endpoint, {old.id: 100}))
                 self.events.state(old_name, "100% traffic")
             if self.new_id is not None:
                 gone = Deployed(self.new_id, self.model.get("name", ""), n, 0 if old else self.share, 0)

@@ -80,4 +80,8 @@ def scalectl(*args: str, state: Path) -> tuple[int, dict[str, Any], str]:
 
 
 def traffic_updates(sim: VertexSim) -> list[dict[str, int]]:
-    return [{k: int(v) for k, v in r.body["trafficSplit"].items()} for r in sim.calls("PATCH") if "endpoints" in r.path]
+    return [
+        {k: int(v) for k, v in r.body["trafficSplit"].items()}
+        for r in sim.calls("PATCH")
+        if "endpoints" in r.path and "trafficSplit" in r.body
+    ]

@@ -103,6 +103,7 @@ class VertexSim:
         self.lock = threading.RLock()
         self.models: dict[str, dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
+        self.logging_updates: list[dict[str, Any]] = []  # request-response logging PATCHes, as sent
         self.operations: dict[str, Operation] = {}
         self.requests: list[Request] = []
         self._ids = itertools.count(1000)
@@ -408,6 +409,15 @@ class VertexSim:
         ep = self._ep(name)
         patch = self._parse(types.Endpoint, body)
         mask = query.get("updateMask", [""])[0]
+        if mask == "predictRequestResponseLoggingConfig":
+            config = patch.get("predictRequestResponseLoggingConfig", {})
+            uri = config.get("bigqueryDestination", {}).get("outputUri", "")
+            if config.get("enabled") and not uri.startswith("bq://"):
+                raise SimError("INVALID_ARGUMENT", "BigQuery destination output_uri must start with bq://")
+            ep["predictRequestResponseLoggingConfig"] = config
+            ep["updateTime"] = _now()
+            self.logging_updates.append(config)
+            return self._endpoint_json(ep)
         if mask != "trafficSplit":
             raise SimError("INVALID_ARGUMENT", f"Unsupported update mask: {mask!r}")
         split = {k: int(v) for k, v in patch.get("trafficSplit", {}).items()}

@@ -48,3 +48,31 @@ def test_only_a_bigquery_table_is_accepted(tmp_path: Path) -> None:
         assert result.exit_code == 2, destination
         found = {d["field"]: d["message"] for d in json.loads(result.stdout)["diagnostics"]}
         assert "BigQuery only" in found["targets.prod.monitoring.capture.destination"]
+
+
+def test_capture_is_set_on_an_existing_endpoint_and_removed_again(sim, gcp, tmp_path: Path) -> None:
+    """An endpoint created without capture gets it by PATCH (update_mask), and loses it when the key goes."""
+    from .helpers import V2, scalectl
+
+    state = tmp_path / "st"
+    assert scalectl("deploy", "-f", str(write_scale(tmp_path)), "--yes", state=state)[0] == 0
+    assert "predictRequestResponseLoggingConfig" not in sim.endpoint()
+    capture = "monitoring:\n  capture: {percent: 20, destination: bq://acme-ml.serving.fraud}\n"
+    path = write_scale(tmp_path, image=V2, extra=capture)
+    code, doc, _ = scalectl("plan", "-f", str(path), state=state)
+    assert {"action": "update", "resource": "endpoint request-response logging"}.items() <= next(
+        c for c in doc["targets"]["prod"]["changes"] if c["resource"] == "endpoint request-response logging"
+    ).items()
+    code, doc, _ = scalectl("deploy", "-f", str(path), "--yes", state=state)
+    assert code == 0, doc
+    want = {"enabled": True, "samplingRate": 0.2, "bigqueryDestination": {"outputUri": "bq://acme-ml.serving.fraud"}}
+    assert sim.endpoint()["predictRequestResponseLoggingConfig"] == want
+    (patch,) = [r for r in sim.calls("PATCH") if "predictRequestResponseLoggingConfig" in r.body]
+    assert patch.query["updateMask"] == ["predictRequestResponseLoggingConfig"]
+    code, doc, _ = scalectl("status", "-f", str(path), state=state)
+    assert doc["targets"]["prod"]["details"]["request_response_logging"] == want
+
+    assert scalectl("deploy", "-f", str(write_scale(tmp_path)), "--yes", state=state)[0] == 0
+    # enabled: false is proto3's default, so the SDK sends an empty config under the mask: logging cleared
+    assert sim.logging_updates == [want, {}]
+    assert not sim.endpoint()["predictRequestResponseLoggingConfig"].get("enabled")

@@ -212,9 +212,7 @@ def test_a_target_locked_by_another_deploy_exits_5_and_touches_nothing(sim: Kube
     assert not any(key.startswith(("POST", "PUT", "PATCH", "DELETE")) for key in sim.requests)
 
 
-def test_capture_on_adds_the_sidecar_and_points_the_service_at_it(
-    sim: KubeSim, scale_file: ScaleWriter
-) -> None:
+def test_capture_on_adds_the_sidecar_and_points_the_service_at_it(sim: KubeSim, scale_file: ScaleWriter) -> None:
     engine(scale_file()).deploy("prod", Events())
     service = sim.get("services", "fraud-prod", "ml")
     assert service is not None and service["spec"]["ports"][0]["targetPort"] == 8080
