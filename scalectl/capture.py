@@ -198,6 +198,7 @@ def _s3_objects(uri: str, since: datetime | None, region: str | None) -> Iterato
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, _, prefix = uri[len("s3://") :].partition("/")
+    prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""  # the folder, not its namesakes (fraud-old/)
     s3 = boto3.client("s3", region_name=region)
     try:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -54,6 +54,9 @@ class AwsProvider:
         files = req.bodies(release, REVISION, actor=ACTOR, timeout=target.rollout.timeout).as_files()
         out = {name: pretty(body) for name, body in files.items()}
         out["iam_policy.json"] = pretty(req.iam_policy(release))
+        role_policy = req.capture_role_policy(release)
+        if role_policy is not None:
+            out["capture_role_policy.json"] = pretty(role_policy)
         return out
 
     # ------------------------------------------------------------------ reading

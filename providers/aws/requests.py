@@ -417,6 +417,7 @@ def max_execution(timeout: int) -> int:
 
 
 def iam_policy(release: Release) -> dict[str, Any]:
+    """The least the identity running scalectl needs; with capture, `drift` reading the capture prefix too."""
     target = _aws(release)
     return render_json(
         "aws/iam_policy.json.j2",
@@ -425,7 +426,26 @@ def iam_policy(release: Release) -> dict[str, Any]:
         name_base=name_base(release),
         alarm_prefix=alarm_prefix(release),
         execution_role=target.execution_role or "arn:aws:iam::*:role/*",
+        capture=capture_prefix(target),
     )
+
+
+def capture_prefix(target: AwsTarget) -> dict[str, str] | None:
+    """`monitoring.capture.destination` as bucket and key prefix (no trailing slash), or None when capture is off."""
+    cap = target.monitoring.capture
+    if cap is None or not cap.destination.startswith("s3://"):
+        return None
+    bucket, _, key = cap.destination[len("s3://") :].partition("/")
+    return {"bucket": bucket, "prefix": key.strip("/")}
+
+
+def capture_role_policy(release: Release) -> dict[str, Any] | None:
+    """What the execution role needs for data capture: SageMaker writes the capture files to S3 as that role."""
+    target = _aws(release)
+    capture = capture_prefix(target)
+    if capture is None:
+        return None
+    return render_json("aws/capture_role_policy.json.j2", capture=capture)
 
 
 def _aws(release: Release) -> AwsTarget:

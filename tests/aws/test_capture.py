@@ -47,3 +47,31 @@ def test_a_destination_sagemaker_cannot_write_is_refused(project: Project) -> No
     assert "S3 only" in found["targets.prod.monitoring.capture.destination"]["message"]
     assert found["targets.prod.monitoring.capture.destination"]["line"] == 14
     assert "whole percents" in found["targets.prod.monitoring.capture.percent"]["message"]
+
+
+def test_capture_policies_cover_the_destination_prefix(project: Project, tmp_path: Path) -> None:
+    """SageMaker writes captures as the execution role (s3:PutObject); `drift` lists and reads them as scalectl."""
+    project.write(extra=CAPTURE)
+    result = project.run("render", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "out" / "prod"
+    role = json.loads((out / "capture_role_policy.json").read_text())
+    assert role["Statement"] == [
+        {
+            "Sid": "SageMakerDataCaptureWrite",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::acme-capture/fraud/*",
+        }
+    ]
+    statements = {s["Sid"]: s for s in json.loads((out / "iam_policy.json").read_text())["Statement"]}
+    listing = statements["ScalectlDriftListCaptures"]
+    assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", "arn:aws:s3:::acme-capture")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["fraud/*"]}}
+    assert statements["ScalectlDriftReadCaptures"]["Resource"] == "arn:aws:s3:::acme-capture/fraud/*"
+
+    project.write()
+    plain = tmp_path / "plain"
+    assert project.run("render", "-o", str(plain)).exit_code == 0
+    assert not (plain / "prod" / "capture_role_policy.json").exists()
+    assert "s3:" not in (plain / "prod" / "iam_policy.json").read_text()
