@@ -7,7 +7,8 @@ One line per sampled call, never headers or the API key (the writer is given bod
 
 Files are `requests-<UTC time>.jsonl` in the capture directory; a new one starts when the
 current one reaches the size limit. The reader also takes SageMaker's data-capture lines
-(`captureData.endpointInput/endpointOutput`, JSON, CSV or base64) so files synced down from S3 work.
+(`captureData.endpointInput/endpointOutput`, JSON, CSV or base64), local or under s3://, and Azure ML
+data collector payload logs (CloudEvents lines), local or under azblob://account/container/prefix.
 Baselines (training data) are read from CSV, JSON lines or Parquet (pyarrow, the `drift` extra).
 Standard library only, apart from pyarrow for Parquet.
 """
@@ -156,7 +157,9 @@ def is_capture(path: Path) -> bool:
         doc = json.loads(first)
     except ValueError:
         return False
-    return isinstance(doc, dict) and ("captureData" in doc or {"time", "request"} <= set(doc))
+    return isinstance(doc, dict) and (
+        "captureData" in doc or {"time", "request"} <= set(doc) or str(doc.get("type", "")).startswith("azureml.")
+    )
 
 
 def read_records(
@@ -167,26 +170,116 @@ def read_records(
     A malformed line is a UsageError naming the file (or object) and line.
     """
     out: list[Record] = []
+    azure = AzureEvents()
     if isinstance(source, str) and source.startswith("s3://"):
         for name, text in _s3_objects(source, since, region):
-            _parse(name, text.splitlines(), since, until, out)
-        return out
-    for file in capture_files(Path(source)):
-        with open(file, encoding="utf-8") as fh:
-            _parse(str(file), fh, since, until, out)
+            _parse(name, text.splitlines(), since, until, out, azure)
+    elif isinstance(source, str) and source.startswith("azblob://"):
+        for name, text in _blob_objects(source, since):
+            _parse(name, text.splitlines(), since, until, out, azure)
+    else:
+        for file in capture_files(Path(source)):
+            with open(file, encoding="utf-8") as fh:
+                _parse(str(file), fh, since, until, out, azure)
+    out += azure.records(since, until)
     return out
 
 
-def _parse(name: str, lines: Iterable[str], since: datetime | None, until: datetime | None, out: list[Record]) -> None:
+def _parse(
+    name: str,
+    lines: Iterable[str],
+    since: datetime | None,
+    until: datetime | None,
+    out: list[Record],
+    azure: AzureEvents,
+) -> None:
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            record = _record(json.loads(line))
+            doc = json.loads(line)
+            if azure.take(doc):
+                continue
+            record = _record(doc)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{name}:{number}: not a capture record ({exc})") from None
         if (since is None or record.time >= since) and (until is None or record.time < until):
             out.append(record)
+
+
+class AzureEvents:
+    """Azure ML data collector payload logging: request and response are separate CloudEvents lines
+    (`type` azureml.inference.request / .response, in the `request/` and `response/` collections),
+    joined here by `correlationid`. A payload over 4 MB is stored in a blob of its own
+    (`datainblob`): counted in `skipped`, not fetched.
+    """
+
+    def __init__(self) -> None:
+        self.requests: dict[str, tuple[datetime, Any]] = {}
+        self.responses: dict[str, Any] = {}
+        self.skipped = 0
+
+    def take(self, doc: Any) -> bool:
+        """True when `doc` is a data collector event (kept for joining), False for any other record."""
+        if not isinstance(doc, dict):
+            return False
+        kind = doc.get("type", "")
+        if doc.get("specversion") is None or kind not in ("azureml.inference.request", "azureml.inference.response"):
+            return False
+        if str(doc.get("datainblob", "")).lower() == "true":
+            self.skipped += 1
+            return True
+        key = str(doc.get("correlationid") or doc.get("xrequestid") or doc["id"])
+        if kind == "azureml.inference.request":
+            self.requests[key] = (parse_time(doc["time"]), doc.get("data"))
+        else:
+            self.responses[key] = doc.get("data")
+        return True
+
+    def records(self, since: datetime | None, until: datetime | None) -> list[Record]:
+        return [
+            Record(when, body, self.responses.get(key))
+            for key, (when, body) in self.requests.items()
+            if (since is None or when >= since) and (until is None or when < until)
+        ]
+
+
+def _blob_objects(uri: str, since: datetime | None) -> Iterator[tuple[str, str]]:
+    """Data collector files under azblob://account/container/prefix, skipping those last written before `since`.
+
+    Credentials as for azblob:// lock stores: AZURE_STORAGE_CONNECTION_STRING when set (Azurite, an
+    account key), else the standard Azure credential chain against https://<account>.blob.core.windows.net.
+    """
+    import os
+
+    try:
+        from azure.core.exceptions import AzureError, HttpResponseError
+        from azure.storage.blob import BlobServiceClient
+    except ImportError:
+        raise UsageError("reading azblob:// captures needs azure-storage-blob: pip install 'scalectl[azure]'") from None
+    account, _, rest = uri[len("azblob://") :].partition("/")
+    container, _, prefix = rest.partition("/")
+    if not account or not container:
+        raise UsageError(f"{uri}: expected azblob://account/container[/path]")
+    prefix = prefix.rstrip("/") + "/" if prefix.strip("/") else ""
+    connection = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    if connection:
+        service = BlobServiceClient.from_connection_string(connection)
+    else:
+        from scalectl.providers.azure.api import default_credential
+
+        service = BlobServiceClient(f"https://{account}.blob.core.windows.net", credential=default_credential())
+    client = service.get_container_client(container)
+    try:
+        for blob in client.list_blobs(name_starts_with=prefix):
+            if not blob.name.endswith(".jsonl") or (since is not None and blob.last_modified < since):
+                continue
+            text = client.download_blob(blob.name).readall().decode("utf-8")
+            yield f"azblob://{account}/{container}/{blob.name}", text
+    except HttpResponseError as exc:
+        raise ProviderError(f"cannot read captures at {uri}: {exc.reason or exc.status_code}") from None
+    except AzureError as exc:
+        raise ProviderError(f"cannot read captures at {uri}: {str(exc).splitlines()[0]}") from None
 
 
 def _s3_objects(uri: str, since: datetime | None, region: str | None) -> Iterator[tuple[str, str]]:

@@ -104,8 +104,10 @@ def _check_capture(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
         return []
     return [
         Diagnostic(
-            f"Azure ML's data collector writes to the workspace's blob store: set destination: {DEFAULT_CAPTURE} "
-            f"(files land under modelDataCollector/<endpoint>/<deployment>/); got {cap.destination!r}",
+            f"scalectl captures on Azure to the workspace's default blob store only: set destination: "
+            f"{DEFAULT_CAPTURE} (files land under modelDataCollector/<endpoint>/<deployment>/); got "
+            f"{cap.destination!r}. Another storage account needs an Azure ML data asset per collection, which "
+            "scalectl does not create",
             loc=(*at, "monitoring", "capture", "destination"),
         )
     ]

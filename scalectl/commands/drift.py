@@ -20,8 +20,10 @@ from scalectl.ui import escape
 
 # Where each platform's capture lands, and what to do until `drift` reads it there itself.
 _REMOTE = {
-    "bq": "a BigQuery request-response log table: export it as JSON lines, then --captures FILE",
-    "azureml": "Azure data collector blobs: download them, then --captures DIR",
+    "bq": "a BigQuery request-response log table: export it as JSON lines "
+    "(`bq extract --destination_format NEWLINE_DELIMITED_JSON`), then --captures FILE",
+    "pvc": "each pod's sidecar writes a folder on the claim: copy them out (`kubectl cp POD:/captures -c capture "
+    "./captures`), then --captures ./captures",
 }
 
 
@@ -63,7 +65,8 @@ def drift(
         str | None,
         typer.Option(
             "--captures",
-            help="Captured requests: a directory, a file or s3://bucket/prefix; default: the target's destination.",
+            help="Captured requests: a directory, a file, s3://bucket/prefix or azblob://account/container/prefix; "
+            "default: the target's destination.",
         ),
     ] = None,
     reference: Annotated[
@@ -199,11 +202,23 @@ def _destination(config: Any, name: str, target: Any) -> str:
     scheme, sep, _ = cap.destination.partition("://")
     if scheme == "s3":
         return cap.destination
+    if scheme == "azureml":
+        from scalectl.engine import release_for
+        from scalectl.providers.azure.requests import endpoint_name
+
+        endpoint = endpoint_name(release_for(config, name))
+        raise UsageError(
+            f"Azure ML's data collector writes to the workspace's default blob store ({cap.destination}), whose "
+            f"storage account only the workspace knows: pass --captures "
+            f"azblob://ACCOUNT/CONTAINER/modelDataCollector/{endpoint} (the account and container of the "
+            f"workspace's workspaceblobstore datastore, e.g. `az ml datastore show -n workspaceblobstore`)"
+        )
     if sep:
         how = _REMOTE.get(scheme, "copy them locally, then --captures PATH")
         raise UsageError(
-            f"drift does not read {scheme}:// captures yet; today it reads local JSON lines (Docker and "
-            f"Kubernetes capture directories) and SageMaker capture files, local or s3://. "
+            f"drift does not read {scheme}:// captures directly; it reads local JSON lines (Docker capture "
+            f"directories, copied Kubernetes ones), SageMaker capture files (local or s3://) and Azure ML data "
+            f"collector files (local or azblob://). "
             f"For {cap.destination}: {how}"
         )
     path = Path(cap.destination)
