@@ -206,7 +206,7 @@ def _destination(config: Any, name: str, target: Any) -> str:
         from scalectl.engine import release_for
         from scalectl.providers.azure.requests import endpoint_name
 
-        endpoint = endpoint_name(release_for(config, name))
+        endpoint = endpoint_name(release_for(config, name)) if target.provider == "azure" else "<endpoint>"
         raise UsageError(
             f"Azure ML's data collector writes to the workspace's default blob store ({cap.destination}), whose "
             f"storage account only the workspace knows: pass --captures "

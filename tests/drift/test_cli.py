@@ -139,8 +139,9 @@ def test_reference_file_for_predictions(cli, project: Path) -> None:
 @pytest.mark.parametrize(
     ("destination", "message"),
     [
-        ("bq://p.d.t", "drift does not read bq:// captures yet"),
-        ("azureml://datastores/workspaceblobstore", "drift does not read azureml:// captures yet"),
+        ("bq://p.d.t", "drift does not read bq:// captures directly"),
+        ("pvc://captures/fraud", "kubectl cp"),
+        ("azureml://datastores/workspaceblobstore", "azblob://ACCOUNT/CONTAINER/modelDataCollector/"),
     ],
 )
 def test_cloud_destinations_are_refused_with_what_works(cli, project: Path, destination: str, message: str) -> None:
