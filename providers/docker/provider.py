@@ -191,7 +191,7 @@ class DockerProvider:
                 "gateway": asdict(gateway) if gateway is not None else None,
                 "replicas": [asdict(r) for r in replicas],
                 "warm_revisions": seen.warm_revisions,
-                "capture": asdict(sidecar) if sidecar is not None else None,
+                **({"capture": asdict(sidecar) if sidecar else "missing"} if sidecar or capture_key(release) else {}),
             },
             observed=seen,
             problems=problems,

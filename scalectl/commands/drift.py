@@ -20,8 +20,9 @@ from scalectl.ui import escape
 
 # Where each platform's capture lands, and what to do until `drift` reads it there itself.
 _REMOTE = {
-    "bq": "a BigQuery request-response log table: export it as JSON lines "
-    "(`bq extract --destination_format NEWLINE_DELIMITED_JSON`), then --captures FILE",
+    "bq": "a BigQuery request-response log table, which drift does not query: select the rows of the window "
+    'into scalectl\'s capture format (one JSON object per line: {"time": ..., "request": ..., "response": ...}, '
+    "see docs/monitoring.md), then --captures FILE",
     "pvc": "each pod's sidecar writes a folder on the claim: copy them out (`kubectl cp POD:/captures -c capture "
     "./captures`), then --captures ./captures",
 }
