@@ -258,7 +258,7 @@ def capture_body(release: Release) -> dict[str, Any] | None:
 
 def capture_split(percent: float) -> str:
     """`monitoring.capture.percent` as an nginx split_clients share (at most two decimals)."""
-    return f"{round(percent, 2):g}%"
+    return f"{max(0.01, round(percent, 2)):g}%"  # nginx takes two decimals; never 0% for a positive percent
 
 
 def network_body(release: Release) -> dict[str, Any]:
