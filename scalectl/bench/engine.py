@@ -16,9 +16,11 @@ import contextlib
 import gc
 import itertools
 import json
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,19 +66,51 @@ class LoadSpec:
 
 @dataclass
 class Tally:
-    """Latencies and outcomes of a set of requests (a whole run, or one revision's share)."""
+    """Latencies and outcomes of a set of requests (a whole run, or one revision's share).
 
-    histogram: Any = field(default_factory=new_histogram)
+    Latencies are appended to a list and put in the HDR histogram in batches, counted by value: a
+    histogram insert is a dozen Python operations, and a run's latencies repeat (microseconds at a
+    few hundred distinct values), so the batch costs far less per request than recording each."""
+
+    _histogram: Any = field(default_factory=new_histogram)
+    pending: list[int] = field(default_factory=list)
     ok: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
     def record(self, micros: int, error: str | None) -> None:
         if micros >= 0:
-            self.histogram.record_value(max(1, min(micros, HIGHEST_US)))
+            self.pending.append(micros)
         if error is None:
             self.ok += 1
         else:
             self.errors[error] = self.errors.get(error, 0) + 1
+
+    @property
+    def histogram(self) -> Any:
+        """The HDR histogram with every latency recorded so far."""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            record = self._histogram.record_value
+            for micros, count in Counter(pending).items():
+                record(max(1, min(micros, HIGHEST_US)), count)
+        return self._histogram
+
+    def merge(self, other: Tally) -> None:
+        """Add another process's tally of the same run (the workers' shares)."""
+        self.histogram.add(other.histogram)
+        self.ok += other.ok
+        for kind, count in other.errors.items():
+            self.errors[kind] = self.errors.get(kind, 0) + count
+
+    def freeze(self) -> dict[str, Any]:
+        """A picklable, compact form to send between processes (the histogram HDR-encoded)."""
+        return {"histogram": self.histogram.encode(), "ok": self.ok, "errors": self.errors}
+
+    @classmethod
+    def thaw(cls, data: dict[str, Any]) -> Tally:
+        from hdrh.histogram import HdrHistogram
+
+        return cls(HdrHistogram.decode(data["histogram"]), ok=data["ok"], errors=dict(data["errors"]))
 
     @property
     def total(self) -> int:
@@ -111,9 +145,11 @@ class Result:
     sent: int = 0
     all: Tally = field(default_factory=Tally)
     revisions: dict[str, Tally] = field(default_factory=dict)
-    lag: Any = field(default_factory=new_histogram)  # open loop: how late a free worker sent, microseconds
+    lag: Tally = field(default_factory=Tally)  # open loop: how late a free worker sent, microseconds
     queued: int = 0  # open loop: requests whose slot came while all `connections` were in flight
     stopped_by: str = "duration"  # duration | max_requests | interrupted
+    workers: int = 1  # processes that sent the load
+    event_loop: str = "asyncio"  # or uvloop
 
     @property
     def throughput(self) -> float:
@@ -126,13 +162,52 @@ class Result:
     def client_lag_ms(self) -> dict[str, float]:
         """How far behind schedule the client sent (open loop): large values mean the client, not the
         server, was the limit, and the offered rate was not really offered."""
-        if self.lag.get_total_count() == 0:
+        lag = self.lag.histogram
+        if lag.get_total_count() == 0:
             return {"p50": 0.0, "p99": 0.0, "max": 0.0}
         return {
-            "p50": self.lag.get_value_at_percentile(50) / 1000,
-            "p99": self.lag.get_value_at_percentile(99) / 1000,
-            "max": self.lag.get_max_value() / 1000,
+            "p50": lag.get_value_at_percentile(50) / 1000,
+            "p99": lag.get_value_at_percentile(99) / 1000,
+            "max": lag.get_max_value() / 1000,
         }
+
+    def freeze(self) -> dict[str, Any]:
+        """What a worker process sends back: counters and HDR-encoded histograms."""
+        return {
+            "elapsed": self.elapsed,
+            "sent": self.sent,
+            "all": self.all.freeze(),
+            "revisions": {rev: t.freeze() for rev, t in self.revisions.items()},
+            "lag": self.lag.freeze(),
+            "queued": self.queued,
+            "stopped_by": self.stopped_by,
+        }
+
+    @classmethod
+    def thaw(cls, spec: LoadSpec, data: dict[str, Any]) -> Result:
+        return cls(
+            spec,
+            elapsed=data["elapsed"],
+            sent=data["sent"],
+            all=Tally.thaw(data["all"]),
+            revisions={rev: Tally.thaw(t) for rev, t in data["revisions"].items()},
+            lag=Tally.thaw(data["lag"]),
+            queued=data["queued"],
+            stopped_by=data["stopped_by"],
+        )
+
+    def merge(self, other: Result) -> None:
+        """Add a worker process's share of the same run: histograms added, counters summed, the
+        run as long as its longest share."""
+        self.elapsed = max(self.elapsed, other.elapsed)
+        self.sent += other.sent
+        self.all.merge(other.all)
+        for rev, tally in other.revisions.items():
+            self.revisions.setdefault(rev, Tally()).merge(tally)
+        self.lag.merge(other.lag)
+        self.queued += other.queued
+        if other.stopped_by != "duration":
+            self.stopped_by = other.stopped_by
 
 
 @dataclass(frozen=True)
@@ -157,10 +232,6 @@ def _json_field(body: bytes, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def error_kind(status: int) -> str | None:
-    return None if 200 <= status < 400 else f"HTTP {status}"
-
-
 if sys.version_info >= (3, 11):
     _deadline = asyncio.timeout
 else:  # pragma: no cover - Python 3.10
@@ -178,9 +249,28 @@ else:  # pragma: no cover - Python 3.10
             handle.cancel()
 
 
+@dataclass(frozen=True)
+class Share:
+    """This process's part of a run split across `count` worker processes: open loop, the slots
+    index, index + count, ... of the one arrival schedule; closed loop, its part of the concurrency and
+    of the request cap. `start` (time.monotonic(), the same clock in every process) lines them up."""
+
+    index: int = 0
+    count: int = 1
+    start: float | None = None
+
+    def part(self, total: int) -> int:
+        """This process's part of `total`, split as evenly as whole numbers allow."""
+        return total // self.count + (1 if self.index < total % self.count else 0)
+
+
+clock = time.monotonic  # latencies and the schedule: one clock for every process (uvloop's loop.time() is in ms)
+
+
 class _Run:
-    def __init__(self, spec: LoadSpec) -> None:
+    def __init__(self, spec: LoadSpec, share: Share = Share()) -> None:
         self.spec = spec
+        self.share = share
         self.endpoint = Endpoint.parse(spec.url)
         self.requests: list[tuple[bytes, bytes]] = []
         self.signed_at = 0.0
@@ -200,53 +290,54 @@ class _Run:
         ]
         self.signed_at = time.monotonic()
 
-    def _next(self, n: int) -> tuple[bytes, bytes]:
-        return self.requests[n % len(self.requests)]
-
-    async def _connection(self, deadline: float, loop: asyncio.AbstractEventLoop) -> Connection:
-        while self.idle:
-            conn = self.idle.pop()
-            if conn.usable:
-                return conn
-            conn.close()
-        async with _deadline(max(0.001, deadline - loop.time())):
+    async def _connect(self, deadline: float) -> Connection:
+        async with _deadline(max(0.001, deadline - clock())):
             conn = await Connection.open(self.endpoint)
         self.connections.append(conn)
         return conn
 
-    async def watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+    async def watchdog(self) -> None:
         """Time requests out from here, a few times a second, instead of a timer per request."""
         period = min(0.02, self.spec.timeout / 10)
         while True:
             await asyncio.sleep(period)
-            now = loop.time()
+            now = clock()
             for conn in self.connections:
                 conn.expire(now)
             self.connections = [c for c in self.connections if c.usable]
             if self.spec.sign is not None and time.monotonic() - self.signed_at > RESIGN_SECONDS:
                 self._build()
 
-    async def one(self, n: int, started: float, loop: asyncio.AbstractEventLoop) -> None:
-        """Send request n; its latency counts from `started` (its intended send time in open loop)."""
-        head, body = self._next(n)
+    async def one(self, n: int, started: float) -> None:
+        """Send request n; its latency counts from `started` (its intended send time in open loop).
+
+        The per-request path: no task, no timer (the watchdog times out), no header dict; an idle
+        keep-alive connection is taken without awaiting anything."""
+        requests = self.requests
+        head, body = requests[n % len(requests)]
+        spec = self.spec
         conn: Connection | None = None
         error: str | None = None
         revision: str | None = None
         micros = -1
         self.in_flight += 1
         try:
-            deadline = started + self.spec.timeout
-            if loop.time() >= deadline:  # it waited its whole timeout for a free connection: do not send it
+            deadline = started + spec.timeout
+            if clock() >= deadline:  # it waited its whole timeout for a free connection: do not send it
                 raise TimeoutError()
-            conn = await self._connection(deadline, loop)
+            idle = self.idle
+            while idle and not idle[-1].usable:
+                idle.pop().close()
+            conn = idle.pop() if idle else await self._connect(deadline)
             response = await conn.request(head, body, deadline)  # the watchdog enforces the deadline
-            micros = int((loop.time() - started) * 1_000_000)
-            error = error_kind(response.status)
-            revision = response.header(self.spec.revision_header)
-            if revision is None and self.spec.revision_field and response.status < 400:
-                revision = _json_field(response.body, self.spec.revision_field)
+            micros = int((clock() - started) * 1_000_000)
+            status = response.status
+            error = None if 200 <= status < 400 else f"HTTP {status}"
+            revision = response.header(spec.revision_header)
+            if revision is None and spec.revision_field and status < 400:
+                revision = _json_field(response.body, spec.revision_field)
             if conn.usable:
-                self.idle.append(conn)
+                idle.append(conn)
                 conn = None
         except (asyncio.TimeoutError, TimeoutError):
             error = "timeout"
@@ -262,18 +353,17 @@ class _Run:
         if revision is not None:
             self.result.revisions.setdefault(revision, Tally()).record(micros, error)
 
-    async def open_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    async def open_loop(self, start: float, stop: asyncio.Event) -> None:
         """`connections` workers share one arrival schedule: each takes the next slot, waits for its time,
         sends, and measures from the slot. When every worker is busy the next slot waits for one, and that
         wait is in its latency. No task per request, no semaphore: the client's own cost stays flat."""
-        spec = self.spec
+        spec, share = self.spec, self.share
         assert spec.rate is not None
         interval = 1.0 / spec.rate
         total = min(spec.max_requests, max(1, int(spec.rate * spec.duration)))
         if total < int(spec.rate * spec.duration):
             self.result.stopped_by = "max_requests"
-        slots = itertools.count()
-        start = loop.time()
+        slots = itertools.count(share.index, share.count)  # this process's slots of the one schedule
         lag = self.result.lag
 
         async def worker() -> None:
@@ -284,41 +374,45 @@ class _Run:
                     self.result.stopped_by = "interrupted"
                     return
                 intended = start + n * interval
-                delay = intended - loop.time()
+                delay = intended - clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
                     # free before its slot: any lateness now is this process being slow, not the server
-                    lag.record_value(max(1, int((loop.time() - intended) * 1_000_000)))
+                    now = clock()
+                    lag.record(int((now - intended) * 1_000_000), None)
+                    intended = min(intended, now)  # a timer that fired early: measure from the real send
                 elif delay < -0.001:
                     self.result.queued += 1  # every connection was busy: the server's wait, in its latency
                 self.result.sent += 1
-                await self.one(n, intended, loop)
+                await self.one(n, intended)
 
-        await asyncio.gather(*(worker() for _ in range(min(spec.connections, total))))
+        mine = share.part(total)
+        await asyncio.gather(*(worker() for _ in range(max(1, min(share.part(spec.connections), mine)))))
 
-    async def closed_loop(self, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-        spec = self.spec
+    async def closed_loop(self, start: float, stop: asyncio.Event) -> None:
+        spec, share = self.spec, self.share
         assert spec.concurrency is not None
-        end = loop.time() + spec.duration
+        end = start + spec.duration
+        cap = share.part(spec.max_requests)
 
         async def worker() -> None:
-            while loop.time() < end and not stop.is_set():
-                if self.result.sent >= spec.max_requests:
+            while clock() < end and not stop.is_set():
+                if self.result.sent >= cap:
                     self.result.stopped_by = "max_requests"
                     return
                 n = self.result.sent
                 self.result.sent += 1
-                await self.one(n, loop.time(), loop)
+                await self.one(n, clock())
 
-        await asyncio.gather(*(worker() for _ in range(spec.concurrency)))
+        await asyncio.gather(*(worker() for _ in range(share.part(spec.concurrency))))
         if stop.is_set():
             self.result.stopped_by = "interrupted"
 
-    async def ticker(self, loop: asyncio.AbstractEventLoop, begun: float, progress: ProgressFn) -> None:
+    async def ticker(self, begun: float, progress: ProgressFn) -> None:
         last_ok, last_t = 0, begun
         while True:
             await asyncio.sleep(0.25)
-            now = loop.time()
+            now = clock()
             total = self.result.all.total
             rps = (total - last_ok) / (now - last_t) if now > last_t else 0.0
             last_ok, last_t = total, now
@@ -337,16 +431,16 @@ class _Run:
     async def main(self, progress: ProgressFn | None) -> Result:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        begun = loop.time()
-        ticker = loop.create_task(self.ticker(loop, begun, progress)) if progress else None
-        watchdog = loop.create_task(self.watchdog(loop))
+        begun = self.share.start or clock()
+        ticker = loop.create_task(self.ticker(begun, progress)) if progress else None
+        watchdog = loop.create_task(self.watchdog())
         try:
             if self.spec.rate is not None:
-                await self.open_loop(loop, stop)
+                await self.open_loop(begun, stop)
             else:
-                await self.closed_loop(loop, stop)
+                await self.closed_loop(begun, stop)
         finally:
-            self.result.elapsed = loop.time() - begun
+            self.result.elapsed = clock() - begun
             watchdog.cancel()
             if ticker is not None:
                 ticker.cancel()
@@ -355,21 +449,163 @@ class _Run:
         return self.result
 
 
-def run(spec: LoadSpec, progress: ProgressFn | None = None) -> Result:
+def event_loop_name() -> str:
+    """uvloop when it is installed (about a third less CPU per request, measured in
+    benchmarks/bench_client.py) unless SCALECTL_BENCH_LOOP=asyncio; else asyncio's own loop."""
+    if os.environ.get("SCALECTL_BENCH_LOOP", "").lower() != "asyncio":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            return "uvloop"
+    return "asyncio"
+
+
+def _run_loop(main: Coroutine[Any, Any, Result]) -> Result:
+    """Run `main` to completion on a new event loop of the chosen kind."""
+    factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+    if event_loop_name() == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main)
+    loop = factory()  # pragma: no cover - Python 3.10
+    try:
+        return loop.run_until_complete(main)
+    finally:
+        loop.close()
+
+
+def default_workers() -> int:
+    """One worker process per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run(spec: LoadSpec, progress: ProgressFn | None = None, workers: int = 1) -> Result:
     """Run one load, blocking; returns what was measured (KeyboardInterrupt propagates).
+
+    With `workers` > 1 the load is split across that many processes, one event loop each (a Python
+    event loop is one core's worth of client), and their HDR histograms are merged: the same
+    percentiles as one process would measure, at several times the rate.
 
     The collector's full passes are put off for the run (a pause of the client would be a pause in
     the offered load); the young generation still collects, and everything is collected after."""
+    workers = min(workers, spec.concurrency or spec.connections, spec.max_requests)
+    if workers > 1 and "fork" not in _mp_methods():
+        workers = 1  # pragma: no cover - Windows: one process
     thresholds = gc.get_threshold()
     gc.collect()
     gc.freeze()
     gc.set_threshold(thresholds[0] * 10, 1_000, 1_000)
     started = time.monotonic()
     try:
-        result = asyncio.run(_Run(spec).main(progress))
+        result = _run_workers(spec, progress, workers) if workers > 1 else _run_loop(_Run(spec).main(progress))
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
     result.started = started
     result.elapsed = result.elapsed or time.monotonic() - started
+    result.workers = workers
+    result.event_loop = event_loop_name()
+    return result
+
+
+def _mp_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
+
+
+READY_TIMEOUT = 30.0  # seconds for a worker process to start and say it is ready
+
+
+def _worker(spec: LoadSpec, share: Share, pipe: Any) -> None:
+    """One worker process: wait for the common start time, run its share, send back what it measured.
+    Ctrl-C is the parent's to handle: it stops the workers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        pipe.send(("ready",))
+        start = pipe.recv()
+        job = _Run(spec, Share(share.index, share.count, start))
+
+        def report(p: Progress) -> None:
+            pipe.send(("progress", p.sent, p.ok, p.errors, p.in_flight))
+
+        result = _run_loop(job.main(report))
+        pipe.send(("done", result.freeze()))
+    except BaseException as exc:  # the parent reports it; a traceback from a child would be noise
+        with contextlib.suppress(OSError):
+            pipe.send(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
+
+
+def _run_workers(spec: LoadSpec, progress: ProgressFn | None, count: int) -> Result:
+    """Fork `count` workers, start them together, relay their progress, merge their results."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from scalectl.errors import ScalectlError
+
+    context = multiprocessing.get_context("fork")  # the spec (and its signer) is inherited, not pickled
+    pipes: list[Any] = []
+    procs: list[Any] = []
+    try:
+        for index in range(count):
+            mine, theirs = context.Pipe()
+            proc = context.Process(target=_worker, args=(spec, Share(index, count), theirs), daemon=True)
+            proc.start()
+            theirs.close()
+            pipes.append(mine)
+            procs.append(proc)
+        for index, pipe in enumerate(pipes):
+            if not pipe.poll(READY_TIMEOUT) or pipe.recv()[0] != "ready":
+                raise ScalectlError(f"bench worker {index} did not start")
+        start = clock() + 0.005
+        for pipe in pipes:
+            pipe.send(start)
+        counters = [(0, 0, 0, 0)] * count
+        frozen: dict[int, dict[str, Any]] = {}
+        last_done, last_t = 0, start
+        while len(frozen) < count:
+            waiting = [p for i, p in enumerate(pipes) if i not in frozen]
+            for ready in wait(waiting, timeout=0.25):
+                index = pipes.index(ready)
+                pipe = pipes[index]
+                try:
+                    message = pipe.recv()
+                except EOFError:
+                    raise ScalectlError(
+                        f"bench worker {index} exited (code {procs[index].exitcode}) before reporting"
+                    ) from None
+                if message[0] == "progress":
+                    counters[index] = message[1:]
+                elif message[0] == "done":
+                    frozen[index] = message[1]
+                else:
+                    raise ScalectlError(f"bench worker {index} failed: {message[1]}")
+            now = clock()
+            if progress is not None and now - last_t >= 0.25:
+                sent, ok, errors, in_flight = (sum(c[i] for c in counters) for i in range(4))
+                rps = (ok + errors - last_done) / (now - last_t)
+                progress(Progress(now - start, spec.duration, sent, ok, errors, in_flight, rps))
+                last_done, last_t = ok + errors, now
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(5)
+        for pipe in pipes:
+            pipe.close()
+    result = Result(spec)
+    for index in range(count):
+        result.merge(Result.thaw(spec, frozen[index]))
     return result

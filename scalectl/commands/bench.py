@@ -45,6 +45,12 @@ def bench(
     request_timeout: Annotated[
         float, typer.Option("--request-timeout", min=0.001, help="Seconds before a request counts as a timeout.")
     ] = 10.0,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=256, help="Client processes, one event loop each (default: one per core)."
+        ),
+    ] = None,
     connections: Annotated[
         int, typer.Option("--connections", min=1, max=4096, help="Open loop: at most this many requests in flight.")
     ] = 256,
@@ -85,7 +91,7 @@ def bench(
         if importlib.util.find_spec("hdrh") is None:
             raise ScalectlError("scalectl bench needs the hdrhistogram package: pip install 'scalectl[bench]'")
         from scalectl.bench import slo as slos
-        from scalectl.bench.engine import LoadSpec
+        from scalectl.bench.engine import LoadSpec, default_workers
         from scalectl.bench.targets import EXAMPLE_FILE, FrontDoor, front_door, load_bodies
         from scalectl.schema import parse_duration
 
@@ -155,7 +161,7 @@ def bench(
 
             sampler = ResourceSampler(door.containers)
         with sampler or nullcontext():
-            outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp)
+            outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp, workers or default_workers())
         doc = _document(target, door, outcome, objective, ramp)
         doc["resources"] = sampler.summary() if sampler else None
         if sampler is not None:  # each step's own share of the samples: CPU against offered load
@@ -188,7 +194,9 @@ def _ramp_rates(start: float, factor: float, ceiling: float) -> list[float]:
     return rates
 
 
-def _run_steps(ui: Any, door: Any, specs: list[Any], objective: Any, ramp: bool) -> list[tuple[Any, list[str]]]:
+def _run_steps(
+    ui: Any, door: Any, specs: list[Any], objective: Any, ramp: bool, workers: int
+) -> list[tuple[Any, list[str]]]:
     """Run each spec in turn with live progress; a ramp stops at the first step that misses the SLO."""
     from scalectl.bench.engine import run
     from scalectl.views.bench import live_progress
@@ -200,7 +208,7 @@ def _run_steps(ui: Any, door: Any, specs: list[Any], objective: Any, ramp: bool)
         title = f"step {index + 1}/{len(specs)}: " if len(specs) > 1 else ""
         title += f"{spec.rate:g}/s open loop" if spec.rate is not None else f"{spec.concurrency} concurrent"
         with live_progress(ui, title) as progress:
-            result = run(spec, progress)
+            result = run(spec, progress, workers)
         breaches = _breaches(result, objective, ramp)
         out.append((result, breaches))
         if ramp and breaches:
@@ -232,6 +240,8 @@ def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]
         "traffic": door.serving,
         "mode": "open" if outcome[0][0].spec.rate is not None else "closed",
         "connections": outcome[0][0].spec.connections,
+        "workers": outcome[0][0].workers,  # client processes (one event loop each)
+        "event_loop": outcome[0][0].event_loop,
         "slo": objective.to_dict() if objective else None,
         "steps": steps,
     }
