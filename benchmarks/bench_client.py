@@ -251,7 +251,8 @@ def main() -> None:
     for r in runs:
         w, c = r["wrk"], r["bench"]
         print(f"  wrk {w['rps']:>8,.0f}/s p50 {w['p50_ms']:.2f} p99 {w['p99_ms']:.2f} ms"
-              f" CPU {w['cpu_us_per_request']:.0f} us/req | bench {c['rps']:>8,.0f}/s p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms CPU"
+              f" CPU {w['cpu_us_per_request']:.0f} us/req | bench {c['rps']:>8,.0f}/s"
+              f" p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms CPU"
               f" {c['cpu_us_per_request']:.0f} us/req ({c['event_loop']}) | {r['ratio']:.0%}")  # fmt: skip
     print(f"  median ratio {figures['median_ratio']:.0%}; one worker: {one['rps']:,.0f}/s, "
           f"CPU {one['cpu_us_per_request']:.0f} us/req; bench start-up {base:.2f} s CPU")  # fmt: skip

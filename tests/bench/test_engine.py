@@ -3,6 +3,8 @@ omission when the server stalls, closed loop throughput, errors by kind, per-rev
 
 from __future__ import annotations
 
+import pytest
+
 from scalectl.bench.engine import LoadSpec, run
 from tests.bench.server import Behaviour, serve
 from tests.docker.helpers import free_port
@@ -16,10 +18,13 @@ def spec(url: str, **kw: object) -> LoadSpec:
     return LoadSpec(**args)  # type: ignore[arg-type]
 
 
-def test_open_loop_holds_the_rate_and_measures_the_injected_delay() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_open_loop_holds_the_rate_and_measures_the_injected_delay(workers: int) -> None:
+    """Split across two processes, the run is the same: one schedule, every slot sent once, one histogram."""
     behaviour = Behaviour(delay=0.03)
     with serve(behaviour) as url:
-        result = run(spec(url, rate=200))
+        result = run(spec(url, rate=200), workers=workers)
+    assert result.workers == workers and result.all.histogram.get_total_count() == 300
     assert result.sent == 300 and behaviour.received == 300 and result.all.ok == 300
     assert 1.45 <= result.elapsed <= 1.8
     assert abs(result.throughput - 200) / 200 < 0.15
@@ -29,14 +34,15 @@ def test_open_loop_holds_the_rate_and_measures_the_injected_delay() -> None:
     assert result.client_lag_ms()["p99"] < 50  # the client sent on schedule
 
 
-def test_a_stall_counts_against_every_request_that_should_have_been_sent_during_it() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_stall_counts_against_every_request_that_should_have_been_sent_during_it(workers: int) -> None:
     """Coordinated omission: with two connections, a 600 ms stall blocks the client from sending. Requests
     whose slot fell in the stall must carry the wait, measured from their intended send time."""
     behaviour = Behaviour(delay=0.002)
     with serve(behaviour) as url:
         behaviour.stall_after = 0.5
         behaviour.stall_for = 0.6
-        result = run(spec(url, rate=100, duration=2.0, connections=2))
+        result = run(spec(url, rate=100, duration=2.0, connections=2), workers=workers)
     assert result.all.ok == 200
     h = result.all.histogram
     delayed = sum(1 for v in _values(h) if v >= 200_000)  # at least 200 ms late
@@ -53,9 +59,10 @@ def _values(histogram: object) -> list[int]:
     return out
 
 
-def test_closed_loop_throughput_follows_concurrency_over_service_time() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_closed_loop_throughput_follows_concurrency_over_service_time(workers: int) -> None:
     with serve(Behaviour(delay=0.02)) as url:
-        result = run(spec(url, concurrency=4, duration=1.0))
+        result = run(spec(url, concurrency=4, duration=1.0), workers=workers)
     assert 150 <= result.throughput <= 205  # 4 / 20 ms = 200/s at most
     assert 20 <= result.all.latency_ms()["p50"] <= 30
     assert result.stopped_by == "duration"
@@ -76,12 +83,15 @@ def test_errors_are_counted_by_kind() -> None:
 def test_the_request_cap_stops_a_run_early() -> None:
     with serve(Behaviour()) as url:
         result = run(spec(url, rate=100, duration=5, max_requests=20))
+        closed = run(spec(url, concurrency=3, duration=5, max_requests=21), workers=2)
     assert result.sent == 20 and result.stopped_by == "max_requests" and result.elapsed < 1
+    assert closed.sent == 21 and closed.all.ok == 21 and closed.stopped_by == "max_requests"
 
 
-def test_results_are_split_by_the_revision_that_served() -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_results_are_split_by_the_revision_that_served(workers: int) -> None:
     with serve(Behaviour(revisions=("1", "2", "2", "2"))) as url:
-        result = run(spec(url, rate=100, duration=0.8))
+        result = run(spec(url, rate=100, duration=0.8), workers=workers)
     assert set(result.revisions) == {"1", "2"}
     assert result.revisions["1"].ok == 20 and result.revisions["2"].ok == 60
 
@@ -95,3 +105,20 @@ def test_a_request_that_waits_out_its_timeout_for_a_connection_is_a_timeout_and_
     assert result.all.errors == {"timeout": 200} and result.all.ok == 0
     assert behaviour.received < 100  # without the check all 200 would be sent, each only to time out
     assert result.queued > 150  # their slots came while the one connection was busy
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for() -> None:
+    """A worker process that cannot run its share (here: its signer raises) fails the run with a message."""
+
+    def sign(body: bytes) -> dict[str, str]:
+        if os.getpid() != parent:
+            raise RuntimeError("no credentials in this worker")
+        return {}
+
+    import os
+
+    from scalectl.errors import ScalectlError
+
+    parent = os.getpid()
+    with serve(Behaviour()) as url, pytest.raises(ScalectlError, match="bench worker . failed.*no credentials"):
+        run(spec(url, rate=50, duration=0.5, sign=sign), workers=2)
