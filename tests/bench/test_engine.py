@@ -120,5 +120,5 @@ def test_a_worker_that_dies_is_reported_not_waited_for() -> None:
     from scalectl.errors import ScalectlError
 
     parent = os.getpid()
-    with serve(Behaviour()) as url, pytest.raises(ScalectlError, match="bench worker . failed.*no credentials"):
+    with serve(Behaviour()) as url, pytest.raises(ScalectlError, match=r"bench worker \d failed.*no credentials"):
         run(spec(url, rate=50, duration=0.5, sign=sign), workers=2)
