@@ -118,31 +118,17 @@ def _estimate_all(config: Any, names: list[str], catalog: Any) -> list[Any]:
     return out
 
 
-def _traffic(config: Any) -> Any:
-    from scalectl.cost import TrafficProfile
-
-    t = config.spec.traffic
-    return TrafficProfile(t.peak_rps, t.offpeak_rps, t.peak_hours_per_day, t.replica_rps) if t else None
-
-
 def _estimate_target(config: Any, name: str, catalog: Any) -> Any:
-    from dataclasses import replace
-
     from scalectl import cost
-    from scalectl.bench.saved import load_measurement
+    from scalectl.bench.saved import effective_traffic, measured_note
     from scalectl.catalog import SERVICES, rate_for
 
     tgt = config.spec.targets[name]
     rate, _hw, type_, region = rate_for(catalog, tgt)
     notes: list[str] = []
-    traffic = _traffic(config)
-    measured = load_measurement(config.path, name) if traffic else None
-    if traffic and measured:  # `bench --ramp --save` measured it: it replaces the hand-typed guess
-        traffic = replace(traffic, replica_rps=measured.replica_rps)
-        notes.append(
-            f"replica_rps {measured.replica_rps:g} measured by `scalectl bench` at {measured.measured_at} "
-            f"({measured.path}; delete it to use traffic.replica_rps)"
-        )
+    traffic, measured = effective_traffic(config, name)
+    if measured is not None:
+        notes.append(measured_note(measured))
     if tgt.provider == "docker":
         usage = cost.usage(tgt.replicas, tgt.replicas, traffic)
         usage = cost.Usage(**{**usage.to_dict(), "expected_hours": usage.max_hours, "note": ""})

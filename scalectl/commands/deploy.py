@@ -20,6 +20,7 @@ def plan(
     ] = False,
 ) -> None:
     """Desired vs live: what deploy would change. Changes nothing."""
+    from scalectl.bench.saved import capacity
     from scalectl.views.deploy import order_text
     from scalectl.views.plan import plan_doc, print_plan
     from scalectl.waves import waves_of
@@ -30,18 +31,19 @@ def plan(
         engine = common.engine(config)
         order = waves_of(config, names)
         plans = {name: engine.plan(name) for wave, wave_names in order for name in wave_names}
+        capacities = {name: capacity(config, name) for name in plans}  # bench's saved figure, as cost-estimate
         if ui.json:
             ui.document(
                 {
                     "command": "plan",
                     "ok": True,
                     "waves": [{"wave": wave, "targets": wave_names} for wave, wave_names in order],
-                    "targets": {n: plan_doc(p) for n, p in plans.items()},
+                    "targets": {n: plan_doc(p, capacities[n]) for n, p in plans.items()},
                 }
             )
         else:
-            for p in plans.values():
-                print_plan(ui, p)
+            for name, p in plans.items():
+                print_plan(ui, p, capacities[name])
         if len(names) > 1:
             ui.say(f"deploy order: {escape(order_text(order))}")
         changed = [n for n, p in plans.items() if p.has_changes]

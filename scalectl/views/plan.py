@@ -9,7 +9,8 @@ from scalectl.ui import Ui, escape
 COLORS = {"create": "green", "update": "yellow", "delete": "red", "keep": "dim"}
 
 
-def print_plan(ui: Ui, plan: Any) -> None:
+def print_plan(ui: Ui, plan: Any, capacity: Any = None) -> None:
+    """The changes as a table, then the target's capacity against its expected peak (when `traffic:` says)."""
     from rich.table import Table
 
     table = Table(title=f"{plan.release.target_name} ({plan.release.target.provider}): revision {plan.revision.number}")
@@ -19,9 +20,12 @@ def print_plan(ui: Ui, plan: Any) -> None:
     for c in plan.changes:
         table.add_row(f"[{COLORS[c.action]}]{c.action}[/]", escape(c.resource), escape(c.detail))
     ui.err.print(table)
+    if capacity is not None:
+        color = "" if capacity.covers_peak else "[yellow]"
+        ui.say(f"{color}{escape(capacity.describe())}{'[/yellow]' if color else ''}")
 
 
-def plan_doc(plan: Any) -> dict[str, Any]:
+def plan_doc(plan: Any, capacity: Any = None) -> dict[str, Any]:
     return {
         "provider": plan.release.target.provider,
         "wave": plan.release.target.wave,
@@ -30,4 +34,5 @@ def plan_doc(plan: Any) -> dict[str, Any]:
         "active": plan.live.active,
         "has_changes": plan.has_changes,
         "changes": [{"action": c.action, "resource": c.resource, "detail": c.detail} for c in plan.changes],
+        "capacity": capacity.to_dict() if capacity is not None else None,
     }

@@ -134,3 +134,33 @@ targets:
     assert result.exit_code == 2, result.output  # refused before anything is called: no credentials needed
     error = json.loads(result.stdout)["error"]
     assert "auth_mode aml_token" in error and "not supported yet" in error and "--url" in error
+
+
+def test_plan_reads_the_saved_replica_rps_and_says_whether_the_top_replica_count_covers_the_peak(  # type: ignore[no-untyped-def]
+    cli, memory, scale_file
+) -> None:
+    path = scale_file("""\
+version: 1
+name: fraud
+model: {image: fraud:v1}
+targets:
+  local: {provider: docker, replicas: 3}
+traffic: {peak_rps: 400, offpeak_rps: 40, peak_hours_per_day: 10, replica_rps: 50}
+""")
+    guessed = json.loads(cli("plan", "-f", path, "--output", "json").stdout)["targets"]["local"]["capacity"]
+    assert guessed == {
+        "replica_rps": 50.0, "source": "scale.yaml", "measured_at": None, "peak_rps": 400.0, "max_replicas": 3,
+        "max_source": "replicas", "replicas_needed_at_peak": 8, "covers_peak": False,
+    }  # fmt: skip
+    text = cli("plan", "-f", path, "--no-color")
+    assert "does NOT cover (peak needs 8; raise replicas)" in text.stderr and "traffic.replica_rps" in text.stderr
+    doc = {"slo": {"text": "p99=250ms"}, "ramp": {"held_rps": 300}, "replicas": 2, "url": "http://x"}
+    save_measurement(path, "local", 150.0, doc)
+    measured = json.loads(cli("plan", "-f", path, "--output", "json").stdout)["targets"]["local"]["capacity"]
+    assert measured["source"] == "bench" and measured["replica_rps"] == 150.0 and measured["measured_at"]
+    assert measured["replicas_needed_at_peak"] == 3 and measured["covers_peak"] is True
+    text = cli("plan", "-f", path, "--no-color")
+    assert "capacity 150 req/s per replica (measured by `scalectl bench` at" in text.stderr
+    assert "replicas 3 x 150 = 450 req/s covers the expected peak of 400 req/s" in text.stderr
+    cost = json.loads(cli("cost-estimate", "-f", path, "--output", "json").stdout)["targets"]["local"]
+    assert any("replica_rps 150 measured by `scalectl bench`" in n for n in cost["notes"])  # the same figure
