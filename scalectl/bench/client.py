@@ -80,8 +80,12 @@ class Connection(asyncio.Protocol):
         self.deadline = 0.0  # the response body runs to the end of the connection
 
     @classmethod
-    async def open(cls, endpoint: Endpoint) -> Connection:
-        context = ssl.create_default_context() if endpoint.scheme == "https" else None
+    async def open(cls, endpoint: Endpoint, context: ssl.SSLContext | None = None) -> Connection:
+        """Connect; https uses `context` (built once per run by `tls_context`)."""
+        if endpoint.scheme == "https" and context is None:
+            context = ssl.create_default_context()
+        elif endpoint.scheme != "https":
+            context = None
         loop = asyncio.get_running_loop()
         _transport, conn = await loop.create_connection(
             cls, endpoint.host, endpoint.port, ssl=context, server_hostname=endpoint.host if context else None
@@ -174,6 +178,28 @@ class Connection(asyncio.Protocol):
         self.usable = False
         if self.transport is not None:
             self.transport.close()
+
+
+@dataclass(frozen=True)
+class Tls:
+    """How to trust the server and who the client is: a CA bundle, a client certificate and key (files, as
+    a kubeconfig's credentials are), or no verification when the credentials say so."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+
+
+def tls_context(tls: Tls | None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+    if tls is not None:
+        if tls.cert_file:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        if not tls.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _dechunk(buffer: bytearray, start: int) -> tuple[bytes, int] | None:

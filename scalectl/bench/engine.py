@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalectl.bench.client import Connection, Endpoint, ProtocolError, request_head
+from scalectl.bench.client import Connection, Endpoint, ProtocolError, Tls, request_head, tls_context
 
 HIGHEST_US = 3_600_000_000  # an hour, in microseconds: the histogram's range
 REVISION_HEADER = "x-scalectl-revision"  # the Docker gateway names the revision that served each request
@@ -56,6 +56,7 @@ class LoadSpec:
     sign: Callable[[bytes], dict[str, str]] | None = None  # per-body auth headers (SigV4), renewed every 4 minutes
     revision_header: str = REVISION_HEADER  # the response header that names what served the request
     revision_field: str | None = None  # or a top-level field of the JSON response (Vertex: deployedModelId)
+    tls: Tls | None = None  # https: the CA and client certificate to use (a kubeconfig's), else the system's
 
     def __post_init__(self) -> None:
         if (self.rate is None) == (self.concurrency is None):
@@ -272,6 +273,7 @@ class _Run:
         self.spec = spec
         self.share = share
         self.endpoint = Endpoint.parse(spec.url)
+        self.context = tls_context(spec.tls) if self.endpoint.scheme == "https" else None
         self.requests: list[tuple[bytes, bytes]] = []
         self.signed_at = 0.0
         self._build()
@@ -292,7 +294,7 @@ class _Run:
 
     async def _connect(self, deadline: float) -> Connection:
         async with _deadline(max(0.001, deadline - clock())):
-            conn = await Connection.open(self.endpoint)
+            conn = await Connection.open(self.endpoint, self.context)
         self.connections.append(conn)
         return conn
 

@@ -152,6 +152,7 @@ def bench(
                 sign=door.sign,
                 revision_header=door.revision_header,
                 revision_field=door.revision_field,
+                tls=door.tls,
             )
 
         rates = _ramp_rates(offered, ramp_factor, ceiling) if ramp and offered is not None else [offered]

@@ -17,12 +17,18 @@ like an API server where it matters to a rollout:
 - HPAs report current/desired replicas of their Deployment;
 - `fail(status, count, match)` answers the next `count` requests matching `match` with that
   status (429 carries Retry-After), `delay` slows every request down;
-- `requests` counts calls as "VERB kind", for benchmarks and tests.
+- `requests` counts calls as "VERB kind", for benchmarks and tests;
+- the service proxy, `/api/v1/namespaces/{ns}/services/{name}[:{port}]/proxy/{path}`, as the API server
+  serves it: the kubeconfig's bearer token is required (401 without it), a missing Service is 404, and a
+  Service given a backend with `serve(namespace, service, base_url)` has the request forwarded there (a
+  local model server standing in for its pods); without one, 503 as a Service with no ready endpoints.
+  Gateways (gateway.networking.k8s.io/v1) can be put in `objects` with a status for tests to read.
 """
 
 from __future__ import annotations
 
 import copy
+import http.client
 import itertools
 import json
 import re
@@ -48,7 +54,11 @@ RESOURCES = {
     "poddisruptionbudgets": ("policy/v1", "PodDisruptionBudget"),
     "httproutes": ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     "leases": ("coordination.k8s.io/v1", "Lease"),
+    "gateways": ("gateway.networking.k8s.io/v1", "Gateway"),
 }
+TOKEN = "test-token"  # the bearer token in the kubeconfig the simulator writes
+_PROXY = re.compile(r"^/api/v1/namespaces/([^/]+)/services/([^/:]+)(?::[^/]+)?/proxy(/.*)?$")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 GROUPS = ["apps/v1", "autoscaling/v2", "policy/v1", "coordination.k8s.io/v1"]
 
 
@@ -82,6 +92,8 @@ class KubeSim:
         self._failures: list[list[Any]] = []  # [status, remaining, match]
         self._version = itertools.count(1)
         self._server: ThreadingHTTPServer | None = None
+        self.backends: dict[tuple[str, str], str] = {}  # (namespace, Service) -> base URL its pods stand for
+        self._upstream = threading.local()  # a keep-alive connection to the backend per handler thread
 
     # ------------------------------------------------------------ lifecycle
 
@@ -89,6 +101,8 @@ class KubeSim:
         sim = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real API server (every answer has a Content-Length)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -125,6 +139,10 @@ class KubeSim:
         path.write_text(yaml.safe_dump(doc))
         return path
 
+    def serve(self, namespace: str, service: str, base_url: str) -> None:
+        """Forward the service proxy's requests for this Service to `base_url` (its pods)."""
+        self.backends[(namespace, service)] = base_url.rstrip("/")
+
     def fail(self, status: int, count: int = 1, match: str = "") -> None:
         """Answer the next `count` requests whose "VERB /path" contains `match` with `status`."""
         with self.lock:
@@ -146,6 +164,10 @@ class KubeSim:
             if self.delay:
                 time.sleep(self.delay)
             url = urlsplit(handler.path)
+            proxied = _PROXY.match(url.path)
+            if proxied:
+                self._proxy(handler, proxied, url.query)
+                return
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             length = int(handler.headers.get("Content-Length") or 0)
             body = json.loads(handler.rfile.read(length)) if length else None
@@ -159,6 +181,47 @@ class KubeSim:
         handler.send_header("Content-Length", str(len(data)))
         for key, value in headers.items():
             handler.send_header(key, value)
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _proxy(self, handler: BaseHTTPRequestHandler, match: re.Match[str], query: str) -> None:
+        """The API server's service proxy: authenticate, find the Service, forward to its backend."""
+        namespace, service, rest = match.group(1), match.group(2), match.group(3) or "/"
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        self.requests["PROXY Service"] += 1
+        status, headers, data = 0, {"Content-Type": "application/json"}, b""
+        if handler.headers.get("Authorization") != f"Bearer {TOKEN}":
+            status, data = 401, json.dumps(_status(401, "Unauthorized", "Unauthorized")).encode()
+        elif ("services", namespace, service) not in self.objects:
+            status, data = 404, json.dumps(_status(404, "NotFound", f'services "{service}" not found')).encode()
+        elif (namespace, service) not in self.backends:
+            message = f'no endpoints available for service "{service}"'
+            status, data = 503, json.dumps(_status(503, "ServiceUnavailable", message)).encode()
+        else:
+            base = urlsplit(self.backends[(namespace, service)])
+            upstream = getattr(self._upstream, "conn", None)
+            if upstream is None:
+                upstream = http.client.HTTPConnection(base.hostname or "127.0.0.1", base.port or 80, timeout=30)
+                self._upstream.conn = upstream
+            forward = {k: v for k, v in handler.headers.items() if k.lower() not in ("authorization", "host")}
+            target = f"{base.path}{rest}" + (f"?{query}" if query else "")
+            try:
+                upstream.request(handler.command, target, body=body, headers=forward)
+                answer = upstream.getresponse()
+                status, data = answer.status, answer.read()
+                headers = {k: v for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP}
+            except (OSError, http.client.HTTPException) as exc:
+                upstream.close()
+                self._upstream.conn = None
+                status, data = (
+                    503,
+                    json.dumps(_status(503, "ServiceUnavailable", f"error trying to reach service: {exc}")).encode(),
+                )
+        handler.send_response(status)
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(data)))
         handler.end_headers()
         handler.wfile.write(data)
 
