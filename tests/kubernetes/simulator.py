@@ -102,6 +102,7 @@ class KubeSim:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as a real API server (every answer has a Content-Length)
+            disable_nagle_algorithm = True  # headers and body are written apart: no 40 ms delayed-ACK stall
 
             def log_message(self, *args: Any) -> None:
                 pass
