@@ -159,13 +159,17 @@ def autocannon(url: str, seconds: int, connections: int, rate: int) -> dict[str,
     }
 
 
-def bench(url: str, requests: Path, seconds: int, load: list[str], startup_cpu: float = 0.0) -> dict[str, Any]:
-    """One `scalectl bench` run; CPU per request without the interpreter's start-up."""
+def bench(
+    url: str, requests: Path, seconds: int, load: list[str], startup_cpu: float = 0.0, loop: str = ""
+) -> dict[str, Any]:
+    """One `scalectl bench` run; CPU per request without the interpreter's start-up. `loop`: force
+    SCALECTL_BENCH_LOOP (asyncio) to measure what uvloop saves."""
     cpu = child_cpu()
+    env = {**os.environ, "SCALECTL_BENCH_LOOP": loop} if loop else None
     out = subprocess.run(
         [*SCALECTL, "bench", "--url", url, "--requests", str(requests), "--duration", f"{seconds}s",
          "--max-rate", "100000/s", "--max-requests", "10000000", "--output", "json", *load],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     doc = json.loads(out.stdout)
     step = doc["steps"][0]
@@ -233,6 +237,9 @@ def main() -> None:
             figures["median_ratio"] = statistics.median(r["ratio"] for r in runs)
             one = bench(url, requests, args.seconds, ["--concurrency", str(args.concurrency), "--workers", "1"], base)
             figures["bench_one_worker"] = one
+            plain = bench(url, requests, args.seconds, ["--concurrency", str(args.concurrency), "--workers", "1"],
+                          base, loop="asyncio")  # fmt: skip
+            figures["bench_one_worker_asyncio"] = plain
             fixed = {}
             for label, target, rate in (("static", url, args.static_rate), ("slow_20ms", slow_url, args.slow_rate)):
                 ref = autocannon(target, args.seconds, args.concurrency, rate)
@@ -255,7 +262,8 @@ def main() -> None:
               f" p50 {c['p50_ms']:.2f} p99 {c['p99_ms']:.2f} ms CPU"
               f" {c['cpu_us_per_request']:.0f} us/req ({c['event_loop']}) | {r['ratio']:.0%}")  # fmt: skip
     print(f"  median ratio {figures['median_ratio']:.0%}; one worker: {one['rps']:,.0f}/s, "
-          f"CPU {one['cpu_us_per_request']:.0f} us/req; bench start-up {base:.2f} s CPU")  # fmt: skip
+          f"CPU {one['cpu_us_per_request']:.0f} us/req ({one['event_loop']}); on asyncio's loop {plain['rps']:,.0f}/s, "
+          f"CPU {plain['cpu_us_per_request']:.0f} us/req; bench start-up {base:.2f} s CPU")  # fmt: skip
     for label, f in figures["fixed_rate"].items():
         a, o = f["autocannon"], f["bench"]
         print(f"fixed rate {f['rate']}/s ({label}): autocannon p50 {a['p50_ms']:.2f} p99 {a['p99_ms']:.2f} ms | bench "

@@ -48,7 +48,11 @@ def bench(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", min=1, max=256, help="Client processes, one event loop each (default: one per core)."
+            "--workers",
+            min=1,
+            max=256,
+            help="Client processes, one event loop each (default: closed loop one per core; open loop one per "
+            "2000/s, up to one per core).",
         ),
     ] = None,
     connections: Annotated[
@@ -91,7 +95,7 @@ def bench(
         if importlib.util.find_spec("hdrh") is None:
             raise ScalectlError("scalectl bench needs the hdrhistogram package: pip install 'scalectl[bench]'")
         from scalectl.bench import slo as slos
-        from scalectl.bench.engine import LoadSpec, default_workers
+        from scalectl.bench.engine import LoadSpec
         from scalectl.bench.targets import EXAMPLE_FILE, FrontDoor, front_door, load_bodies
         from scalectl.schema import parse_duration
 
@@ -162,7 +166,7 @@ def bench(
 
             sampler = ResourceSampler(door.containers)
         with sampler or nullcontext():
-            outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp, workers or default_workers())
+            outcome = _run_steps(ui, door, [spec(r) for r in rates], objective, ramp, workers)
         doc = _document(target, door, outcome, objective, ramp)
         doc["resources"] = sampler.summary() if sampler else None
         if sampler is not None:  # each step's own share of the samples: CPU against offered load
@@ -196,10 +200,10 @@ def _ramp_rates(start: float, factor: float, ceiling: float) -> list[float]:
 
 
 def _run_steps(
-    ui: Any, door: Any, specs: list[Any], objective: Any, ramp: bool, workers: int
+    ui: Any, door: Any, specs: list[Any], objective: Any, ramp: bool, workers: int | None
 ) -> list[tuple[Any, list[str]]]:
     """Run each spec in turn with live progress; a ramp stops at the first step that misses the SLO."""
-    from scalectl.bench.engine import run
+    from scalectl.bench.engine import default_workers, run
     from scalectl.views.bench import live_progress
 
     if not ui.json:
@@ -209,7 +213,7 @@ def _run_steps(
         title = f"step {index + 1}/{len(specs)}: " if len(specs) > 1 else ""
         title += f"{spec.rate:g}/s open loop" if spec.rate is not None else f"{spec.concurrency} concurrent"
         with live_progress(ui, title) as progress:
-            result = run(spec, progress, workers)
+            result = run(spec, progress, workers or default_workers(spec))
         breaches = _breaches(result, objective, ramp)
         out.append((result, breaches))
         if ramp and breaches:
@@ -241,7 +245,7 @@ def _document(target: str | None, door: Any, outcome: list[tuple[Any, list[str]]
         "traffic": door.serving,
         "mode": "open" if outcome[0][0].spec.rate is not None else "closed",
         "connections": outcome[0][0].spec.connections,
-        "workers": outcome[0][0].workers,  # client processes (one event loop each)
+        "workers": max(r.workers for r, _ in outcome),  # client processes (one event loop each), at most
         "event_loop": outcome[0][0].event_loop,
         "slo": objective.to_dict() if objective else None,
         "steps": steps,

@@ -19,13 +19,13 @@ def bodies(tmp_path: Path) -> Path:
 def test_json_document_and_slo_exit_codes(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with serve(Behaviour(delay=0.01, revisions=("3",))) as url:
         common = ["bench", "--url", url, "--rate", "50/s", "--duration", "1s", "--requests", bodies(tmp_path)]
-        held = cli(*common, "--slo", "p99=500ms,errors=1%", "--output", "json")
+        held = cli(*common, "--slo", "p99=500ms,errors=1%", "--workers", "2", "--output", "json")
         missed = cli(*common, "--slo", "p50=1ms", "--output", "json")
         text = cli(*common, "--slo", "p50=1ms", "--no-color")
     assert held.exit_code == 0, held.output
     doc = json.loads(held.stdout)
     step = doc["steps"][0]
-    assert doc["ok"] is True and doc["slo_met"] is True and doc["mode"] == "open"
+    assert doc["ok"] is True and doc["slo_met"] is True and doc["mode"] == "open" and doc["workers"] == 2
     assert step["sent"] == 50 and step["ok"] == 50 and step["errors"] == {} and step["offered_rps"] == 50
     assert 10 <= step["latency_ms"]["p50"] <= 30 and step["latency_ms"]["p999"] >= step["latency_ms"]["p99"]
     assert step["revisions"]["3"]["ok"] == 50
