@@ -61,6 +61,8 @@ def serve(behaviour: Behaviour) -> Iterator[str]:
             pass
 
     class Server(ThreadingHTTPServer):
+        request_queue_size = 256  # not 5: a burst of new connections on a loaded box overflowed it (1 s SYN retry)
+
         def handle_error(self, request: object, client_address: object) -> None:
             pass  # a client that timed out and hung up: expected here, not worth a traceback
 
