@@ -52,6 +52,7 @@ EXPECTED = {
         "--max-rate",
         "--max-requests",
         "--request-timeout",
+        "--workers",
         "--connections",
         "--requests",
         "--header",
