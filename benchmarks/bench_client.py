@@ -89,7 +89,9 @@ def ensure_tools() -> None:
     if shutil.which("wrk") is None:
         if os.geteuid() != 0:
             sys.exit("wrk is not installed: apt-get install -y wrk")
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
+        if subprocess.run(["apt-get", "install", "-y", "wrk"], capture_output=True).returncode != 0:
+            subprocess.run(["apt-get", "update"], check=True, capture_output=True)  # a fresh machine's empty lists
+            subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
     if not AUTOCANNON.exists():
         if shutil.which("npm") is None:
             sys.exit("npm is needed to install autocannon (apt-get install -y npm)")
