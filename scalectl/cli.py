@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator, Mapping
+from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -28,6 +30,7 @@ COMMANDS = {
     "plan": "scalectl.commands.deploy:plan",
     "deploy": "scalectl.commands.deploy:deploy",
     "status": "scalectl.commands.inspect:status",
+    "top": "scalectl.commands.inspect:top",
     "history": "scalectl.commands.inspect:history",
     "rollback": "scalectl.commands.deploy:rollback",
     "destroy": "scalectl.commands.deploy:destroy",
@@ -121,10 +124,34 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="SCALECTL_LOG_FORMAT",
+            help="json: one JSON object per event (command, target, revision, step, elapsed) on stderr, "
+            "or in --log-file.",
+        ),
+    ] = LogFormat.text,
+    log_file: Annotated[
+        Path | None,
+        typer.Option("--log-file", envvar="SCALECTL_LOG_FILE", help="Append the structured log to this file."),
+    ] = None,
 ) -> None:
     """One scale.yaml -> a model endpoint that scales, costs what you expect, and rolls back in seconds."""
+    from scalectl import log
+
+    try:
+        log.configure(log_format.value, log_file)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot append to {log_file}: {exc.strerror}", param_hint="--log-file") from None

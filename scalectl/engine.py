@@ -21,6 +21,7 @@ from scalectl.config import Config, digest, effective_model
 from scalectl.errors import Interrupted, LockedError, ProviderError, ScalectlError, StateError, UsageError
 from scalectl.events import Events
 from scalectl.lease import hold
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Live, Plan, Provider, Release, Revision
 from scalectl.redact import redact, secret_values
 from scalectl.registry import get_provider
@@ -317,6 +318,7 @@ class Engine:
         during `apply` rolls the new revision back before `Interrupted` propagates. The journal
         records success and failure alike (a journal that fails after success only warns).
         """
+        events.context["target"] = target
         release = self.release(target)
         provider = get_provider(release.target.provider)
         self.journal.require()
@@ -324,6 +326,7 @@ class Engine:
             live, _ = self.settle(release, provider, events)
             plan = self._plan(release, provider, live, timeout)
             plan.allow_idle_bake = allow_idle_bake
+            events.context["revision"] = plan.revision.number
             if not plan.has_changes:
                 return plan, None
             confirm(plan)
@@ -360,6 +363,7 @@ class Engine:
 
     def status(self, target: str, events: Events) -> tuple[Live, list[str]]:
         """What runs now, after finishing the rollback of an unfinished rollout (unless a deploy holds the target)."""
+        events.context["target"] = target
         release = self.release(target)
         provider = get_provider(release.target.provider)
         live = provider.observe(release)
@@ -379,6 +383,22 @@ class Engine:
                 live.problems.append(f"a rollout is in progress ({exc.message})")
             return live, []
 
+    def metrics_capable(self, target: str) -> bool:
+        """Does the target's provider report live figures (`scalectl.metrics.Metrics`)?"""
+        return callable(getattr(get_provider(self.release(target).target.provider), "metrics", None))
+
+    def metrics(self, target: str, live: Live, window: float) -> list[RevisionMetrics] | None:
+        """Live figures of the serving revisions over `window` seconds; None when the platform's
+        provider does not implement `scalectl.metrics.Metrics`."""
+        release = self.release(target)
+        reader = getattr(get_provider(release.target.provider), "metrics", None)
+        if reader is None:
+            return None
+        if not live.exists:
+            return []
+        found: list[RevisionMetrics] = reader(release, live, window)
+        return found
+
     def history(self, target: str) -> list[Revision]:
         release = self.release(target)
         live = get_provider(release.target.provider).observe(release)
@@ -390,6 +410,7 @@ class Engine:
         An unfinished rollout is rolled back first; without `--to` that is the whole rollback.
         Works from the platform alone when the journal is unusable (with a warning).
         """
+        events.context["target"] = target
         release = self.release(target)
         provider = get_provider(release.target.provider)
         if self.journal.problem:
@@ -408,6 +429,7 @@ class Engine:
                 ]
                 return serving, undone[-1] if undone else None
             chosen = rollback_target(live, to)
+            events.context["revision"] = chosen.number
             previous = live.active_revision
             try:
                 revision = provider.rollback(release, live, chosen, events)
@@ -431,6 +453,7 @@ class Engine:
             return revision, previous
 
     def destroy(self, target: str, events: Events) -> list[str]:
+        events.context["target"] = target
         release = self.release(target)
         provider = get_provider(release.target.provider)
         self.journal.require()

@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import threading
+import time
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,10 @@ from scalectl.events import Event
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.status import Status
+
+# Live progress (a bake's countdown) off a terminal: one line per this many seconds, not one per look
+PROGRESS_EVERY = {"json": 2.0, "text": 10.0}
 
 
 class OutputFormat(str, Enum):
@@ -34,6 +39,9 @@ class Ui:
 
         self.err: Console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True, width=width)
         self._lock = threading.Lock()  # targets deploying in parallel threads print whole lines, never mixed
+        self._status: Status | None = None  # the transient countdown line(s) on a terminal
+        self._countdowns: dict[tuple[str, str], str] = {}  # (target, what) -> its latest line, while it runs
+        self._progress_at: dict[tuple[str, str], float] = {}
 
     def say(self, message: str) -> None:
         """Human output; stderr, so stdout stays clean for pipes and JSON."""
@@ -70,6 +78,14 @@ class Ui:
         `target` names whose progress it is when several targets deploy at once: a column of names
         `width` wide in text, a `target` field in JSON.
         """
+        from scalectl import log
+
+        if log.on_stderr():  # `--log-format json` writes every event to stderr already
+            return
+        if event.kind in ("progress", "progress_end"):
+            with self._lock:
+                self.progress(event, target, width)
+            return
         if self.json:
             doc = {"target": target, **event.to_dict()} if target else event.to_dict()
             with self._lock:
@@ -81,6 +97,41 @@ class Ui:
         who = f"[bold]{escape(target.ljust(width))}[/bold] [dim]|[/dim] " if target else ""
         with self._lock:
             self.err.print(f"  [dim]{event.at:6.1f}s[/dim] {who}" + (f"[{style}]{text}[/{style}]" if style else text))
+
+    def progress(self, event: Event, target: str = "", width: int = 0) -> None:
+        """A live countdown: redrawn in place on a terminal (one line per target baking at once),
+        else a line every few seconds (a JSON object on stderr with --output json)."""
+        key = (target, str(event.data.get("what", "")))
+        who = f"[bold]{escape(target.ljust(width))}[/bold] [dim]|[/dim] " if target else ""
+        if event.kind == "progress_end":
+            self._progress_at.pop(key, None)
+            self._countdowns.pop(key, None)
+            if self._status is not None:
+                if self._countdowns:
+                    self._status.update("\n".join(self._countdowns.values()))
+                else:
+                    self._status.stop()
+                    self._status = None
+            return
+        if not self.json and self.err.is_terminal:
+            self._countdowns[key] = who + escape(event.message)
+            text = "\n".join(self._countdowns.values())
+            if self._status is None:
+                self._status = self.err.status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+            return
+        now = time.monotonic()
+        if now - self._progress_at.get(key, float("-inf")) < PROGRESS_EVERY["json" if self.json else "text"]:
+            return
+        self._progress_at[key] = now
+        if self.json:
+            doc = {"target": target, **event.to_dict()} if target else event.to_dict()
+            sys.stderr.write(json.dumps(doc, default=str) + "\n")
+            sys.stderr.flush()
+        else:
+            self.err.print(f"  [dim]{event.at:6.1f}s[/dim] {who}[dim]{escape(event.message)}[/dim]")
 
     def diagnostics(self, diags: list[Diagnostic]) -> None:
         """Print findings as `file:line:col: field: message` with the offending line."""

@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import socket
 import tarfile
 import time
@@ -256,35 +255,3 @@ def accepting_workers(container: Container) -> set[str]:
     except Exception:
         return set()
     return {str(p[1]) for p in processes if p and str(p[-1]).strip() == "nginx: worker process"}
-
-
-_ACCESS_LINE = re.compile(r"rev=(\S+) status=(\d+) upstream_status=(.*?) upstream=(.*?) request_time=")
-
-
-def gateway_errors(container: Container, since: float, revision: int, addresses: set[str]) -> tuple[int, int]:
-    """(requests, failed) the gateway logged for `revision` since `since` (epoch seconds).
-
-    `addresses` are the revision's replicas (ip:port). A request fails when the client saw a 5xx,
-    when an attempt on one of those replicas failed, or when another revision had to answer it
-    (nginx retries the other revision's replicas, and skips replicas it marked as down, so users
-    may never see the failure: the access log does).
-    """
-    try:
-        text = container.logs(since=int(since), stdout=True, stderr=False).decode(errors="replace")
-    except Exception:
-        return 0, 0
-    total = failed = 0
-    for line in text.splitlines():
-        match = _ACCESS_LINE.search(line)
-        if match is None or match.group(1) != str(revision) or match.group(4).strip() == "-":
-            continue  # another revision's request, or one the gateway answered itself (401, 429)
-        total += 1
-        statuses = re.split(r"\s*[,:]\s+", match.group(3).strip())
-        upstreams = re.split(r"\s*[,:]\s+", match.group(4).strip())
-        own_failures = any(
-            addr in addresses and status.startswith("5") for addr, status in zip(upstreams, statuses, strict=False)
-        )
-        answered_by_own = bool(upstreams) and upstreams[-1] in addresses
-        if match.group(2).startswith("5") or own_failures or not answered_by_own:
-            failed += 1
-    return total, failed

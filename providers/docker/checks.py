@@ -28,7 +28,7 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
         out.append(
             Diagnostic(
                 "rollout.alarms are CloudWatch alarms (aws targets); docker targets roll back on health checks "
-                "and the gateway's error rate: use rollout.max_error_rate",
+                "and the gateway's figures: use rollout.max_error_rate, rollout.max_p99 and rollout.max_p99_ratio",
                 (*here, "rollout", "alarms"),
             )
         )

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalectl.errors import Diagnostic
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.rollout import steps_text, traffic_steps
 
 from . import api as eng
 from . import checks, images, rollout
+from . import metrics as figures
 from .requests import (
     Stamp,
     Upstream,
@@ -309,6 +311,38 @@ class DockerProvider:
         if not changes:
             return [Change("keep", f"revision {active}", "already running this config")]
         return changes
+
+    def metrics(self, release: Release, live: Live, window: float) -> list[RevisionMetrics]:
+        """Figures of the serving revisions over the last `window` seconds: the gateway's access log
+        (requests, latency, 4xx/5xx), `observe`'s health probes (ready replicas), docker stats (CPU, memory)."""
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not live.exists:
+            return []
+        session = rollout.Session.open(release)
+        t = session.target
+        numbers = sorted(n for n, p in live.traffic.items() if p > 0)
+        seen = live.observed if isinstance(live.observed, DockerObserved) else DockerObserved(None, [])
+        containers = [c for n in numbers for c in session.containers_of(n)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            sampled = pool.submit(figures.usage, containers)  # about a second: beside the log read
+            since = time.time() - window
+            entries = figures.AccessLog(session.gateway, since).read() if session.gateway is not None else []
+            use = sampled.result()
+        out = []
+        for n in numbers:
+            m = figures.revision_figures(entries, n, session.addresses(n), window)
+            m.replicas_desired = t.replicas
+            m.replicas_ready = sum(
+                1 for r in seen.replicas if r.revision == n and r.state == "running" and r.health == "healthy"
+            )
+            mine = [use.get(c.name, (None, None)) for c in session.containers_of(n)]
+            m.cpu_percent = figures.mean([u[0] for u in mine])
+            m.memory_percent = figures.mean([u[1] for u in mine])
+            m.notes = list(figures.NOTES)
+            out.append(m)
+        return out
 
     def recover(self, release: Release, live: Live, events: Events) -> list[str]:
         return rollout.recover(release, events)

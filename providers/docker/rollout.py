@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from .schema import DockerTarget
 
-from scalectl.metrics import DEFAULT_MAX_ERROR_RATE
+from scalectl.metrics import error_ceiling, judge
 
 REVISION_FIELDS = ("number", "digest", "image", "created_at", "created_by", "status", "message")
 
@@ -530,57 +530,85 @@ class Session:
             ) from None
         return time.monotonic() - began
 
-    def bake(self, number: int, seconds: float, events: Events, until: float, allow_idle: bool = False) -> str | None:
+    def bake(
+        self,
+        number: int,
+        seconds: float,
+        events: Events,
+        until: float,
+        allow_idle: bool = False,
+        previous: int | None = None,
+    ) -> str | None:
         """Watch the new revision for `seconds`; the reason to roll back, or None when it held up.
 
+        Every look: each replica's health route, then `scalectl.metrics.judge` on the new
+        revision's figures from the gateway's access log since the bake began, against the
+        `previous` revision's over the same time (rollout.max_error_rate, max_p99, max_p99_ratio).
         A bake that saw fewer than rollout.min_requests requests goes on until `until` (the
         rollout's deadline, monotonic); still too few then: a reason to roll back. With
         `allow_idle` (`deploy --allow-idle-bake`) the user has said no traffic will come: the bake
         keeps its length and promotes with a warning instead of waiting out the timeout.
         """
+        from .metrics import AccessLog, revision_figures
+
         model = self.release.model
         rollout = self.target.rollout
-        threshold = rollout.max_error_rate or DEFAULT_MAX_ERROR_RATE
         began_wall = time.time()
-        deadline = time.monotonic() + seconds
+        began = time.monotonic()
+        deadline = began + seconds
         extended = False
-        events.step(f"baking revision {number} for {seconds:.0f}s (max error rate {threshold:.0%})")
-        while True:
-            for c in self.containers_of(number):
-                health = eng.probe(c, model.port, model.health)
-                if not health.ok:
-                    health = eng.probe(c, model.port, model.health)  # one retry: a blip is not a failure
-                if not health.ok:
-                    return f"{c.name} failed its health check during the bake (GET {model.health} -> {health.detail})"
-            total = 0
-            if self.gateway is not None:
-                addresses = self.addresses(number)
-                total, failed = eng.gateway_errors(self.gateway, began_wall - 1, number, addresses)
-                if total >= 5 and failed / total > threshold:
-                    return f"{failed} of {total} requests to revision {number} failed at the gateway during the bake"
-            now = time.monotonic()
-            if now >= deadline:
-                if total >= rollout.min_requests:
-                    return None
-                if allow_idle:
-                    events.warn(
-                        f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
-                        f"({rollout.min_requests}): promoting anyway (--allow-idle-bake)"
-                    )
-                    return None
-                if now >= until:
-                    idle = (
-                        f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
-                        f"({rollout.min_requests}), before the rollout's timeout"
-                    )
-                    return f"{idle}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
-                if not extended:
-                    extended = True
-                    events.warn(
-                        f"the bake saw {total} of the {rollout.min_requests} requests it needs to judge revision "
-                        f"{number}: baking on until the rollout's timeout"
-                    )
-            pause(min(0.5, max(0.05, min(deadline, until) - now if now < deadline else 0.5)))
+        gates = [f"max error rate {error_ceiling(rollout):.0%}"]
+        if rollout.max_p99 is not None:
+            gates.append(f"max p99 {rollout.max_p99:g} ms")
+        if rollout.max_p99_ratio is not None:
+            gates.append(f"max p99 {rollout.max_p99_ratio:g}x revision {previous}'s")
+        events.step(f"baking revision {number} for {seconds:.0f}s ({', '.join(gates)})")
+        log = AccessLog(self.gateway, began_wall) if self.gateway is not None else None
+        with events.countdown(f"baking revision {number}") as tick:
+            while True:
+                for c in self.containers_of(number):
+                    health = eng.probe(c, model.port, model.health)
+                    if not health.ok:
+                        health = eng.probe(c, model.port, model.health)  # one retry: a blip is not a failure
+                    if not health.ok:
+                        return (
+                            f"{c.name} failed its health check during the bake (GET {model.health} -> {health.detail})"
+                        )
+                now = time.monotonic()
+                entries = log.read() if log is not None else []
+                new = revision_figures(entries, number, self.addresses(number), now - began)
+                old = (
+                    revision_figures(entries, previous, self.addresses(previous), now - began)
+                    if previous is not None
+                    else None
+                )
+                verdict = judge(rollout, new, old)
+                if verdict.ok is False:
+                    return verdict.reason
+                total = new.requests
+                tick((deadline if now < deadline else until) - now, verdict.figures)
+                if now >= deadline:
+                    if total >= rollout.min_requests:
+                        return None
+                    if allow_idle:
+                        events.warn(
+                            f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
+                            f"({rollout.min_requests}): promoting anyway (--allow-idle-bake)"
+                        )
+                        return None
+                    if now >= until:
+                        idle = (
+                            f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
+                            f"({rollout.min_requests}), before the rollout's timeout"
+                        )
+                        return f"{idle}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
+                    if not extended:
+                        extended = True
+                        events.warn(
+                            f"the bake saw {total} of the {rollout.min_requests} requests it needs to judge revision "
+                            f"{number}: baking on until the rollout's timeout"
+                        )
+                pause(min(0.5, max(0.05, min(deadline, until) - now if now < deadline else 0.5)))
 
     def addresses(self, number: int) -> set[str]:
         """ip:port of the revision's replicas on the target's network, as the gateway logs them."""
@@ -745,7 +773,12 @@ def deploy(plan: Plan, events: Events) -> Revision:
             if bake:
                 remaining = deadline - time.monotonic()
                 reason = session.bake(
-                    number, min(float(bake), max(0.0, remaining)), events, deadline, plan.allow_idle_bake
+                    number,
+                    min(float(bake), max(0.0, remaining)),
+                    events,
+                    deadline,
+                    plan.allow_idle_bake,
+                    previous=previous if percent < 100 else None,
                 )
                 if reason is None and remaining < bake:
                     reason = f"the rollout ran out of time ({plan.timeout}s, rollout.timeout or --timeout)"

@@ -149,7 +149,30 @@ def shared_options(
 
 @contextmanager
 def reporting(ui: Ui, command: str) -> Iterator[None]:
-    """Turn scalectl errors into a message and the documented exit code; never a traceback for user errors."""
+    """Turn scalectl errors into a message and the documented exit code; never a traceback for user errors.
+
+    The structured log (`--log-format`, `--log-file`) gets the command's start and its end with the exit code.
+    """
+    from scalectl import log
+
+    code = 0
+    with log.bind(command=command):
+        log.record("start", command)
+        try:
+            with _reporting(ui, command):
+                yield
+        except typer.Exit as exc:
+            code = int(exc.exit_code)
+            raise
+        except BaseException:
+            code = 1
+            raise
+        finally:
+            log.record("end", f"exit code {code}", exit_code=code)
+
+
+@contextmanager
+def _reporting(ui: Ui, command: str) -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:

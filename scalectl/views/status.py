@@ -7,8 +7,10 @@ from typing import Any
 from scalectl.ui import Ui, escape
 
 
-def print_status(ui: Ui, lives: dict[str, Any]) -> None:
-    """One line per target (revision, traffic split, URL), then the provider's details."""
+def print_status(ui: Ui, lives: dict[str, Any], figures: dict[str, Any] | None = None) -> None:
+    """One line per target (revision, traffic split, URL), the provider's details, then its live figures."""
+    from scalectl.views.metrics import print_figures
+
     for name, live in lives.items():
         if not live.exists:
             ui.say(f"[bold]{name}[/bold]: not deployed")
@@ -18,6 +20,7 @@ def print_status(ui: Ui, lives: dict[str, Any]) -> None:
         for problem in live.problems:
             ui.say(f"  [red]degraded:[/red] {escape(problem)}")
         ui.details(live.details)
+        print_figures(ui, name, (figures or {}).get(name))
 
 
 HISTORY_FULL_WIDTH = 110  # below this the digest column is left out (it stays in --output json)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scalectl.providers.docker.api import gateway_errors
+from scalectl.providers.docker.metrics import parse_line, revision_figures, stamp_ns
 from scalectl.providers.docker.provider import DockerProvider
 from scalectl.providers.docker.requests import Upstream, nginx_conf
 
@@ -201,30 +201,48 @@ def test_under_ci_the_docker_tests_fail_instead_of_skipping_without_an_engine(tm
     assert ci.returncode == 1 and "CI=true and the Docker tests cannot run" in ci.stdout
 
 
-class GatewayLog:
-    """Stands in for the gateway container: lines as nginx logs them with scalectl's log format."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.text = "\n".join(lines).encode()
-
-    def logs(self, **_: object) -> bytes:
-        return self.text
-
-
 def test_the_bake_counts_canary_failures_users_never_saw() -> None:
     canary = {"10.0.0.5:8080", "10.0.0.6:8080"}
-    log = GatewayLog(
-        [
-            "rev=2 status=200 upstream_status=200 upstream=10.0.0.5:8080 request_time=0.001",
-            "rev=2 status=200 upstream_status=502, 502, 200 upstream=10.0.0.5:8080, 10.0.0.6:8080, 10.0.0.3:8080 "
-            "request_time=0.010",  # both canary replicas failed, the old revision answered
-            "rev=2 status=200 upstream_status=200 upstream=10.0.0.3:8080 request_time=0.001",  # canary marked down
-            "rev=2 status=502 upstream_status=502 upstream=10.0.0.6:8080 request_time=0.001",
-            "rev=2 status=429 upstream_status=- upstream=- request_time=0.000",  # the rate limit, not the canary
-            "rev=1 status=200 upstream_status=502, 200 upstream=10.0.0.3:8080, 10.0.0.4:8080 request_time=0.001",
-        ]
-    )
-    assert gateway_errors(log, 0, 2, canary) == (4, 3)  # type: ignore[arg-type]
+    lines = [
+        "rev=2 status=200 upstream_status=200 upstream=10.0.0.5:8080 request_time=0.001",  # the older key=value form
+        '{"t":"1.0","rev":"2","status":"200","upstream_status":"502, 502, 200",'
+        '"upstream":"10.0.0.5:8080, 10.0.0.6:8080, 10.0.0.3:8080","request_time":"0.010","upstream_time":"0.009"}',
+        # both canary replicas failed, the old revision answered
+        '{"rev":"2","status":"200","upstream_status":"200","upstream":"10.0.0.3:8080","request_time":"0.001"}',
+        '{"rev":"2","status":"502","upstream_status":"502","upstream":"10.0.0.6:8080","request_time":"0.001"}',
+        '{"rev":"2","status":"429","upstream_status":"","upstream":"","request_time":"0.000"}',  # the rate limit
+        '{"rev":"1","status":"200","upstream_status":"502, 200","upstream":"10.0.0.3:8080, 10.0.0.4:8080",'
+        '"request_time":"0.001"}',
+    ]
+    entries = [e for e in (parse_line(line) for line in lines) if e is not None]
+    figures = revision_figures(entries, 2, canary, window=10)
+    assert (figures.requests, figures.rate_5xx) == (4, 0.75)
+    assert figures.p99_ms == 10.0 and figures.p50_ms == 1.0
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "not a log line",
+        "[1, 2]",
+        '{"rev": 2, "status": "200"}',  # wrong types
+        '{"rev":"2","status":"200","upstream_status":"200","upstream":"a","request_time":"nan"}',
+        '{"rev":"2","status":"200","upstream_status":"200","upstream":"a","request_time":"-1"}',
+        '{"rev":"2","status":"999","upstream_status":"200","upstream":"a","request_time":"0.1"}',
+        '{"rev":"2","status":"200","upstream_status":"200","upstream":"a","request_time":"1e400"}',
+        '{"rev":"' + "x" * 5000 + '"}',
+        "{" * 3000,
+    ],
+)
+def test_hostile_access_log_lines_are_skipped(line: str) -> None:
+    assert parse_line(line) is None
+
+
+def test_engine_log_timestamps_read_to_the_nanosecond() -> None:
+    assert stamp_ns("2026-12-01T01:40:12.5Z") == 1796089212_500_000_000
+    assert stamp_ns("2026-12-01T01:40:12Z") == 1796089212_000_000_000
+    assert stamp_ns("garbage") is None
 
 
 def test_capture_renders_a_sidecar_and_a_sampling_gateway(tmp_path) -> None:
