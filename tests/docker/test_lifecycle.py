@@ -212,7 +212,7 @@ def test_a_canary_whose_predictions_fail_is_rolled_back_on_the_gateway_error_rat
         code, doc, _ = stack.run(cli, "deploy", "--yes", TAG="crashy", BAKE="6s")
     assert code == 1
     assert "revision 5 was rolled back automatically" in doc["error"]
-    assert "requests to revision 5 failed at the gateway during the bake" in doc["error"]
+    assert "5xx rate 100.0% of revision 5" in doc["error"] and "over rollout.max_error_rate" in doc["error"]
     assert traffic.failures == []  # each failed attempt was retried on revision 2
     assert predict(stack.port, [SAFE])[1]["model_version"] == "v2"
     assert containers(engine, stack.app, revision="5") == []
