@@ -586,7 +586,8 @@ class Session:
                 if verdict.ok is False:
                     return verdict.reason
                 total = new.requests
-                tick((deadline if now < deadline else until) - now, verdict.figures)
+                idle = now >= deadline and total < rollout.min_requests and not allow_idle
+                tick((until if idle else deadline) - now, verdict.figures)  # an idle bake waits for the timeout
                 if now >= deadline:
                     if total >= rollout.min_requests:
                         return None
@@ -597,11 +598,11 @@ class Session:
                         )
                         return None
                     if now >= until:
-                        idle = (
+                        why = (
                             f"the bake saw {total} request(s) to revision {number}, fewer than rollout.min_requests "
                             f"({rollout.min_requests}), before the rollout's timeout"
                         )
-                        return f"{idle}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
+                        return f"{why}; not promoted unjudged (pass --allow-idle-bake to promote anyway)"
                     if not extended:
                         extended = True
                         events.warn(
