@@ -152,3 +152,13 @@ def test_log_file_that_cannot_be_opened_is_a_usage_error(cli, tmp_path: Path) ->
     result = cli("--log-file", str(tmp_path / "missing" / "x.log"), "validate", "-f", str(tmp_path / "none.yaml"))
     assert result.exit_code == 2
     assert "--log-file" in result.output
+
+
+def test_log_flags_are_global_with_env_vars() -> None:
+    import typer.main
+
+    from scalectl.cli import app
+
+    root: Any = typer.main.get_command(app)
+    flags = {p.opts[0]: p.envvar for p in root.params}
+    assert flags["--log-format"] == "SCALECTL_LOG_FORMAT" and flags["--log-file"] == "SCALECTL_LOG_FILE"
