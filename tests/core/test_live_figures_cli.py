@@ -162,3 +162,20 @@ def test_log_flags_are_global_with_env_vars() -> None:
     root: Any = typer.main.get_command(app)
     flags = {p.opts[0]: p.envvar for p in root.params}
     assert flags["--log-format"] == "SCALECTL_LOG_FORMAT" and flags["--log-file"] == "SCALECTL_LOG_FILE"
+
+
+def test_targets_deploying_in_parallel_log_under_their_own_names(cli, measured, scale_file, tmp_path: Path) -> None:
+    path = scale_file(
+        APP.replace("  local: {provider: docker, replicas: 2}", "  a: {provider: docker}\n  b: {provider: docker}")
+    )
+    trace = tmp_path / "trace.jsonl"
+    result = cli(
+        "--log-file", str(trace), "--log-format", "json", "deploy", "-f", str(path), "--yes", "--parallel", "2"
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    events = [e for e in lines if e["step"] not in ("start", "end")]
+    assert {e.get("target") for e in events} == {"a", "b"}
+    per_target = {name: sorted(e["message"] for e in events if e["target"] == name) for name in ("a", "b")}
+    assert per_target["a"] == per_target["b"] and len(per_target["a"]) >= 2, per_target  # each its own, whole
+    assert all(e["revision"] == 1 for e in events)
