@@ -63,15 +63,21 @@ class Client:
             n += 1
             body = BAD if self.bad_every and n % self.bad_every == 0 else GOOD
             began = time.perf_counter()
-            try:
-                conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
-                response = conn.getresponse()
-                response.read()
-                status, revision = response.status, response.getheader("X-Scalectl-Revision") or ""
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                status, revision = 0, ""
+            status, revision = 0, ""
+            for fresh in (False, True):
+                try:
+                    conn.request("POST", "/invocations", body, {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    response.read()
+                    status, revision = response.status, response.getheader("X-Scalectl-Revision") or ""
+                    break
+                except (OSError, http.client.HTTPException):
+                    # a keep-alive connection the gateway closed (a graceful reload retires its workers)
+                    # fails before any answer: like any HTTP client, try once more on a new connection
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                    if fresh:
+                        status, revision = 0, ""
             sample = Sample(time.time(), status, revision, (time.perf_counter() - began) * 1000)
             with self._lock:
                 self.samples.append(sample)
