@@ -23,7 +23,6 @@ from .schema import GcpTarget
 
 ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
 ENV_MONITORING_ENDPOINT = "SCALECTL_GCP_MONITORING_ENDPOINT"
-RESPONSE_COUNT = "aiplatform.googleapis.com/prediction/online/response_count"
 _RETRIES = 6
 _AUTH_HINT = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
 _QUOTA_HINT = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
@@ -45,6 +44,11 @@ class OperationFailed(VertexError):
 def api_endpoint(target: GcpTarget) -> str:
     """Env override (CI, emulators), then the target's field, then the regional endpoint."""
     return os.environ.get(ENV_API_ENDPOINT) or target.api_endpoint or f"{target.region}-aiplatform.googleapis.com"
+
+
+def monitoring_endpoint() -> str:
+    """Cloud Monitoring's address: SCALECTL_GCP_MONITORING_ENDPOINT (CI, emulators) or the public API."""
+    return (os.environ.get(ENV_MONITORING_ENDPOINT) or "https://monitoring.googleapis.com").rstrip("/")
 
 
 def _credentials(endpoint: str) -> Any:
@@ -153,20 +157,19 @@ class Vertex:
 
     # ------------------------------------------------------------ metrics
 
-    def response_counts(self, endpoint: str, deployed_model_id: str, since: str, until: str) -> tuple[int, int]:
-        """(5xx responses, all responses) of one deployed model in [since, until], from Cloud Monitoring's
-        `prediction/online/response_count` (REST timeSeries.list; google-auth's session, no extra SDK)."""
+    def list_time_series(self, metric_filter: str, since: str, until: str) -> list[dict[str, Any]]:
+        """Every series matching `metric_filter` in [since, until] (RFC 3339), from Cloud Monitoring's REST
+        `projects.timeSeries.list`, raw points (no aligner: the caller sums or merges them). google-auth's
+        session and the Vertex clients' credentials; SCALECTL_GCP_MONITORING_ENDPOINT overrides the host."""
         from google.auth.transport.requests import AuthorizedSession
 
-        base = os.environ.get(ENV_MONITORING_ENDPOINT) or "https://monitoring.googleapis.com"
+        base = monitoring_endpoint()
         credentials = self.credentials if base.startswith("https://") else _credentials(base)
         session = AuthorizedSession(credentials)
-        metric_filter = (
-            f'metric.type="{RESPONSE_COUNT}" AND resource.labels.endpoint_id="{endpoint.rsplit("/", 1)[-1]}" '
-            f'AND metric.labels.deployed_model_id="{deployed_model_id}"'
-        )
         params: dict[str, str] = {"filter": metric_filter, "interval.startTime": since, "interval.endTime": until}
-        errors = total = 0
+        series: list[dict[str, Any]] = []
+        delay = backoff(initial=0.5, factor=2.0, maximum=8.0)
+        attempt = 0
         while True:
             self.calls["ListTimeSeries"] += 1
             try:
@@ -177,15 +180,15 @@ class Vertex:
                 raise VertexError(f"cannot reach Cloud Monitoring at {base}: {exc}", "UNAVAILABLE") from None
             if response.status_code != 200:
                 status, message = _google_error(_HttpFailure(response))
+                if _retryable(status, message, "") and attempt < _RETRIES - 1:
+                    self.sleep(delay(attempt))
+                    attempt += 1
+                    continue
                 raise VertexError(_describe("ListTimeSeries (Cloud Monitoring)", status, message), status)
             page = response.json()
-            for series in page.get("timeSeries", []):
-                code = str(series.get("metric", {}).get("labels", {}).get("response_code", ""))
-                count = sum(int(p.get("value", {}).get("int64Value", 0)) for p in series.get("points", []))
-                total += count
-                errors += count if code.startswith("5") else 0
+            series += page.get("timeSeries", [])
             if not page.get("nextPageToken"):
-                return errors, total
+                return series
             params["pageToken"] = page["nextPageToken"]
 
     # ------------------------------------------------------------ models

@@ -18,6 +18,7 @@ from typing import Any
 from scalectl.config import ScaleFile
 from scalectl.errors import Diagnostic
 from scalectl.events import Events
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.rollout import steps_text, traffic_steps
 from scalectl.wait import pause
@@ -96,6 +97,22 @@ class GcpProvider:
                 Change("delete", f"deployed model of revision {old}", f"after {target.undeploy_grace}s at 100%")
             )
         return changes
+
+    def metrics(self, release: Release, live: Live, window: float) -> list[RevisionMetrics]:
+        """Cloud Monitoring's figures for each deployed model over the last `window` seconds."""
+        from .metrics import figures
+
+        vertex = self._vertex(release)
+        try:
+            snap = snapshot(vertex, release)
+            if snap.endpoint is None:
+                return []
+            deployed = [d for d in snap.deployed() if d.revision is not None]
+            until = time.time()
+            found = figures(vertex, snap.endpoint["name"], deployed, until - window, until)
+        finally:
+            self.last_calls = dict(vertex.calls)
+        return [found[d.id] for d in sorted(deployed, key=lambda d: d.revision or 0)]
 
     # ------------------------------------------------------------ deploy
 

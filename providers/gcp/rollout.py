@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from scalectl.errors import DeployFailed, ProviderError, ScalectlError
 from scalectl.events import Events
+from scalectl.metrics import RevisionMetrics, Verdict, error_ceiling, judge
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import bake_after, traffic_steps
 from scalectl.state import actor, now_iso
@@ -24,8 +25,6 @@ from scalectl.wait import WaitTimeout
 
 from . import requests as bodies
 from .api import Vertex, VertexError
-
-MIN_RESPONSES = 20  # fewer responses than this say nothing about an error rate
 
 
 @dataclass
@@ -183,8 +182,6 @@ class Rollout:
         self.new_id: str | None = None
         self.old: Deployed | None = None
         self.share = 0
-        self.since = now_rfc3339()  # start of the error-rate window
-        self.metrics_broken = False
 
     def run(self) -> Revision:
         snap = snapshot(self.vertex, self.release)
@@ -209,7 +206,7 @@ class Rollout:
         steps = traffic_steps(self.target.rollout, self.old is not None)
         self._deploy(steps[0])
         for share in steps[1:]:
-            self._bake(bake_after(self.target.rollout, self.share), f"bake at {self.share}%")
+            self._bake(bake_after(self.target.rollout, self.share), f"bake at {self.share}%", gate=True)
             self._shift(share)
         self._bake(0, "health at 100%")
         if (self.old is not None or leftovers) and self.target.undeploy_grace:
@@ -293,22 +290,67 @@ class Rollout:
         self.share = share
         self.events.state(f"revision {self.revision.number}", f"{share}% traffic")
 
-    def _bake(self, seconds: float, what: str) -> None:
-        """Watch the new deployed model's health for `seconds` (at least once); fail fast."""
+    def _bake(self, seconds: float, what: str, gate: bool = False) -> None:
+        """Watch the new deployed model for `seconds` (at least once); fail fast.
+
+        Every look checks its replicas; a `gate` bake (a traffic step below 100%) also judges its
+        figures against the one it replaces over the bake so far (`scalectl.metrics.judge`). Fewer
+        than rollout.min_requests requests by the end: bake on until the rollout's timeout, then roll
+        back, unless `deploy --allow-idle-bake` said no traffic will come.
+        """
+        began = time.time()
         end = time.monotonic() + seconds
         interval = min(15.0, max(0.2, seconds / 5))
+        rollout = self.target.rollout
         if seconds:
-            self.events.step(f"{what}: watching health for {seconds:.0f}s")
+            gates = f" and gates (5xx at most {error_ceiling(rollout):.0%}{_p99_text(rollout)})" if gate else ""
+            self.events.step(f"{what}: watching health{gates} for {seconds:.0f}s")
+        gate = gate and self.old is not None and seconds > 0
+        extended = False
+        unreadable = ""
         while True:
             problem = self._health()
             if problem:
                 self._fail(f"became unhealthy at {self.share}% of traffic ({problem})")
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            if self._left() <= 0:
+            verdict, figures = Verdict(None if gate else True), None
+            if gate:
+                try:
+                    verdict, figures = self._judge(began)
+                    unreadable = ""
+                except ScalectlError as exc:
+                    if not unreadable:
+                        self.events.warn(
+                            f"the bake cannot read revision {self.revision.number}'s figures: {exc.message}"
+                        )
+                    unreadable = exc.message
+                if verdict.ok is False:
+                    self._fail(f"failed its bake at {self.share}% of traffic: {verdict.reason}")
+            now = time.monotonic()
+            if now >= end:
+                requests = figures.requests if figures is not None else 0
+                if verdict.ok or (not unreadable and requests >= rollout.min_requests):
+                    return
+                idle = (
+                    f"its figures could not be read ({unreadable})"
+                    if unreadable
+                    else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests "
+                    f"({rollout.min_requests})"
+                )
+                if self.plan.allow_idle_bake:
+                    self.events.warn(f"revision {self.revision.number}: {idle}: promoting anyway (--allow-idle-bake)")
+                    return
+                if unreadable or self._left() <= 0:
+                    when = "" if unreadable else " before the rollout's timeout"
+                    self._fail(f"was not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)")
+                if not extended:
+                    extended = True
+                    self.events.warn(
+                        f"the bake saw {requests} of the {rollout.min_requests} requests it needs to judge revision "
+                        f"{self.revision.number}: baking on until the rollout's timeout"
+                    )
+            elif self._left() <= 0:
                 self._fail(f"did not finish its rollout within the {self.plan.timeout}s timeout")
-            self.sleep(min(interval, left))
+            self.sleep(min(interval, end - now) if now < end else min(interval, max(0.05, self._left())))
 
     def _health(self) -> str:
         """'' when the new deployed model has available replicas, else what is wrong."""
@@ -322,22 +364,18 @@ class Rollout:
         status = mine.get("status", {})
         if int(status.get("availableReplicaCount", 0)) < 1:
             return status.get("message") or "no replica passes the health check"
-        return self._error_rate()
-
-    def _error_rate(self) -> str:
-        """'' unless the new deployed model's 5xx share since it took traffic exceeds max_error_rate."""
-        limit = self.target.rollout.max_error_rate
-        if limit is None or self.new_id is None or self.metrics_broken:
-            return ""
-        try:
-            errors, total = self.vertex.response_counts(self.endpoint, self.new_id, self.since, now_rfc3339())
-        except ScalectlError as exc:
-            self.metrics_broken = True
-            self.events.warn(f"max_error_rate is not enforced for this deploy: {exc.message}")
-            return ""
-        if total >= MIN_RESPONSES and errors / total > limit:
-            return f"{errors} of {total} responses were 5xx ({errors / total:.1%}, max_error_rate {limit:.1%})"
         return ""
+
+    def _judge(self, since: float) -> tuple[Verdict, RevisionMetrics]:
+        """The gate's verdict on the new deployed model vs the old one over [since, now]."""
+        from .metrics import TRAFFIC, figures
+
+        assert self.new_id is not None and self.old is not None
+        new = Deployed(self.new_id, self.model.get("name", ""), self.revision.number, self.share, 1)
+        found = figures(self.vertex, self.endpoint, [new, self.old], since, time.time(), TRAFFIC)
+        verdict = judge(self.target.rollout, found[new.id], found.get(self.old.id))
+        self.events.state("bake", verdict.figures)
+        return verdict, found[new.id]
 
     def _fail(self, what: str) -> NoReturn:
         """Put traffic back on the old deployed model, undeploy the new one, say what serves."""
@@ -403,8 +441,11 @@ class Rollout:
 # ------------------------------------------------------------ helpers
 
 
-def now_rfc3339() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _p99_text(rollout: Any) -> str:
+    parts = [f"P99 at most {rollout.max_p99:g} ms"] if rollout.max_p99 is not None else []
+    if rollout.max_p99_ratio is not None:
+        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
+    return "".join(f", {p}" for p in parts)
 
 
 def _left(deadline: float) -> float:

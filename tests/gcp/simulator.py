@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import re
 import threading
@@ -96,8 +97,8 @@ class VertexSim:
     fail_image: dict[str, str] = field(default_factory=dict)  # image substring -> why it never gets ready
     unhealthy_image: dict[str, float] = field(default_factory=dict)  # image substring -> seconds healthy
     quota_machine: set[str] = field(default_factory=set)
-    # image substring -> responses by HTTP code, reported by Cloud Monitoring's response_count metric
-    responses: dict[str, dict[str, int]] = field(default_factory=dict)
+    # image substring -> what its deployed models serve, as Cloud Monitoring reports it (see Load)
+    serving: dict[str, Load] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -111,6 +112,7 @@ class VertexSim:
         self._throttle_suffix = ""
         self._denied: dict[str, str] = {}
         self.server: ThreadingHTTPServer | None = None
+        self.served: list[tuple[float, str, str, float]] = []  # (wall time, deployed model, code, ms) of :predict
 
     # ------------------------------------------------------------ control
 
@@ -394,7 +396,9 @@ class VertexSim:
         (chosen,) = random.choices(list(split), weights=list(split.values()))
         dm = next(d for d in ep["deployedModels"] if d["id"] == chosen)
         if time.monotonic() >= dm["_unhealthy_at"]:
+            self.served.append((time.time(), chosen, "503", 1.0))  # Cloud Monitoring counts it
             raise SimError("UNAVAILABLE", "The model is not ready to serve: its replicas fail health checks.")
+        self.served.append((time.time(), chosen, "200", 1.0))
         return {
             "predictions": [0.5 for _ in body["instances"]],
             "deployedModelId": chosen,
@@ -469,6 +473,7 @@ class VertexSim:
                 **dm,
                 "id": new_id,
                 "createTime": _now(),
+                "_deployed_wall": time.time(),
                 "_health": model["containerSpec"].get("healthRoute", "/"),
                 "_unhealthy_at": time.monotonic() + healthy_for if healthy_for is not None else float("inf"),
             }
@@ -507,37 +512,137 @@ class VertexSim:
 
         return self._operation(name, self.op_seconds, complete)
 
-    # ------------------------------------------------------------ Cloud Monitoring
+    # ------------------------------------------------------------ Cloud Monitoring (metrics; issue 15)
+    # monitoring v3 `projects.timeSeries.list` for the Vertex prediction metrics scalectl reads, in the
+    # real API's shape: DELTA series (response_count INT64, prediction_latencies DISTRIBUTION with
+    # exponential bucketOptions and bucketCounts) with one point per second, newest first; GAUGE
+    # series (replicas, target_replicas, cpu/utilization, accelerator/duty_cycle) with one point now.
+    # Figures come from `serving` (a steady load per image, from the moment a model is deployed)
+    # plus the :predict calls the simulator answered.
 
     def _time_series(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
-        """monitoring v3 timeSeries.list for prediction/online/response_count of one deployed model."""
         if not re.fullmatch(r"/v3/projects/[^/]+/timeSeries", path):
             raise SimError("NOT_FOUND", f"The requested URL {path} was not found on this server.")
-        text = query.get("filter", [""])[0]
         for key in ("interval.startTime", "interval.endTime"):
             if key not in query:
                 raise SimError("INVALID_ARGUMENT", f"Field {key} is required.")
-        if 'metric.type="aiplatform.googleapis.com/prediction/online/response_count"' not in text:
-            return {}
-        wanted = dict(re.findall(r'(?:resource|metric)\.labels\.([a-z_]+)="([^"]*)"', text))
-        series = []
+        text = query.get("filter", [""])[0]
+        kind = re.search(r'metric\.type\s*=\s*"([^"]+)"', text)
+        if kind is None:
+            raise SimError("INVALID_ARGUMENT", "Field filter had an invalid value: a metric.type is required.")
+        metric = kind.group(1)
+        wanted = dict(re.findall(r'(?:resource|metric)\.labels\.([a-z_]+)\s*=\s*"([^"]*)"', text))
+        start, end = (_wall(query[k][0]) for k in ("interval.startTime", "interval.endTime"))
+        series: list[dict[str, Any]] = []
         for name, ep in self.endpoints.items():
-            if wanted.get("endpoint_id") not in (None, name.rsplit("/", 1)[-1]):
+            endpoint_id = name.rsplit("/", 1)[-1]
+            if wanted.get("endpoint_id") not in (None, endpoint_id):
                 continue
+            resource = {
+                "type": "aiplatform.googleapis.com/Endpoint",
+                "labels": {
+                    "resource_container": name.split("/")[1],
+                    "location": name.split("/")[3],
+                    "endpoint_id": endpoint_id,
+                },
+            }
             for dm in ep["deployedModels"]:
                 if wanted.get("deployed_model_id") not in (None, dm["id"]):
                     continue
-                image = self.models[dm["model"]]["containerSpec"]["imageUri"]
-                counts = next((c for part, c in self.responses.items() if part in image), {})
-                for code, count in counts.items():
+                for labels, kind_, value_type, points in self._series_of(metric, dm, start, end):
                     series.append(
                         {
-                            "metric": {"type": text, "labels": {"deployed_model_id": dm["id"], "response_code": code}},
-                            "resource": {"type": "aiplatform.googleapis.com/Endpoint"},
-                            "points": [{"value": {"int64Value": str(count)}}],
+                            "metric": {"type": metric, "labels": {"deployed_model_id": dm["id"], **labels}},
+                            "resource": resource,
+                            "metricKind": kind_,
+                            "valueType": value_type,
+                            "points": points,
                         }
                     )
         return {"timeSeries": series} if series else {}
+
+    def _load_of(self, dm: dict[str, Any]) -> Load | None:
+        image = self.models[dm["model"]]["containerSpec"]["imageUri"]
+        return next((load for part, load in self.serving.items() if part in image), None)
+
+    def _requests_of(self, dm: dict[str, Any], start: float, end: float) -> dict[int, list[tuple[str, float]]]:
+        """(code, latency ms) of every request the deployed model served in [start, end), by whole second."""
+        out: dict[int, list[tuple[str, float]]] = {}
+        load = self._load_of(dm)
+        if load is not None:
+            first = max(math.ceil(start), math.ceil(dm["_deployed_wall"]))
+            for second in range(first, math.ceil(min(end, time.time()))):
+                out[second] = load.requests(second - math.ceil(dm["_deployed_wall"]))
+        for wall, dm_id, code, ms in self.served:
+            if dm_id == dm["id"] and start <= wall < end:
+                out.setdefault(int(wall), []).append((code, ms))
+        return out
+
+    def _series_of(
+        self, metric: str, dm: dict[str, Any], start: float, end: float
+    ) -> list[tuple[dict[str, str], str, str, list[dict[str, Any]]]]:
+        prefix = "aiplatform.googleapis.com/prediction/online/"
+        load = self._load_of(dm) or Load(0)
+        now = time.time()
+        gauge = {"interval": {"endTime": _rfc3339(now)}}
+        healthy = time.monotonic() < dm["_unhealthy_at"]
+        replicas = int(dm["dedicatedResources"].get("minReplicaCount", 1))
+        if metric == prefix + "response_count":
+            by_code: dict[str, list[dict[str, Any]]] = {}
+            for second, served in sorted(self._requests_of(dm, start, end).items(), reverse=True):
+                counts: dict[str, int] = {}
+                for code, _ in served:
+                    counts[code] = counts.get(code, 0) + 1
+                for code, n in counts.items():
+                    by_code.setdefault(code, []).append(
+                        {"interval": _interval(second), "value": {"int64Value": str(n)}}
+                    )
+            return [({"response_code": code}, "DELTA", "INT64", pts) for code, pts in sorted(by_code.items())]
+        if metric == prefix + "prediction_latencies":
+            total, overhead = [], []
+            for second, served in sorted(self._requests_of(dm, start, end).items(), reverse=True):
+                total.append(
+                    {
+                        "interval": _interval(second),
+                        "value": {"distributionValue": _distribution([ms for _, ms in served])},
+                    }
+                )
+                overhead.append(
+                    {
+                        "interval": _interval(second),
+                        "value": {"distributionValue": _distribution([min(ms, 1.0) for _, ms in served])},
+                    }
+                )
+            if not total:
+                return []
+            return [
+                ({"latency_type": "total"}, "DELTA", "DISTRIBUTION", total),
+                ({"latency_type": "overhead"}, "DELTA", "DISTRIBUTION", overhead),
+            ]
+        if metric == prefix + "replicas":
+            return [({}, "GAUGE", "INT64", [{**gauge, "value": {"int64Value": str(replicas if healthy else 0)}}])]
+        if metric == prefix + "target_replicas":
+            return [({}, "GAUGE", "INT64", [{**gauge, "value": {"int64Value": str(replicas)}}])]
+        if metric == prefix + "cpu/utilization":
+            return [
+                ({"replica_id": f"r{i}"}, "GAUGE", "DOUBLE", [{**gauge, "value": {"doubleValue": load.cpu}}])
+                for i in range(replicas)
+            ]
+        if metric == prefix + "accelerator/duty_cycle":
+            spec = dm["dedicatedResources"]["machineSpec"]
+            if not spec.get("acceleratorType") or load.duty_cycle is None:
+                return []
+            return [
+                (
+                    {"accelerator_type": spec["acceleratorType"]},
+                    "GAUGE",
+                    "DOUBLE",
+                    [{**gauge, "value": {"doubleValue": load.duty_cycle}}],
+                )
+            ]
+        return []
+
+    # ------------------------------------------------------------ Cloud Monitoring ends here
 
     # ------------------------------------------------------------ operations
 
@@ -558,3 +663,67 @@ class VertexSim:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+# ------------------------------------------------------------ Cloud Monitoring helpers (issue 15)
+
+BUCKETS = {"exponentialBuckets": {"numFiniteBuckets": 40, "growthFactor": 1.25, "scale": 1.0}}
+
+
+@dataclass
+class Load:
+    """What a deployed model serves each second, as injected figures: `per_second` requests, the
+    first `error_rate` share of them answered `error_code`, latencies cycling through `latency_ms`;
+    CPU and accelerator use as fractions (Vertex reports 0..1)."""
+
+    per_second: int
+    error_rate: float = 0.0
+    latency_ms: list[float] = field(default_factory=lambda: [20.0])
+    error_code: str = "503"
+    cpu: float = 0.25
+    duty_cycle: float | None = None
+
+    def requests(self, second: int) -> list[tuple[str, float]]:
+        errors = round(self.per_second * self.error_rate)
+        cycle = self.latency_ms
+        return [
+            (self.error_code if i < errors else "200", cycle[(second * self.per_second + i) % len(cycle)])
+            for i in range(self.per_second)
+        ]
+
+
+def _distribution(values: list[float]) -> dict[str, Any]:
+    """A Cloud Monitoring Distribution of `values` (ms) over BUCKETS: underflow, 40 finite, overflow."""
+    o = BUCKETS["exponentialBuckets"]
+    counts = [0] * (int(o["numFiniteBuckets"]) + 2)
+    for v in values:
+        i = 0 if v < o["scale"] else min(int(math.log(v / o["scale"], o["growthFactor"])) + 1, len(counts) - 1)
+        counts[i] += 1
+    while counts and counts[-1] == 0:
+        counts.pop()  # trailing zero buckets are omitted, as Cloud Monitoring does
+    mean = sum(values) / len(values) if values else 0.0
+    return {
+        "count": str(len(values)),
+        "mean": mean,
+        "sumOfSquaredDeviation": sum((v - mean) ** 2 for v in values),
+        "bucketOptions": BUCKETS,
+        "bucketCounts": [str(c) for c in counts],
+    }
+
+
+def _rfc3339(wall: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int(wall % 1 * 1e6):06d}Z"
+
+
+def _interval(second: int) -> dict[str, str]:
+    return {"startTime": _rfc3339(second), "endTime": _rfc3339(second + 1)}
+
+
+def _wall(text: str) -> float:
+    """RFC 3339 (with or without fractional seconds) -> seconds since the epoch."""
+    import calendar
+
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", text)
+    if m is None:
+        raise SimError("INVALID_ARGUMENT", f"Invalid timestamp {text!r}.")
+    return calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2) or 0)
