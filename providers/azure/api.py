@@ -233,6 +233,33 @@ class Arm:
     def delete_autoscale(self, name: str) -> None:
         self._call(f"delete autoscale setting {name}", self.monitor.autoscale_settings.delete, self.rg, name)
 
+    # -- Azure Monitor metrics (azure-mgmt-monitor's metrics operations: the Microsoft.Insights/metrics API)
+
+    def resource_id(self, endpoint: str, deployment: str | None = None) -> str:
+        """ARM id of an online endpoint (or one of its deployments), as Azure Monitor names resources."""
+        rid = (
+            f"/subscriptions/{self.t.subscription}/resourceGroups/{self.rg}/providers/"
+            f"Microsoft.MachineLearningServices/workspaces/{self.ws}/onlineEndpoints/{endpoint}"
+        )
+        return f"{rid}/deployments/{deployment}" if deployment else rid
+
+    def metrics(
+        self, resource: str, names: list[str], timespan: str, filter: str | None = None
+    ) -> list[dict[str, Any]]:
+        """One `metrics.list` call: `names` at one-minute grain, Average (the aggregation these metrics
+        support), split by the dimensions `filter` names with `eq '*'`; the wire shape's `value` list."""
+        result = self._call(
+            f"read Azure Monitor metrics {', '.join(names)} of {resource.rsplit('/', 1)[-1]}",
+            self.monitor.metrics.list,
+            resource.lstrip("/"),
+            timespan=timespan,
+            interval="PT1M",
+            metricnames=",".join(names),
+            aggregation="Average",
+            filter=filter,
+        )
+        return list(_plain(result).get("value") or [])
+
     # -- waiting
 
     def wait_state(

@@ -182,14 +182,6 @@ def _check_rollout(t: AzureTarget, at: tuple[str, ...]) -> list[Diagnostic]:
                 loc=(*at, "startup_delay"),
             )
         )
-    if r.max_error_rate is not None:
-        out.append(
-            Diagnostic(
-                "`max_error_rate` is not supported on the azure target yet: scalectl watches deployment health, "
-                "not Azure Monitor request metrics, during a bake; remove it",
-                loc=(*loc, "max_error_rate"),
-            )
-        )
     return out
 
 

@@ -13,11 +13,13 @@ The SDKs are imported in `api`, which only commands that talk to Azure load.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import Diagnostic, ProviderError
 from scalectl.events import Events
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import REVISION, Change, Live, Plan, Release, Revision
 from scalectl.render import pretty
 
@@ -155,6 +157,23 @@ class AzureProvider:
             for old in kept[: max(0, len(kept) + 1 - t.keep_revisions)]:
                 changes.append(Change("delete", f"deployment rev-{old.number}", f"keep_revisions: {t.keep_revisions}"))
         return changes
+
+    def metrics(self, release: Release, live: Live, window: float) -> list[RevisionMetrics]:
+        """Azure Monitor's figures for each deployment over the last `window` seconds."""
+        from .metrics import figures
+
+        obs = live.observed_as(Observed) if live.observed is not None else self._read(release)
+        if obs.endpoint is None:
+            return []
+        numbered = {name: n for name in obs.deployments if (n := revision_of(name)) is not None}
+        desired = {
+            name: int(c)
+            for name, d in obs.deployments.items()
+            if isinstance(c := (d.get("sku") or {}).get("capacity"), int)
+        }
+        until = time.time()
+        found = figures(self._arm(release), endpoint_name(release), numbered, until - window, until, desired)
+        return [found[name] for name in sorted(numbered, key=lambda name: numbered[name])]
 
     # ---------------------------------------------------------------- changing Azure
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
+from scalectl.metrics import Verdict, error_ceiling, judge
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import traffic_steps
-from scalectl.wait import WaitTimeout, backoff, poll_until
+from scalectl.wait import WaitTimeout, backoff
 
+from . import metrics
 from .history import OUTCOME, Observed, properties_of, trim
 from .requests import (
     TAG,
@@ -73,7 +76,7 @@ def deploy(arm: Arm, plan: Plan, obs: Observed, events: Events) -> Revision:
             events.step(f"autoscale setting {b.autoscale}: {t.autoscaling.min}-{t.autoscaling.max} instances")
             arm.put_autoscale(b.autoscale, scale)
             autoscaled = True
-        _shift(arm, b, old, traffic, outcomes, events, deadline)
+        _shift(arm, b, old, traffic, outcomes, events, deadline, plan.allow_idle_bake)
     except (_RolloutFailed, WaitTimeout, ProviderError, KeyboardInterrupt) as exc:
         if isinstance(exc, KeyboardInterrupt):
             reason = "interrupted"  # Ctrl-C or a cancelled CI job: put the old revision back first
@@ -105,8 +108,11 @@ def _shift(
     outcomes: dict[str, str],
     events: Events,
     deadline: float,
+    allow_idle: bool = False,
 ) -> None:
-    """Move traffic per the strategy, baking after each step; `current` follows every accepted split."""
+    """Move traffic per the strategy, baking after each step; `current` follows every accepted split.
+
+    A bake below 100% also judges the new deployment's figures against the old one's (the gate)."""
     t = b.target
     r = t.rollout
     new = b.deployment
@@ -122,7 +128,8 @@ def _shift(
         split = {new: pct, old: 100 - pct} if pct < 100 else {new: 100}
         events.step(f"traffic: {new} {pct}%" + (f", {old} {100 - pct}%" if pct < 100 else ""))
         _set_traffic(arm, b, split, {}, outcomes, events, deadline, current)
-        _bake(arm, b, r.bake, events, deadline)
+        gate = _Gate(old, pct, allow_idle) if pct < 100 else None
+        _bake(arm, b, r.bake, events, deadline, gate)
 
 
 def _set_traffic(
@@ -144,25 +151,92 @@ def _set_traffic(
         raise _RolloutFailed(f"endpoint {b.endpoint} failed to apply traffic {traffic}")
 
 
-def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float) -> None:
-    """Watch the new deployment for `seconds`; a failed probe (state Failed) ends the bake early."""
+@dataclass(frozen=True)
+class _Gate:
+    """What a bake judges: the new deployment against `old` at `percent` of traffic."""
+
+    old: str
+    percent: int
+    allow_idle: bool
+
+
+def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float, gate: _Gate | None = None) -> None:
+    """Watch the new deployment for `seconds`; a failed probe (state Failed) ends the bake early.
+
+    With a `gate`, every look also judges its Azure Monitor figures over the bake so far against
+    the deployment it replaces (`scalectl.metrics.judge`). Fewer than rollout.min_requests requests
+    by the end: bake on until the rollout's timeout, then fail, unless `deploy --allow-idle-bake`.
+    """
     if seconds <= 0:
         return
     if time.monotonic() + seconds > deadline:
         raise _RolloutFailed(f"the {seconds}s bake would run past the rollout timeout")
-    events.step(f"baking {seconds}s")
-
-    def state() -> str:
+    r = b.target.rollout
+    n = int(b.identity.number)
+    gates = f" and gates (5xx at most {error_ceiling(r):.0%}{_p99_text(r)})" if gate else ""
+    events.step(f"baking {seconds}s: watching health{gates}")
+    began, end = time.time(), time.monotonic() + seconds
+    extended, unreadable, attempt = False, "", 0
+    while True:
         dep = arm.get_deployment(b.endpoint, b.deployment)
-        return "Gone" if dep is None else str(properties_of(dep).get("provisioningState"))
+        found = "Gone" if dep is None else str(properties_of(dep).get("provisioningState"))
+        if found != "Succeeded":
+            events.state(b.deployment, found)
+            logs = arm.deployment_logs(b.endpoint, b.deployment)
+            raise _RolloutFailed(f"deployment {b.deployment} became {found} during the bake" + _tail(logs))
+        verdict, requests = Verdict(True), 0
+        if gate is not None:
+            verdict = Verdict(None)
+            try:
+                figures = metrics.figures(
+                    arm,
+                    b.endpoint,
+                    {b.deployment: n, gate.old: revision_of(gate.old) or 0},
+                    began,
+                    time.time(),
+                    resources=False,
+                )
+                verdict = judge(r, figures[b.deployment], figures.get(gate.old))
+                requests = figures[b.deployment].requests
+                events.state("bake", verdict.figures)
+                unreadable = ""
+            except ProviderError as exc:
+                if not unreadable:
+                    events.warn(f"the bake cannot read revision {n}'s figures: {exc.message}")
+                unreadable = exc.message
+            if verdict.ok is False:
+                raise _RolloutFailed(f"its bake at {gate.percent}% of traffic failed: {verdict.reason}")
+        now = time.monotonic()
+        if now >= end:
+            if gate is None or verdict.ok or (not unreadable and requests >= r.min_requests):
+                return
+            idle = (
+                f"its figures could not be read ({unreadable})"
+                if unreadable
+                else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests ({r.min_requests})"
+            )
+            if gate.allow_idle:
+                events.warn(f"revision {n}: {idle}: promoting anyway (--allow-idle-bake)")
+                return
+            if unreadable or now >= deadline:
+                when = "" if unreadable else " before the rollout's timeout"
+                raise _RolloutFailed(f"not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)")
+            if not extended:
+                extended = True
+                events.warn(
+                    f"the bake saw {requests} of the {r.min_requests} requests it needs to judge revision {n}: "
+                    "baking on until the rollout's timeout"
+                )
+        limit = end if now < end else deadline
+        time.sleep(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
+        attempt += 1
 
-    try:
-        found = poll_until(state, lambda s: s != "Succeeded", timeout=seconds, what="bake", delay=_BAKE_DELAY)
-    except WaitTimeout:
-        return  # healthy for the whole bake
-    events.state(b.deployment, found)
-    logs = arm.deployment_logs(b.endpoint, b.deployment)
-    raise _RolloutFailed(f"deployment {b.deployment} became {found} during the bake" + _tail(logs))
+
+def _p99_text(rollout: Any) -> str:
+    parts = [f"P99 at most {rollout.max_p99:g} ms"] if rollout.max_p99 is not None else []
+    if rollout.max_p99_ratio is not None:
+        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
+    return "".join(f", {p}" for p in parts)
 
 
 def _wait_endpoint(arm: Arm, name: str, events: Events, deadline: float) -> str:

@@ -20,6 +20,7 @@ azure-mgmt-monitor run unmodified against it:
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import threading
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.served import Load
 
 WS = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
 AS = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Insights/autoscalesettings"
@@ -41,6 +44,7 @@ DEPLOYMENT_METRICS = {
     "DeploymentCapacity",
 }
 ENDPOINT_METRICS = {"RequestsPerMinute", "RequestLatency", "ConnectionsActive", "NetworkBytes"}
+METRICS = re.compile(r"(?P<rid>/subscriptions/.+)/providers/Microsoft\.Insights/metrics", re.IGNORECASE)
 
 
 class ArmError(Exception):
@@ -108,6 +112,10 @@ class ArmSimulator:
     gone: dict[tuple[str, ...], float] = field(default_factory=dict)  # deleting resources -> when they vanish
     scoring_base: str | None = None  # set to `url` to serve scoring here: scoringUri becomes {base}/score/{name}
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # endpoint -> (primary, secondary) key
+    # Azure Monitor metrics (issue 15): image substring -> injected load, requests really scored, creation times
+    serving: dict[str, Load] = field(default_factory=dict)
+    served: list[tuple[float, str, str, int, float]] = field(default_factory=list)  # wall, endpoint, dep, status, ms
+    created_wall: dict[tuple[str, str], float] = field(default_factory=dict)
     _throttle: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
@@ -230,7 +238,10 @@ class ArmSimulator:
                         "The api-version query parameter (?api-version=) is required for all requests.",
                     )
                 host = f"http://{handler.headers.get('Host')}"
-                status, out, headers = self.route(method, path, body, host)
+                if METRICS.fullmatch(path) and method == "GET":
+                    status, out, headers = self._metrics(path, query)
+                else:
+                    status, out, headers = self.route(method, path, body, host)
             except ArmError as exc:
                 status, out, headers = exc.status, _error(exc.code, exc.message), exc.headers
             call.status = status
@@ -310,11 +321,14 @@ class ArmSimulator:
             (chosen,) = random.choices(list(split), weights=list(split.values()))
             dep = self.deployments.get((endpoint, chosen))
             if dep is None or dep.state(now) != "Succeeded" or self._image(dep) in self.failing_images:
+                self.served.append((time.time(), endpoint, chosen, 502, 1.0))
                 return 502, {"message": f"deployment {chosen} failed to answer"}, {"azureml-model-deployment": chosen}
         try:
             rows = json.loads(raw or b"{}").get("instances", [])
         except (ValueError, AttributeError):
             return 400, {"message": "the request body is not a JSON object"}, {"azureml-model-deployment": chosen}
+        with self._lock:
+            self.served.append((time.time(), endpoint, chosen, 200, 1.0))
         return 200, [0.5 for _ in rows], {"azureml-model-deployment": chosen}
 
     # -- endpoints
@@ -493,6 +507,7 @@ class ArmSimulator:
                 "Please see troubleshooting guide https://aka.ms/oe-tsg#error-resourcenotready",
             }
         stored = json.loads(json.dumps(body))
+        self.created_wall[(ep_name, name)] = time.time() + self.deploy_seconds  # serves once provisioned
         self.deployments[(ep_name, name)] = Resource(stored, op, "Creating" if dep is None else "Updating")
         self.gone.pop(("deployment", ep_name, name), None)
         headers = {"Azure-AsyncOperation": self._op_url(host, m, op)}
@@ -594,6 +609,137 @@ class ArmSimulator:
                 if action["cooldown"] in ("PT0S",) or re.fullmatch(r"PT\d+S", action["cooldown"]):
                     raise ArmError(400, "BadRequest", "The cooldown must be between 1 minute and 1 week.")
 
+    # -- Azure Monitor metrics (issue 15) ------------------------------------------------------------
+    # GET {resource}/providers/Microsoft.Insights/metrics in the real response shape: one entry per
+    # metric name with `timeseries` (one per value of each dimension the $filter splits by with
+    # `eq '*'`, or pinned with `eq 'x'`) of one-minute `data` points {timeStamp, average}. Endpoint
+    # traffic comes from `serving` (a steady load per image from provisioning on) plus the scoring
+    # calls answered; deployment resource figures per instance from the same load.
+
+    def _metrics(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        rid = METRICS.fullmatch(path).group("rid")  # type: ignore[union-attr]
+        m = re.fullmatch(WS + r"/onlineEndpoints/(?P<ep>[^/]+)(?:/deployments/(?P<dep>[^/]+))?", rid, re.IGNORECASE)
+        if m is None or m.group("ep") not in self.endpoints:
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{rid}' was not found.")
+        ep, dep = m.group("ep"), m.group("dep")
+        if dep is not None and (ep, dep) not in self.deployments:
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{rid}' was not found.")
+        names = [n for n in query.get("metricnames", [""])[0].split(",") if n]
+        valid = DEPLOYMENT_METRICS | {"GpuMemoryUtilizationPercentage"} if dep else ENDPOINT_METRICS | set(_LATENCY)
+        kind = "workspaces/onlineEndpoints" + ("/deployments" if dep else "")
+        for name in names:
+            if name not in valid:
+                raise ArmError(
+                    400,
+                    "BadRequest",
+                    f"Failed to find metric configuration for provider: Microsoft.MachineLearningServices, resource Type: {kind}, metric: {name}, Valid metrics: {', '.join(sorted(valid))}",
+                )
+        if query.get("interval", ["PT1M"])[0] != "PT1M":
+            raise ArmError(400, "BadRequest", "Only the PT1M time grain is simulated.")
+        try:
+            start, end = (_wall(t) for t in query["timespan"][0].split("/"))
+        except (KeyError, ValueError):
+            raise ArmError(400, "BadRequest", "timespan must be an ISO 8601 interval start/end.") from None
+        split = dict(re.findall(r"(\w+) eq '([^']*)'", query.get("$filter", [""])[0]))
+        value = [
+            {
+                "id": f"{rid}/providers/Microsoft.Insights/metrics/{name}",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": name, "localizedValue": name},
+                "displayDescription": "",
+                "unit": "Count"
+                if name in ("RequestsPerMinute", "DeploymentCapacity")
+                else "Milliseconds"
+                if "Latency" in name
+                else "Percent",
+                "timeseries": self._deployment_series(ep, dep, name, end)
+                if dep
+                else self._endpoint_series(ep, name, start, end, split),
+                "errorCode": "Success",
+            }
+            for name in names
+        ]
+        body = {
+            "cost": 0,
+            "timespan": query["timespan"][0],
+            "interval": "PT1M",
+            "value": value,
+            "namespace": f"Microsoft.MachineLearningServices/{kind}",
+            "resourceregion": self.location,
+        }
+        return 200, body, {}
+
+    def _load(self, ep: str, dep: str) -> Load | None:
+        res = self.deployments.get((ep, dep))
+        image = self._image(res) if res is not None else ""
+        return next((load for part, load in self.serving.items() if part in image), None)
+
+    def _samples(self, ep: str, start: float, end: float) -> list[tuple[float, str, int, float]]:
+        """(wall, deployment, status, ms) of every request the endpoint served in [start, end)."""
+        out = [(w, d, code, ms) for w, e, d, code, ms in self.served if e == ep and start <= w < end]
+        for (e, dep), created in self.created_wall.items():
+            load = self._load(e, dep) if e == ep else None
+            if load is None:
+                continue
+            for second in range(max(math.ceil(start), math.ceil(created)), math.ceil(min(end, time.time()))):
+                for code, ms in load.requests(second - math.ceil(created)):
+                    out.append((float(second), dep, int(code), ms))
+        return out
+
+    def _endpoint_series(
+        self, ep: str, name: str, start: float, end: float, split: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        groups: dict[tuple[tuple[str, str], ...], dict[int, list[tuple[int, float]]]] = {}
+        for wall, dep, code, ms in self._samples(ep, start, end):
+            dims = {"deployment": dep, "statusCode": str(code), "statusCodeClass": f"{str(code)[0]}xx"}
+            if any(k in dims and v != "*" and dims[k] != v for k, v in split.items()):
+                continue
+            key = tuple((k, dims[k]) for k in split if k in dims and (name == "RequestsPerMinute" or k == "deployment"))
+            groups.setdefault(key, {}).setdefault(int(wall // 60 * 60), []).append((code, ms))
+        series = []
+        for key, minutes in sorted(groups.items()):
+            data = []
+            for minute, served in sorted(minutes.items()):
+                latencies = sorted(ms for _, ms in served)
+                if name == "RequestsPerMinute":
+                    average = float(len(served))
+                elif name == "RequestLatency":
+                    average = sum(latencies) / len(latencies)
+                elif name in _LATENCY:
+                    average = latencies[max(0, math.ceil(_LATENCY[name] * len(latencies)) - 1)]  # nearest rank
+                else:
+                    continue
+                data.append({"timeStamp": _minute(minute), "average": average})
+            series.append(
+                {
+                    "metadatavalues": [{"name": {"value": k, "localizedValue": k}, "value": v} for k, v in key],
+                    "data": data,
+                }
+            )
+        return series
+
+    def _deployment_series(self, ep: str, dep: str, name: str, end: float) -> list[dict[str, Any]]:
+        load = self._load(ep, dep) or Load(0)
+        capacity = int((self.deployments[(ep, dep)].body.get("sku") or {}).get("capacity", 1))
+        value = {
+            "CpuUtilizationPercentage": load.cpu * 100,
+            "CpuMemoryUtilizationPercentage": load.memory * 100,
+            "GpuUtilizationPercentage": None if load.duty_cycle is None else load.duty_cycle * 100,
+            "DeploymentCapacity": 1.0,
+        }.get(name)
+        if value is None:
+            return []
+        minute = _minute(int(min(end, time.time()) // 60 * 60))
+        return [
+            {
+                "metadatavalues": [
+                    {"name": {"value": "instanceId", "localizedValue": "instanceId"}, "value": f"i-{i}"}
+                ],
+                "data": [{"timeStamp": minute, "average": value}],
+            }
+            for i in range(capacity)
+        ]
+
     # -- helpers
 
     def _operation(self, now: float, seconds: float, final: str) -> Operation:
@@ -644,6 +790,28 @@ class ArmSimulator:
 def _iso(monotonic: float) -> str:
     wall = time.time() - (time.monotonic() - monotonic)
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+_LATENCY = {
+    "RequestLatency_P50": 0.5,
+    "RequestLatency_P90": 0.9,
+    "RequestLatency_P95": 0.95,
+    "RequestLatency_P99": 0.99,
+}
+
+
+def _minute(wall: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+def _wall(text: str) -> float:
+    """ISO 8601 (Z or +00:00, optional fraction) -> seconds since the epoch."""
+    import calendar
+
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|\+00:00)?", text.strip())
+    if m is None:
+        raise ValueError(text)
+    return calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2) or 0)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

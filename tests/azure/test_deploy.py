@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from tests.azure.simulator import ArmSimulator
+from tests.served import Load
 
 EP = "fraud-prod"
 
@@ -106,6 +107,7 @@ def test_requests_per_replica_scales_on_the_endpoint_metric_per_instance(sim, sc
 
 def test_canary_moves_traffic_in_two_steps_and_keeps_the_old_deployment(sim, scale_file, cli) -> None:
     assert deploy(cli, scale_file(image="acr.example.io/fraud:1")).exit_code == 0
+    sim.serving["fraud"] = Load(50)  # healthy traffic for the bake to judge
     result = deploy(cli, scale_file(image="acr.example.io/fraud:2", strategy="canary", bake="1s"))
 
     assert result.exit_code == 0, result.output

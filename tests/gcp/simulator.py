@@ -33,6 +33,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from google.cloud.aiplatform_v1 import types
 from google.protobuf import json_format
 
+from tests.served import Load
+
 _V1 = "type.googleapis.com/google.cloud.aiplatform.v1."
 _HTTP = {
     "INVALID_ARGUMENT": 400,
@@ -668,28 +670,6 @@ def _now() -> str:
 # ------------------------------------------------------------ Cloud Monitoring helpers (issue 15)
 
 BUCKETS = {"exponentialBuckets": {"numFiniteBuckets": 40, "growthFactor": 1.25, "scale": 1.0}}
-
-
-@dataclass
-class Load:
-    """What a deployed model serves each second, as injected figures: `per_second` requests, the
-    first `error_rate` share of them answered `error_code`, latencies cycling through `latency_ms`;
-    CPU and accelerator use as fractions (Vertex reports 0..1)."""
-
-    per_second: int
-    error_rate: float = 0.0
-    latency_ms: list[float] = field(default_factory=lambda: [20.0])
-    error_code: str = "503"
-    cpu: float = 0.25
-    duty_cycle: float | None = None
-
-    def requests(self, second: int) -> list[tuple[str, float]]:
-        errors = round(self.per_second * self.error_rate)
-        cycle = self.latency_ms
-        return [
-            (self.error_code if i < errors else "200", cycle[(second * self.per_second + i) % len(cycle)])
-            for i in range(self.per_second)
-        ]
 
 
 def _distribution(values: list[float]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_requests_the_simulator_answered_are_counted(sim: VertexSim, gcp: GcpPro
 
     path = write_scale(tmp_path, image=V1)
     assert scalectl("deploy", "-f", str(path), "--yes", state=tmp_path / "st")[0] == 0
-    url = f"{sim.server and 'http://127.0.0.1:%d' % sim.server.server_address[1]}/v1/{sim.endpoint()['name']}:predict"
+    url = f"{os.environ['SCALECTL_GCP_API_ENDPOINT']}/v1/{sim.endpoint()['name']}:predict"
     for _ in range(7):
         assert requests.post(url, json={"instances": [[1.0]]}, timeout=5).status_code == 200
     engine = Engine(load_checked(path), tmp_path / "st")
