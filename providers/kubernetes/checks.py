@@ -78,14 +78,16 @@ def check(spec: ScaleFile, target: str, base_dir: Path) -> list[Diagnostic]:
                 (*here, "rollout", "auto_rollback"),
             )
         )
-    if t.rollout.max_error_rate is not None:
-        out.append(
-            Diagnostic(
-                "rollout.max_error_rate needs request metrics scalectl cannot read from a cluster; kubernetes "
-                "targets roll back on readiness, ready replicas and container restarts: remove it",
-                (*here, "rollout", "max_error_rate"),
+    for key in ("max_error_rate", "max_p99", "max_p99_ratio"):
+        if getattr(t.rollout, key) is not None:
+            out.append(
+                Diagnostic(
+                    f"rollout.{key} needs request figures (errors, latency) that the Kubernetes API does not "
+                    "report: a Service balances connections, not requests, and metrics.k8s.io has CPU and memory "
+                    "only. Kubernetes bakes roll back on readiness, ready replicas and container restarts; remove it",
+                    (*here, "rollout", key),
+                )
             )
-        )
     if (t.node_instance is None) != (t.region is None) and t.hourly_cost is None:
         missing = "region" if t.region is None else "node_instance"
         out.append(

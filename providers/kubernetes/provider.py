@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scalectl.errors import Diagnostic
+from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Change, Live, Plan, Release, Revision
 from scalectl.rollout import steps_text, traffic_steps
 
@@ -94,6 +95,17 @@ class KubernetesProvider:
             details=details,
             observed=seen,
         )
+
+    def metrics(self, release: Release, live: Live, window: float) -> list[RevisionMetrics]:
+        """Replicas, restarts and HPA utilization per revision; the cluster reports no request figures."""
+        from .metrics import figures
+
+        cluster = self.cluster(release)
+        if live.observed is not None:
+            seen = live.observed_as(rollout.KubeObserved)
+        else:
+            seen = rollout.snapshot(cluster, release, rollout.routing_for(cluster, release))
+        return figures(cluster, release, seen, window)
 
     def plan(self, release: Release, live: Live) -> list[Change]:
         t = k8s_target(release)

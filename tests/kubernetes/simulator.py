@@ -94,6 +94,7 @@ class KubeSim:
         self._server: ThreadingHTTPServer | None = None
         self.backends: dict[tuple[str, str], str] = {}  # (namespace, Service) -> base URL its pods stand for
         self._upstream = threading.local()  # a keep-alive connection to the backend per handler thread
+        self.utilization: dict[str, int] = {"cpu": 35}  # HPA currentMetrics (percent of requests), by resource
 
     # ------------------------------------------------------------ lifecycle
 
@@ -466,8 +467,23 @@ class KubeSim:
             obj["status"] = {
                 "currentReplicas": current,
                 "desiredReplicas": max(current, obj["spec"].get("minReplicas", 1)),
+                **self._hpa_metrics(obj),  # issue 15: what the HPA currently measures
             }
         return obj
+
+    # ------------------------------------------------------------ HPA current metrics (issue 15)
+
+    def _hpa_metrics(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """autoscaling/v2 `status.currentMetrics` for the Resource metrics the HPA targets."""
+        current = []
+        for metric in obj["spec"].get("metrics", []):
+            name = metric.get("resource", {}).get("name")
+            if metric.get("type") == "Resource" and name in self.utilization:
+                value = self.utilization[name]
+                current.append(
+                    {"type": "Resource", "resource": {"name": name, "current": {"averageUtilization": value}}}
+                )
+        return {"currentMetrics": current} if current else {}
 
     def _pods(self, namespace: str) -> list[dict[str, Any]]:
         pods = []

@@ -76,6 +76,9 @@ def validate_manifest(body: dict[str, Any]) -> None:
         ("    autoscaling: {metric: gpu, target: 50}\n", "targets.prod.autoscaling.metric", "needs gpus"),
         ("    rollout: {alarms: [high-latency]}\n", "targets.prod.rollout.alarms", "CloudWatch"),
         ("    rollout: {auto_rollback: false}\n", "targets.prod.rollout.auto_rollback", "always put the previous"),
+        ("    rollout: {max_error_rate: 0.01}\n", "targets.prod.rollout.max_error_rate", "does not report"),
+        ("    rollout: {max_p99: 250ms}\n", "targets.prod.rollout.max_p99", "balances connections, not requests"),
+        ("    rollout: {max_p99_ratio: 1.5}\n", "targets.prod.rollout.max_p99_ratio", "metrics.k8s.io has CPU"),
     ],
 )
 def test_checks_refuse_what_the_cluster_would_with_file_line_and_field(
