@@ -10,7 +10,9 @@ __all__ = ["Load"]
 
 @dataclass
 class Load:
-    """What a deployed model serves each second, as injected figures: `per_second` requests, the
+    """Injected per image substring (the longest key contained in the image wins).
+
+    What a deployed model serves each second, as injected figures: `per_second` requests, the
     first `error_rate` share of them answered `error_code`, latencies cycling through `latency_ms`;
     CPU and accelerator (GPU) use as fractions 0..1 (Vertex reports fractions, Azure percent)."""
 

@@ -672,7 +672,7 @@ class ArmSimulator:
     def _load(self, ep: str, dep: str) -> Load | None:
         res = self.deployments.get((ep, dep))
         image = self._image(res) if res is not None else ""
-        return next((load for part, load in self.serving.items() if part in image), None)
+        return self.serving.get(max((p for p in self.serving if p in image), key=len, default=""))
 
     def _samples(self, ep: str, start: float, end: float) -> list[tuple[float, str, int, float]]:
         """(wall, deployment, status, ms) of every request the endpoint served in [start, end)."""

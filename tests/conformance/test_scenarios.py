@@ -14,7 +14,7 @@ import pytest
 from scalectl.errors import DeployFailed, ExitCode
 from scalectl.events import Events
 from scalectl.provider import Revision
-from tests.conformance.conftest import App
+from tests.conformance.conftest import NOT_APPLICABLE, App
 
 CANARY = "{strategy: canary, percent: 50, bake: 1s}"
 
@@ -71,6 +71,23 @@ def test_4_a_failing_canary_is_rolled_back_and_the_previous_revision_keeps_all_t
     assert (live.active, live.traffic) == (2, {2: 100})
     history = engine.history(app.target)
     assert numbered(history)[-2:] == [(2, "active"), (3, "failed")]
+
+
+def test_4b_a_canary_over_max_error_rate_is_rolled_back_naming_the_figure(app: App) -> None:
+    if app.harness.erroring is None:
+        pytest.skip(f"{NOT_APPLICABLE} no canary answering 5xx under traffic is set up for {app.harness.provider}")
+    gated = CANARY.replace("}", ", max_error_rate: 0.05}")
+    engine = app.engine(image=app.harness.erroring(), rollout=gated)
+
+    with pytest.raises(DeployFailed) as failed:
+        engine.deploy(app.target, Events())
+
+    share = f"5xx rate {app.harness.error_share:.1%} of revision 4"
+    assert share in failed.value.message and "over rollout.max_error_rate 5.0%" in failed.value.message
+    live = engine.observe(app.target)
+    assert (live.active, live.traffic) == (2, {2: 100})
+    history = numbered(engine.history(app.target))
+    assert (2, "active") in history and history[-1] == (4, "failed")
 
 
 def test_5_a_machine_with_no_local_state_sees_the_history_and_rolls_back(

@@ -565,7 +565,7 @@ class VertexSim:
 
     def _load_of(self, dm: dict[str, Any]) -> Load | None:
         image = self.models[dm["model"]]["containerSpec"]["imageUri"]
-        return next((load for part, load in self.serving.items() if part in image), None)
+        return self.serving.get(max((p for p in self.serving if p in image), key=len, default=""))
 
     def _requests_of(self, dm: dict[str, Any], start: float, end: float) -> dict[int, list[tuple[str, float]]]:
         """(code, latency ms) of every request the deployed model served in [start, end), by whole second."""
