@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/azure_bench.py
 
 Prints: deploy wall time minus the simulator's provisioning time (scalectl's own overhead:
-SDK calls, polling lag, rendering), ARM calls per deploy and rollback, rollback time, and the
-import cost kept off `validate`/`render`.
+SDK calls, polling lag, rendering), ARM calls per deploy and rollback, rollback time, the time
+from a canary starting to fail to its rollback (the bake's gate on Azure Monitor figures), and
+the import cost kept off `validate`/`render`.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -21,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.azure.helpers import SCALE, FakeCredential  # noqa: E402
 from tests.azure.simulator import ArmSimulator  # noqa: E402
+from tests.served import Load  # noqa: E402
 
 DEPLOY_SECONDS = 3.0  # simulated deployment provisioning
 ENDPOINT_SECONDS = 0.5  # simulated endpoint create / traffic update
@@ -47,6 +50,42 @@ def measure_deploy(sim: ArmSimulator, path: Path, state: Path, label: str) -> No
         f"{label:<34} wall {wall:5.2f}s  provisioning {provisioning:5.2f}s  overhead {wall - provisioning:5.2f}s  "
         f"ARM calls {len(calls):2d} ({writes} writes, {len(calls) - writes} reads)"
     )
+
+
+def failing_canary(sim: ArmSimulator, path: Path, state: Path, image: str, load: Load, gates: str) -> dict[str, float]:
+    """Deploy a canary (20%, bake 20s) that turns bad `load.fail_from` s after it starts serving;
+    seconds from then to the gate's verdict, to traffic back on the old revision, and to the rollback done."""
+    from scalectl.checks import load_checked
+    from scalectl.engine import Engine
+    from scalectl.errors import DeployFailed
+    from scalectl.events import Event, Events
+
+    sim.serving[image.rsplit("/", 1)[1]] = load
+    text = SCALE.format(image=image, strategy="canary", bake="20s", keep=2, extra="")
+    path.write_text(text.replace("timeout: 60}", f"timeout: 120, {gates}}}"))
+    engine = Engine(load_checked(path), state)
+    seen: dict[str, float] = {}
+
+    def sink(event: Event) -> None:
+        now = time.time()
+        if event.kind == "step" and event.message.startswith("rolling back"):
+            seen["verdict"] = now
+        elif (
+            "verdict" in seen
+            and event.kind == "state"
+            and event.message.startswith("endpoint")
+            and "Succeeded" in event.message
+        ):
+            seen.setdefault("traffic back", now)
+
+    try:
+        engine.deploy("prod", Events(sink))
+        raise AssertionError("the failing canary was promoted")
+    except DeployFailed:
+        seen["done"] = time.time()
+    number = max(int(d.split("-")[1]) for _, d in sim.created_wall)
+    fails = math.ceil(sim.created_wall[("fraud-prod", f"rev-{number}")]) + load.fail_from
+    return {k: v - fails for k, v in seen.items()}
 
 
 def subprocess_seconds(code: str) -> float:
@@ -82,6 +121,21 @@ def main() -> None:
     code, wall = run(["rollback", "-f", str(path), "--yes", "--state-dir", str(work / "fresh")])
     assert code == 0
     print(f"{'rollback (fresh state dir)':<34} wall {wall:5.2f}s  ARM calls {len(sim.calls) - calls_before}")
+
+    sim.serving["fraud"] = Load(50)  # the serving revision's steady healthy traffic
+    print("\ncanary turning bad 3s into a 20s bake (100 req/s), to the gate's rollback:")
+    print(f"  {'gate':<44} {'verdict s':>9} {'traffic back s':>14} {'rolled back s':>13}")
+    for label, image, load, gates in (
+        ("5xx 50% vs max_error_rate 5%", "fraud:5", Load(100, error_rate=0.5, fail_from=3), "max_error_rate: 0.05"),
+        (
+            "P99 900 ms (5% slow) vs max_p99 250 ms",
+            "fraud:6",
+            Load(100, latency_ms=[30.0] * 95 + [900.0] * 5),
+            "max_p99: 250ms",
+        ),
+    ):
+        r = failing_canary(sim, path, state, f"acr.example.io/{image}", load, gates)
+        print(f"  {label:<44} {r['verdict']:9.2f} {r['traffic back']:14.2f} {r['done']:13.2f}")
     sim.stop()
 
     print()

@@ -1,5 +1,6 @@
 """GCP provider figures: deploy overhead beyond Vertex's own provisioning, API calls per
-deploy, rollback time, and the import cost kept off the offline commands.
+deploy, rollback time, the time from a canary starting to fail to its rollback (the bake's
+gate on Cloud Monitoring figures), and the import cost kept off the offline commands.
 
 Runs the real SDK against the local Vertex AI simulator (tests/gcp/vertex_sim.py):
 
@@ -9,6 +10,7 @@ Runs the real SDK against the local Vertex AI simulator (tests/gcp/vertex_sim.py
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import subprocess
 import sys
@@ -22,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scalectl.checks import load_checked
 from scalectl.engine import Engine
 from scalectl.errors import DeployFailed
-from scalectl.events import Events
+from scalectl.events import Event, Events
 from tests.gcp.helpers import write_scale
 from tests.gcp.simulator import VertexSim
+from tests.served import Load
 
 PROVISION = 3.0  # seconds the simulator takes to make a deployed model ready
 OP = 0.3  # seconds for uploads, endpoint creation, undeploys
@@ -59,6 +62,36 @@ def rollback(folder: Path) -> float:
     return time.monotonic() - started
 
 
+def failing_canary(folder: Path, sim: VertexSim, image: str, load: Load, gates: str, bake: str) -> dict[str, float]:
+    """Deploy a canary that turns bad `load.fail_from` s after it starts serving; seconds from then
+    to the gate's verdict, to traffic back on the old revision, and to the rollback done."""
+    sim.serving[image.rsplit("/", 1)[1]] = load
+    path = write_scale(folder, image=image, strategy="canary", percent=10, bake=bake, timeout="120s")
+    path.write_text(path.read_text().replace("timeout: 120s}", f"timeout: 120s, {gates}}}"))
+    engine = Engine(load_checked(path), folder / ".state")
+    seen: dict[str, float] = {}
+    number = max((r.number for r in engine.history("prod")), default=0) + 1
+
+    def sink(event: Event) -> None:
+        now = time.time()
+        if event.message == f"revision {number}: 10% traffic":  # the canary serves: when does it turn bad?
+            with sim.lock:
+                ours = [d for ep in sim.endpoints.values() for d in ep["deployedModels"] if "_deployed_wall" in d]
+                seen["fails"] = math.ceil(max(d["_deployed_wall"] for d in ours)) + load.fail_from
+        elif event.kind == "step" and event.message.startswith("rolling back"):
+            seen["verdict"] = now
+        elif event.kind == "state" and event.message.endswith("100% traffic") and "verdict" in seen:
+            seen.setdefault("traffic back", now)
+
+    try:
+        engine.deploy("prod", Events(sink))
+        raise AssertionError("the failing canary was promoted")
+    except DeployFailed as exc:
+        seen["done"] = time.time()
+        reason = exc.message
+    return {k: v - seen["fails"] for k, v in seen.items() if k != "fails"} | {"reason": reason}  # type: ignore[dict-item]
+
+
 def import_seconds(code: str) -> float:
     best = float("inf")
     for _ in range(3):
@@ -70,7 +103,8 @@ def import_seconds(code: str) -> float:
 
 def main() -> None:
     sim = VertexSim(op_seconds=OP, deploy_seconds=PROVISION)
-    os.environ["SCALECTL_GCP_API_ENDPOINT"] = sim.start()
+    sim.serving["fraud"] = Load(50)  # steady healthy traffic (Cloud Monitoring figures) for the bakes to judge
+    os.environ["SCALECTL_GCP_API_ENDPOINT"] = os.environ["SCALECTL_GCP_MONITORING_ENDPOINT"] = sim.start()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         image = "us-docker.pkg.dev/acme/serving/fraud:v{}"
@@ -111,6 +145,19 @@ def main() -> None:
             f"rollback, previous revision still deployed (traffic switch): {seconds:.2f}s in all, "
             f"{len(calls)} calls; traffic moved by call {moved} (then the failed one is undeployed)"
         )
+        print("\ncanary turning bad 3s into a 20s bake (100 req/s), to the gate's rollback:")
+        print(f"  {'gate':<44} {'verdict s':>9} {'traffic back s':>14} {'rolled back s':>13}")
+        for label, number, load, gates in (
+            ("5xx 50% vs max_error_rate 5%", 6, Load(100, error_rate=0.5, fail_from=3), "max_error_rate: 0.05"),
+            (
+                "P99 900 ms (5% slow) vs max_p99 250 ms",
+                7,
+                Load(100, latency_ms=[30.0] * 95 + [900.0] * 5, fail_from=0),
+                "max_p99: 250ms",
+            ),
+        ):
+            r = failing_canary(folder, sim, image.format(number), load, gates, "20s")
+            print(f"  {label:<44} {r['verdict']:9.2f} {r['traffic back']:14.2f} {r['done']:13.2f}")
     sim.stop()
 
     scale = Path(tempfile.mkdtemp()) / "scale.yaml"

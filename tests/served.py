@@ -23,9 +23,11 @@ class Load:
     cpu: float = 0.25
     memory: float = 0.3
     duty_cycle: float | None = None
+    fail_from: int = 0  # seconds after it starts serving before `error_rate` applies (a canary that turns bad)
 
     def requests(self, second: int) -> list[tuple[str, float]]:
-        errors = round(self.per_second * self.error_rate)
+        """(code, latency ms) of the requests served in whole second `second` after serving began."""
+        errors = round(self.per_second * self.error_rate) if second >= self.fail_from else 0
         cycle = self.latency_ms
         return [
             (self.error_code if i < errors else "200", cycle[(second * self.per_second + i) % len(cycle)])
