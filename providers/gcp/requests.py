@@ -255,7 +255,6 @@ def iam(release: Release) -> dict[str, Any]:
         service_account=target.service_account,
         model=release.model,
         secret_refs=sorted(release.model.secrets.values()),
-        max_error_rate=target.rollout.max_error_rate,
     )
 
 
@@ -268,6 +267,8 @@ def rollout_plan(release: Release) -> dict[str, Any]:
             for p in traffic_steps(target.rollout)
         ],
         "health_gate": "each step waits for the deployed model's available replicas; a failure moves traffic back",
+        "metrics_gate": "each bake below 100% judges Cloud Monitoring's 5xx share and P99 of the new deployed model "
+        "against rollout.max_error_rate / max_p99 / max_p99_ratio and the one it replaces",
         "auto_rollback": target.rollout.auto_rollback,
         "undeploy_previous_after_seconds": target.undeploy_grace,
         "first_deploy": "an endpoint with nothing deployed gets the new revision at 100% in one step",
