@@ -19,7 +19,7 @@ from scalectl.events import Events
 from scalectl.metrics import Verdict, error_ceiling, judge
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import traffic_steps
-from scalectl.wait import WaitTimeout, backoff
+from scalectl.wait import WaitTimeout, backoff, pause
 
 from . import metrics
 from .history import OUTCOME, Observed, properties_of, trim
@@ -228,7 +228,7 @@ def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float, ga
                     "baking on until the rollout's timeout"
                 )
         limit = end if now < end else deadline
-        time.sleep(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
+        pause(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
         attempt += 1
 
 

@@ -11,6 +11,7 @@ different CI runner) sees the same revisions. The Google SDK is imported only by
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
