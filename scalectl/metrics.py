@@ -134,3 +134,13 @@ def judge(rollout: Rollout, new: RevisionMetrics, previous: RevisionMetrics | No
             line,
         )
     return Verdict(True, "", line)
+
+
+def gates_text(rollout: Rollout) -> str:
+    """What a bake judges, for its opening line: `5xx at most 5%, P99 at most 250 ms`."""
+    parts = [f"5xx at most {error_ceiling(rollout):.0%}"]
+    if rollout.max_p99 is not None:
+        parts.append(f"P99 at most {_ms(rollout.max_p99)}")
+    if rollout.max_p99_ratio is not None:
+        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
+    return ", ".join(parts)

@@ -12,11 +12,11 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
-from scalectl.metrics import Verdict, error_ceiling, judge
+from scalectl.metrics import Verdict, gates_text, judge
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import traffic_steps
 from scalectl.wait import WaitTimeout, backoff, pause
@@ -173,7 +173,7 @@ def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float, ga
         raise _RolloutFailed(f"the {seconds}s bake would run past the rollout timeout")
     r = b.target.rollout
     n = int(b.identity.number)
-    gates = f" and gates (5xx at most {error_ceiling(r):.0%}{_p99_text(r)})" if gate else ""
+    gates = f" and gates ({gates_text(r)})" if gate else ""
     events.step(f"baking {seconds}s: watching health{gates}")
     began, end = time.time(), time.monotonic() + seconds
     extended, unreadable, attempt = False, "", 0
@@ -230,13 +230,6 @@ def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float, ga
         limit = end if now < end else deadline
         pause(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
         attempt += 1
-
-
-def _p99_text(rollout: Any) -> str:
-    parts = [f"P99 at most {rollout.max_p99:g} ms"] if rollout.max_p99 is not None else []
-    if rollout.max_p99_ratio is not None:
-        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
-    return "".join(f", {p}" for p in parts)
 
 
 def _wait_endpoint(arm: Arm, name: str, events: Events, deadline: float) -> str:

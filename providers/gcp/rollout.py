@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from scalectl.errors import DeployFailed, ProviderError, ScalectlError
 from scalectl.events import Events
-from scalectl.metrics import RevisionMetrics, Verdict, error_ceiling, judge
+from scalectl.metrics import RevisionMetrics, Verdict, gates_text, judge
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import bake_after, traffic_steps
 from scalectl.state import actor, now_iso
@@ -303,7 +303,7 @@ class Rollout:
         interval = min(15.0, max(0.2, seconds / 5))
         rollout = self.target.rollout
         if seconds:
-            gates = f" and gates (5xx at most {error_ceiling(rollout):.0%}{_p99_text(rollout)})" if gate else ""
+            gates = f" and gates ({gates_text(rollout)})" if gate else ""
             self.events.step(f"{what}: watching health{gates} for {seconds:.0f}s")
         gate = gate and self.old is not None and seconds > 0
         extended = False
@@ -439,13 +439,6 @@ class Rollout:
 
 
 # ------------------------------------------------------------ helpers
-
-
-def _p99_text(rollout: Any) -> str:
-    parts = [f"P99 at most {rollout.max_p99:g} ms"] if rollout.max_p99 is not None else []
-    if rollout.max_p99_ratio is not None:
-        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
-    return "".join(f", {p}" for p in parts)
 
 
 def _left(deadline: float) -> float:
