@@ -136,11 +136,12 @@ def judge(rollout: Rollout, new: RevisionMetrics, previous: RevisionMetrics | No
     return Verdict(True, "", line)
 
 
-def gates_text(rollout: Rollout) -> str:
-    """What a bake judges, for its opening line: `5xx at most 5%, P99 at most 250 ms`."""
-    parts = [f"5xx at most {error_ceiling(rollout):.0%}"]
+def gates_text(rollout: Rollout, previous: int | None = None) -> str:
+    """What a bake judges, for its opening line: `max error rate 5%, max p99 250 ms, max p99 1.5x revision 4's`."""
+    gates = [f"max error rate {error_ceiling(rollout):.0%}"]
     if rollout.max_p99 is not None:
-        parts.append(f"P99 at most {_ms(rollout.max_p99)}")
+        gates.append(f"max p99 {rollout.max_p99:g} ms")
     if rollout.max_p99_ratio is not None:
-        parts.append(f"P99 at most {rollout.max_p99_ratio:g}x the previous revision's")
-    return ", ".join(parts)
+        than = f"revision {previous}'s" if previous is not None else "the previous revision's"
+        gates.append(f"max p99 {rollout.max_p99_ratio:g}x {than}")
+    return ", ".join(gates)

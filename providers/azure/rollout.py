@@ -173,63 +173,66 @@ def _bake(arm: Arm, b: Bodies, seconds: int, events: Events, deadline: float, ga
         raise _RolloutFailed(f"the {seconds}s bake would run past the rollout timeout")
     r = b.target.rollout
     n = int(b.identity.number)
-    gates = f" and gates ({gates_text(r)})" if gate else ""
+    gates = f" and gates ({gates_text(r, revision_of(gate.old) if gate else None)})" if gate else ""
     events.step(f"baking {seconds}s: watching health{gates}")
     began, end = time.time(), time.monotonic() + seconds
     extended, unreadable, attempt = False, "", 0
-    while True:
-        dep = arm.get_deployment(b.endpoint, b.deployment)
-        found = "Gone" if dep is None else str(properties_of(dep).get("provisioningState"))
-        if found != "Succeeded":
-            events.state(b.deployment, found)
-            logs = arm.deployment_logs(b.endpoint, b.deployment)
-            raise _RolloutFailed(f"deployment {b.deployment} became {found} during the bake" + _tail(logs))
-        verdict, requests = Verdict(True), 0
-        if gate is not None:
-            verdict = Verdict(None)
-            try:
-                figures = metrics.figures(
-                    arm,
-                    b.endpoint,
-                    {b.deployment: n, gate.old: revision_of(gate.old) or 0},
-                    began,
-                    time.time(),
-                    resources=False,
+    with events.countdown(f"baking revision {n}") as tick:
+        while True:
+            dep = arm.get_deployment(b.endpoint, b.deployment)
+            found = "Gone" if dep is None else str(properties_of(dep).get("provisioningState"))
+            if found != "Succeeded":
+                events.state(b.deployment, found)
+                logs = arm.deployment_logs(b.endpoint, b.deployment)
+                raise _RolloutFailed(f"deployment {b.deployment} became {found} during the bake" + _tail(logs))
+            verdict, requests = Verdict(True), 0
+            if gate is not None:
+                verdict = Verdict(None)
+                try:
+                    figures = metrics.figures(
+                        arm,
+                        b.endpoint,
+                        {b.deployment: n, gate.old: revision_of(gate.old) or 0},
+                        began,
+                        time.time(),
+                        resources=False,
+                    )
+                    verdict = judge(r, figures[b.deployment], figures.get(gate.old))
+                    requests = figures[b.deployment].requests
+                    unreadable = ""
+                except ProviderError as exc:
+                    if not unreadable:
+                        events.warn(f"the bake cannot read revision {n}'s figures: {exc.message}")
+                    unreadable = exc.message
+                if verdict.ok is False:
+                    raise _RolloutFailed(f"its bake at {gate.percent}% of traffic failed: {verdict.reason}")
+            now = time.monotonic()
+            tick((end if now < end else deadline) - now, verdict.figures)
+            if now >= end:
+                if gate is None or verdict.ok or (not unreadable and requests >= r.min_requests):
+                    return
+                idle = (
+                    f"its figures could not be read ({unreadable})"
+                    if unreadable
+                    else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests ({r.min_requests})"
                 )
-                verdict = judge(r, figures[b.deployment], figures.get(gate.old))
-                requests = figures[b.deployment].requests
-                events.state("bake", verdict.figures)
-                unreadable = ""
-            except ProviderError as exc:
-                if not unreadable:
-                    events.warn(f"the bake cannot read revision {n}'s figures: {exc.message}")
-                unreadable = exc.message
-            if verdict.ok is False:
-                raise _RolloutFailed(f"its bake at {gate.percent}% of traffic failed: {verdict.reason}")
-        now = time.monotonic()
-        if now >= end:
-            if gate is None or verdict.ok or (not unreadable and requests >= r.min_requests):
-                return
-            idle = (
-                f"its figures could not be read ({unreadable})"
-                if unreadable
-                else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests ({r.min_requests})"
-            )
-            if gate.allow_idle:
-                events.warn(f"revision {n}: {idle}: promoting anyway (--allow-idle-bake)")
-                return
-            if unreadable or now >= deadline:
-                when = "" if unreadable else " before the rollout's timeout"
-                raise _RolloutFailed(f"not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)")
-            if not extended:
-                extended = True
-                events.warn(
-                    f"the bake saw {requests} of the {r.min_requests} requests it needs to judge revision {n}: "
-                    "baking on until the rollout's timeout"
-                )
-        limit = end if now < end else deadline
-        pause(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
-        attempt += 1
+                if gate.allow_idle:
+                    events.warn(f"revision {n}: {idle}: promoting anyway (--allow-idle-bake)")
+                    return
+                if unreadable or now >= deadline:
+                    when = "" if unreadable else " before the rollout's timeout"
+                    raise _RolloutFailed(
+                        f"not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)"
+                    )
+                if not extended:
+                    extended = True
+                    events.warn(
+                        f"the bake saw {requests} of the {r.min_requests} requests it needs to judge revision {n}: "
+                        "baking on until the rollout's timeout"
+                    )
+            limit = end if now < end else deadline
+            pause(max(0.05, min(_BAKE_DELAY(attempt), limit - now)))
+            attempt += 1
 
 
 def _wait_endpoint(arm: Arm, name: str, events: Events, deadline: float) -> str:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
     from .schema import DockerTarget
 
-from scalectl.metrics import error_ceiling, judge
+from scalectl.metrics import gates_text, judge
 
 REVISION_FIELDS = ("number", "digest", "image", "created_at", "created_by", "status", "message")
 
@@ -557,12 +557,7 @@ class Session:
         began = time.monotonic()
         deadline = began + seconds
         extended = False
-        gates = [f"max error rate {error_ceiling(rollout):.0%}"]
-        if rollout.max_p99 is not None:
-            gates.append(f"max p99 {rollout.max_p99:g} ms")
-        if rollout.max_p99_ratio is not None:
-            gates.append(f"max p99 {rollout.max_p99_ratio:g}x revision {previous}'s")
-        events.step(f"baking revision {number} for {seconds:.0f}s ({', '.join(gates)})")
+        events.step(f"baking revision {number} for {seconds:.0f}s ({gates_text(rollout, previous)})")
         log = AccessLog(self.gateway, began_wall) if self.gateway is not None else None
         with events.countdown(f"baking revision {number}") as tick:
             while True:

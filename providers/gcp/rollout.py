@@ -303,54 +303,61 @@ class Rollout:
         interval = min(15.0, max(0.2, seconds / 5))
         rollout = self.target.rollout
         if seconds:
-            gates = f" and gates ({gates_text(rollout)})" if gate else ""
+            old = self.old.revision if self.old is not None else None
+            gates = f" and gates ({gates_text(rollout, old)})" if gate else ""
             self.events.step(f"{what}: watching health{gates} for {seconds:.0f}s")
         gate = gate and self.old is not None and seconds > 0
         extended = False
         unreadable = ""
-        while True:
-            problem = self._health()
-            if problem:
-                self._fail(f"became unhealthy at {self.share}% of traffic ({problem})")
-            verdict, figures = Verdict(None if gate else True), None
-            if gate:
-                try:
-                    verdict, figures = self._judge(began)
-                    unreadable = ""
-                except ScalectlError as exc:
-                    if not unreadable:
-                        self.events.warn(
-                            f"the bake cannot read revision {self.revision.number}'s figures: {exc.message}"
-                        )
-                    unreadable = exc.message
-                if verdict.ok is False:
-                    self._fail(f"failed its bake at {self.share}% of traffic: {verdict.reason}")
-            now = time.monotonic()
-            if now >= end:
-                requests = figures.requests if figures is not None else 0
-                if verdict.ok or (not unreadable and requests >= rollout.min_requests):
-                    return
-                idle = (
-                    f"its figures could not be read ({unreadable})"
-                    if unreadable
-                    else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests "
-                    f"({rollout.min_requests})"
-                )
-                if self.plan.allow_idle_bake:
-                    self.events.warn(f"revision {self.revision.number}: {idle}: promoting anyway (--allow-idle-bake)")
-                    return
-                if unreadable or self._left() <= 0:
-                    when = "" if unreadable else " before the rollout's timeout"
-                    self._fail(f"was not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)")
-                if not extended:
-                    extended = True
-                    self.events.warn(
-                        f"the bake saw {requests} of the {rollout.min_requests} requests it needs to judge revision "
-                        f"{self.revision.number}: baking on until the rollout's timeout"
+        with self.events.countdown(f"baking revision {self.revision.number} at {self.share}%") as tick:
+            while True:
+                problem = self._health()
+                if problem:
+                    self._fail(f"became unhealthy at {self.share}% of traffic ({problem})")
+                verdict, figures = Verdict(None if gate else True), None
+                if gate:
+                    try:
+                        verdict, figures = self._judge(began)
+                        unreadable = ""
+                    except ScalectlError as exc:
+                        if not unreadable:
+                            self.events.warn(
+                                f"the bake cannot read revision {self.revision.number}'s figures: {exc.message}"
+                            )
+                        unreadable = exc.message
+                    if verdict.ok is False:
+                        self._fail(f"failed its bake at {self.share}% of traffic: {verdict.reason}")
+                now = time.monotonic()
+                tick((end if now < end else self.deadline) - now, verdict.figures)
+                if now >= end:
+                    requests = figures.requests if figures is not None else 0
+                    if verdict.ok or (not unreadable and requests >= rollout.min_requests):
+                        return
+                    idle = (
+                        f"its figures could not be read ({unreadable})"
+                        if unreadable
+                        else f"the bake saw {requests} request(s) to it, fewer than rollout.min_requests "
+                        f"({rollout.min_requests})"
                     )
-            elif self._left() <= 0:
-                self._fail(f"did not finish its rollout within the {self.plan.timeout}s timeout")
-            self.sleep(min(interval, end - now) if now < end else min(interval, max(0.05, self._left())))
+                    if self.plan.allow_idle_bake:
+                        self.events.warn(
+                            f"revision {self.revision.number}: {idle}: promoting anyway (--allow-idle-bake)"
+                        )
+                        return
+                    if unreadable or self._left() <= 0:
+                        when = "" if unreadable else " before the rollout's timeout"
+                        self._fail(
+                            f"was not promoted unjudged: {idle}{when} (pass --allow-idle-bake to promote anyway)"
+                        )
+                    if not extended:
+                        extended = True
+                        self.events.warn(
+                            f"the bake saw {requests} of the {rollout.min_requests} requests it needs to judge "
+                            f"revision {self.revision.number}: baking on until the rollout's timeout"
+                        )
+                elif self._left() <= 0:
+                    self._fail(f"did not finish its rollout within the {self.plan.timeout}s timeout")
+                self.sleep(min(interval, end - now) if now < end else min(interval, max(0.05, self._left())))
 
     def _health(self) -> str:
         """'' when the new deployed model has available replicas, else what is wrong."""
@@ -373,9 +380,7 @@ class Rollout:
         assert self.new_id is not None and self.old is not None
         new = Deployed(self.new_id, self.model.get("name", ""), self.revision.number, self.share, 1)
         found = figures(self.vertex, self.endpoint, [new, self.old], since, time.time(), TRAFFIC)
-        verdict = judge(self.target.rollout, found[new.id], found.get(self.old.id))
-        self.events.state("bake", verdict.figures)
-        return verdict, found[new.id]
+        return judge(self.target.rollout, found[new.id], found.get(self.old.id)), found[new.id]
 
     def _fail(self, what: str) -> NoReturn:
         """Put traffic back on the old deployed model, undeploy the new one, say what serves."""

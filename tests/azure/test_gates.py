@@ -12,6 +12,7 @@ import pytest
 from scalectl import registry
 from scalectl.checks import load_checked
 from scalectl.engine import Engine
+from scalectl.events import Event, Events
 from tests.azure.simulator import ArmSimulator
 from tests.served import Load
 
@@ -109,15 +110,17 @@ def test_a_canary_over_max_p99_rolls_back(sim: ArmSimulator, scale_file: Any, cl
 
 
 def test_a_gate_that_holds_promotes(sim: ArmSimulator, scale_file: Any, cli: Any) -> None:
-    assert _deploy(cli, scale_file(image=V1))[0] == 0
+    path = scale_file(image=V1)
+    assert _deploy(cli, path)[0] == 0
     sim.serving["fraud:1"] = Load(100, latency_ms=[40.0])
     sim.serving["fraud:2"] = Load(100, error_rate=0.01, latency_ms=[50.0])
-    code, doc = _deploy(cli, _canary(scale_file, "max_error_rate: 0.05, max_p99: 300ms, max_p99_ratio: 2"))
-    assert code == 0, doc
+    path = _canary(scale_file, "max_error_rate: 0.05, max_p99: 300ms, max_p99_ratio: 2")
+    live: list[Event] = []
+    Engine(load_checked(path), path.parent / ".scalectl").deploy("prod", Events(live.append))
     assert sim.traffic(EP) == {"rev-2": 100}
-    figures = [e["message"] for e in doc["targets"]["prod"]["events"] if e["message"].startswith("bake: rev 2")]
-    assert figures and figures[-1].endswith("| rev 1: " + figures[-1].split("| rev 1: ")[1])
-    assert "p99 50 ms" in figures[-1] and "p99 40 ms" in figures[-1]
+    figures = [e.data["figures"] for e in live if e.kind == "progress" and e.data["figures"]]
+    assert figures and figures[-1].startswith("rev 2: ")  # the bake's countdown line
+    assert "p99 50 ms, 5xx 1.0% | rev 1: " in figures[-1] and figures[-1].endswith("p99 40 ms, 5xx 0.0%")
 
 
 def test_an_idle_bake_is_not_promoted_unless_allowed(sim: ArmSimulator, scale_file: Any, cli: Any) -> None:

@@ -12,6 +12,7 @@ from scalectl.providers.gcp.provider import GcpProvider
 
 from scalectl.checks import load_checked
 from scalectl.engine import Engine
+from scalectl.events import Event, Events
 
 from .helpers import V1, V2, scalectl, write_scale
 from .simulator import BUCKETS, Load, VertexSim, _distribution
@@ -127,12 +128,14 @@ def test_a_gate_that_holds_promotes(sim: VertexSim, gcp: GcpProvider, tmp_path: 
     sim.serving["fraud:v1"] = Load(100, latency_ms=[40.0])
     sim.serving["fraud:v2"] = Load(100, error_rate=0.01, latency_ms=[45.0])
     path = _gated(write_scale(tmp_path, **CANARY), "max_error_rate: 0.05, max_p99: 250ms, max_p99_ratio: 2")  # type: ignore[arg-type]
-    code, doc, _ = scalectl("deploy", "-f", str(path), "--yes", state=state)
-    assert code == 0, doc
+    live: list[Event] = []
+    Engine(load_checked(path), state).deploy("prod", Events(live.append))
     new_id = sim.endpoint()["deployedModels"][-1]["id"]
     assert new_id != old_id and sim.endpoint()["trafficSplit"] == {new_id: 100}
-    figures = [e["message"] for e in doc["targets"]["prod"]["events"] if e["message"].startswith("bake: rev 2")]
-    assert figures and "| rev 1:" in figures[-1]
+    figures = [e.data["figures"] for e in live if e.kind == "progress" and e.data["figures"]]
+    assert figures and figures[-1].startswith("rev 2: ") and "| rev 1: " in figures[-1]  # the bake's countdown line
+    p99 = float(figures[-1].split("p99 ")[1].split(" ms")[0])
+    assert 45 / 1.25 <= p99 <= 45 * 1.25  # rev 2's P99 from the buckets, within their resolution
 
 
 def test_an_idle_bake_is_not_promoted_unless_allowed(sim: VertexSim, gcp: GcpProvider, tmp_path: Path) -> None:
