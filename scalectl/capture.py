@@ -8,7 +8,8 @@ One line per sampled call, never headers or the API key (the writer is given bod
 Files are `requests-<UTC time>.jsonl` in the capture directory; a new one starts when the
 current one reaches the size limit. The reader also takes SageMaker's data-capture lines
 (`captureData.endpointInput/endpointOutput`, JSON, CSV or base64), local or under s3://, and Azure ML
-data collector payload logs (CloudEvents lines), local or under azblob://account/container/prefix.
+data collector payload logs (CloudEvents lines), local or under azblob://account/container/prefix, and
+Vertex AI's request-response log table, bq://project.dataset.table (queried over BigQuery's REST API).
 Baselines (training data) are read from CSV, JSON lines or Parquet (pyarrow, the `drift` extra).
 Standard library only, apart from pyarrow for Parquet.
 """
@@ -165,7 +166,8 @@ def is_capture(path: Path) -> bool:
 def read_records(
     source: Path | str, since: datetime | None = None, until: datetime | None = None, region: str | None = None
 ) -> list[Record]:
-    """Captured calls with since <= time < until from a local file or directory, or an s3:// prefix.
+    """Captured calls with since <= time < until from a local file or directory, an s3:// or azblob:// prefix,
+    or a bq:// request-response log table (the window is the query's filter there).
 
     A malformed line is a UsageError naming the file (or object) and line.
     """
@@ -174,6 +176,10 @@ def read_records(
     if isinstance(source, str) and source.startswith("s3://"):
         for name, text in _s3_objects(source, since, region):
             _parse(name, text.splitlines(), since, until, out, azure)
+    elif isinstance(source, str) and source.startswith("bq://"):
+        from scalectl.providers.gcp.bigquery import LogTable
+
+        return [vertex_record(row) for row in LogTable(source).rows(since, until)]
     elif isinstance(source, str) and source.startswith("azblob://"):
         for name, text in _blob_objects(source, since):
             _parse(name, text.splitlines(), since, until, out, azure)
@@ -315,6 +321,31 @@ def _record(doc: dict[str, Any]) -> Record:
             when, _sagemaker_payload(data.get("endpointInput")), _sagemaker_payload(data.get("endpointOutput"))
         )
     return Record(parse_time(doc["time"]), doc.get("request"), doc.get("response"))
+
+
+def vertex_record(row: dict[str, Any]) -> Record:
+    """A row of Vertex AI's request-response log table (decoded from BigQuery) as one captured call.
+
+    `request_payload` / `response_payload` are REPEATED STRING: each element is JSON, either the whole
+    body (`{"instances": [...]}`, `{"predictions": [...]}`) or one instance / prediction; all of a row's
+    instances become the call's request, its predictions the response, so every instance is a feature row.
+    """
+    instances = [item for text in row.get("request_payload") or [] for item in unwrap(_json(text), REQUEST_KEYS)]
+    outputs = [item for text in row.get("response_payload") or [] for item in unwrap(_json(text), RESPONSE_KEYS)]
+    when = row["logging_time"]
+    if not isinstance(when, datetime):
+        raise ProviderError(f"a request-response log row has no logging_time ({when!r})")
+    return Record(when, {"instances": instances}, {"predictions": outputs} if row.get("response_payload") else None)
+
+
+def _json(text: Any) -> Any:
+    """A payload element: parsed JSON, or its text when it is not JSON."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return {"text": text}
 
 
 def _sagemaker_payload(part: dict[str, Any] | None) -> Any:

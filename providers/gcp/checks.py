@@ -184,13 +184,13 @@ def _is_local(url: str) -> bool:
 
 
 # bq://project.dataset.table: a project id (6-30 of a-z, 0-9, -), a dataset and a table name
-_BIGQUERY_TABLE = re.compile(r"^bq://[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$")
+BIGQUERY_TABLE = re.compile(r"^bq://[a-z][a-z0-9-]{4,28}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}$")
 
 
 def _check_capture(f: Findings, at: tuple[str, ...], target: GcpTarget) -> None:
     """Vertex logs requests and responses to a BigQuery table only."""
     cap = target.monitoring.capture
-    if cap is not None and not _BIGQUERY_TABLE.match(cap.destination):
+    if cap is not None and not BIGQUERY_TABLE.match(cap.destination):
         f.error(
             (*at, "monitoring", "capture", "destination"),
             "Vertex AI request-response logging writes to BigQuery only: expected bq://project.dataset.table, "

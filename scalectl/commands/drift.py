@@ -20,9 +20,6 @@ from scalectl.ui import escape
 
 # Where each platform's capture lands, and what to do until `drift` reads it there itself.
 _REMOTE = {
-    "bq": "a BigQuery request-response log table, which drift does not query: select the rows of the window "
-    'into scalectl\'s capture format (one JSON object per line: {"time": ..., "request": ..., "response": ...}, '
-    "see docs/monitoring.md), then --captures FILE",
     "pvc": "each pod's sidecar writes a folder on the claim: copy them out (`kubectl cp POD:/captures -c capture "
     "./captures`), then --captures ./captures",
 }
@@ -66,7 +63,8 @@ def drift(
         str | None,
         typer.Option(
             "--captures",
-            help="Captured requests: a directory, a file, s3://bucket/prefix or azblob://account/container/prefix; "
+            help="Captured requests: a directory, a file, s3://bucket/prefix, azblob://account/container/prefix "
+            "or bq://project.dataset.table; "
             "default: the target's destination.",
         ),
     ] = None,
@@ -193,7 +191,8 @@ def drift(
 
 
 def _destination(config: Any, name: str, target: Any) -> str:
-    """The target's capture directory or s3:// prefix; other cloud destinations are refused with what works."""
+    """The target's capture directory, s3:// prefix or bq:// table; other cloud destinations are refused with
+    what works."""
     cap = target.monitoring.capture
     if cap is None:
         raise UsageError(
@@ -201,7 +200,7 @@ def _destination(config: Any, name: str, target: Any) -> str:
             "or point --captures at captured requests"
         )
     scheme, sep, _ = cap.destination.partition("://")
-    if scheme == "s3":
+    if scheme in ("s3", "bq"):
         return cap.destination
     if scheme == "azureml":
         from scalectl.engine import release_for
@@ -218,8 +217,8 @@ def _destination(config: Any, name: str, target: Any) -> str:
         how = _REMOTE.get(scheme, "copy them locally, then --captures PATH")
         raise UsageError(
             f"drift does not read {scheme}:// captures directly; it reads local JSON lines (Docker capture "
-            f"directories, copied Kubernetes ones), SageMaker capture files (local or s3://) and Azure ML data "
-            f"collector files (local or azblob://). "
+            f"directories, copied Kubernetes ones), SageMaker capture files (local or s3://), Azure ML data "
+            f"collector files (local or azblob://) and Vertex AI request-response log tables (bq://). "
             f"For {cap.destination}: {how}"
         )
     path = Path(cap.destination)
