@@ -255,6 +255,7 @@ def iam(release: Release) -> dict[str, Any]:
         service_account=target.service_account,
         model=release.model,
         secret_refs=sorted(release.model.secrets.values()),
+        capture_table=target.monitoring.capture.destination if target.monitoring.capture else None,
     )
 
 

@@ -139,7 +139,6 @@ def test_reference_file_for_predictions(cli, project: Path) -> None:
 @pytest.mark.parametrize(
     ("destination", "message"),
     [
-        ("bq://p.d.t", "drift does not read bq:// captures directly"),
         ("pvc://captures/fraud", "kubectl cp"),
         ("azureml://datastores/workspaceblobstore", "azblob://ACCOUNT/CONTAINER/modelDataCollector/"),
     ],

@@ -32,6 +32,10 @@ def test_capture_renders_request_response_logging_the_sdk_parses(tmp_path: Path)
     logging = request.endpoint.predict_request_response_logging_config
     assert logging.enabled and logging.sampling_rate == 0.2
     assert logging.bigquery_destination.output_uri == "bq://acme-ml.serving.fraud"
+    # `drift` queries the table: the deployer's roles say so (and nothing BigQuery without capture)
+    roles = json.loads((tmp_path / "out" / "prod" / "iam.json").read_text())["deployer"]["roles"]
+    bigquery = {r["role"]: r["on"] for r in roles if r["role"].startswith("roles/bigquery")}
+    assert bigquery == {"roles/bigquery.jobUser": "projects/acme-ml", "roles/bigquery.dataViewer": "acme-ml.serving"}
 
 
 def test_capture_is_off_unless_asked(tmp_path: Path) -> None:
@@ -39,6 +43,7 @@ def test_capture_is_off_unless_asked(tmp_path: Path) -> None:
     result = runner.invoke(app, ["render", "-f", str(path), "-t", "prod", "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert "predictRequestResponseLoggingConfig" not in (tmp_path / "out" / "prod" / "create_endpoint.json").read_text()
+    assert "roles/bigquery" not in (tmp_path / "out" / "prod" / "iam.json").read_text()
 
 
 def test_only_a_bigquery_table_is_accepted(tmp_path: Path) -> None:
