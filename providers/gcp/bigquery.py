@@ -130,7 +130,9 @@ class LogTable:
                 if attempt < 2:
                     self.sleep(delay(attempt))
                     continue
-                raise ProviderError(f"cannot read captures at {self.uri}: cannot reach BigQuery at {self.base}: {exc}")
+                raise ProviderError(
+                    f"cannot read captures at {self.uri}: cannot reach BigQuery at {self.base}: {exc}"
+                ) from None
             if response.status_code == 200:
                 doc: dict[str, Any] = response.json()
                 return doc

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scalectl.providers.gcp.bigquery import decode_rows, log_query
 
 from scalectl.capture import vertex_record
-from scalectl.providers.gcp.bigquery import decode_rows, log_query
 from tests.gcp.bigquery_sim import SCHEMA, BigQuerySim, _float_seconds
 
 TABLE = "acme-ml.serving.fraud"

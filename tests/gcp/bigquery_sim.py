@@ -165,7 +165,9 @@ class BigQuerySim:
             self.calls.append((method, parts.path, body if method == "POST" else query))
             failure = self._failures.pop(0) if self._failures else None
         if failure is not None:
-            return failure, BqError(failure, "Error encountered during execution. Retrying may solve the problem.").body()
+            return failure, BqError(
+                failure, "Error encountered during execution. Retrying may solve the problem."
+            ).body()
         try:
             m = re.fullmatch(r"/bigquery/v2/projects/([^/]+)/queries", parts.path)
             if method == "POST" and m:
