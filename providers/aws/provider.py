@@ -35,6 +35,10 @@ class AwsObserved:
     endpoint_status: str | None  # None: no endpoint (only retained revisions, or nothing)
     desired_instances: dict[str, int | None] = field(default_factory=dict)  # variant -> autoscaler's count
     autoscaling: dict[str, tuple[int, int]] = field(default_factory=dict)  # resource id -> (min, max)
+    # the last revision a deploy or rollback confirmed (its config is tagged active): what `recover` returns to
+    good: int | None = None
+    # revisions no deploy confirmed (tagged pending) newer than `good`: what `recover` undoes
+    unconfirmed: list[int] = field(default_factory=list)
 
 
 class AwsProvider:
@@ -77,13 +81,16 @@ class AwsProvider:
     def plan(self, release: Release, live: Live) -> list[Change]:
         target = _aws(release)
         endpoint = req.endpoint_name(release)
+        # `deploy` rolls an unfinished rollout back before anything else (the engine calls `recover`)
+        undo = [Change("update", f"endpoint {endpoint}", f"roll back: {line}") for line in live.unfinished]
         active = live.active_revision
         if active is not None and active.digest == release.digest:
-            return [Change("keep", f"endpoint {endpoint}", f"revision {active.number} runs this config")]
+            return [*undo, Change("keep", f"endpoint {endpoint}", f"revision {active.number} runs this config")]
         seen = live.observed_as(AwsObserved)
         count = seen.desired_instances.get(target.variant)
         count_note = f"{count}, the autoscaler's current count" if count else str(req.initial_count(target))
         changes = [
+            *undo,
             Change("create", f"model {req.name_base(release)}-r{REVISION}", release.model.image),
             Change(
                 "create", f"endpoint config {req.name_base(release)}-r{REVISION}", f"{target.instance} x {count_note}"
@@ -132,6 +139,11 @@ class AwsProvider:
         from .rollout import destroy
 
         return destroy(release, live, events)
+
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]:
+        from .rollout import recover
+
+        return recover(release, live, events)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -193,6 +205,7 @@ def _observe(c: Any, release: Release) -> Live:
     current = desc.get("EndpointConfigName") if desc else None
     pending = (desc or {}).get("PendingDeploymentSummary", {}).get("EndpointConfigName")
     revisions: list[Revision] = []
+    tagged: dict[int, str] = {}  # revision -> the status its config is tagged with
     prefix = f"{req.name_base(release)}-r"
     for summary in list_named(c.sagemaker.list_endpoint_configs, "EndpointConfigs", prefix, "listing endpoint configs"):
         name = summary["EndpointConfigName"]
@@ -201,18 +214,33 @@ def _observe(c: Any, release: Release) -> Live:
         tags = tags_of(c.sagemaker, summary["EndpointConfigArn"])
         if tags.get(f"{req.TAG}managed-by") != req.MANAGED_BY or tags.get(f"{req.TAG}endpoint") != endpoint:
             continue
-        revisions.append(_revision(name, summary, tags, current, pending))
+        revision = _revision(name, summary, tags, current, pending)
+        tagged[revision.number] = tags.get(f"{req.TAG}status", "pending")
+        revisions.append(revision)
     revisions.sort(key=lambda r: r.number)
+    serving = _number(current)
+    good = serving if serving is not None and tagged.get(serving) == "active" else None
+    if good is None:
+        good = max((n for n, st in tagged.items() if st == "active"), default=None)
+    unconfirmed = sorted(n for n, st in tagged.items() if st == "pending" and n != good)
+    for r in revisions:
+        if r.number in unconfirmed and r.status == "active":
+            r.status = "pending"  # serves, but no deploy confirmed it: never "active" in history
+    unfinished = _unfinished(desc, good, unconfirmed, serving, _number(pending))
     active = next((r.number for r in revisions if r.status == "active"), None)
+    if active is None and unconfirmed and serving in unconfirmed:
+        active = good
     # `exists` also when only retained revisions are left (a first deploy that failed), so that
     # `destroy` cleans them up; observed.endpoint_status says whether there is an endpoint.
     live = Live(exists=desc is not None or bool(revisions), revisions=revisions, active=active)
+    live.unfinished = unfinished
+    live.problems = list(unfinished)
     if desc is None:
         live.details = {"endpoint": endpoint, "status": "absent", "retained_revisions": len(revisions)}
-        live.observed = AwsObserved(endpoint_status=None)
+        live.observed = AwsObserved(endpoint_status=None, good=good, unconfirmed=unconfirmed)
         return live
     live.url = req.runtime_url(target.region, endpoint)
-    live.traffic = {active: 100} if active is not None else {}
+    live.traffic = {serving: 100} if serving is not None else {}
     variants = {
         v["VariantName"]: {
             "current_instances": v.get("CurrentInstanceCount"),
@@ -240,12 +268,49 @@ def _observe(c: Any, release: Release) -> Live:
         endpoint_status=desc["EndpointStatus"],
         desired_instances={name: v["desired_instances"] for name, v in variants.items()},
         autoscaling=scaling,
+        good=good,
+        unconfirmed=unconfirmed,
     )
     status = desc["EndpointStatus"]
     if status != "InService":  # Updating/RollingBack: a rollout is running or was left; Failed/OutOfService: down
         reason = f": {desc['FailureReason']}" if desc.get("FailureReason") else ""
         live.problems.append(f"endpoint {endpoint} is {status}{reason}")
     return live
+
+
+def _number(config: str | None) -> int | None:
+    match = _REV.search(config or "")
+    return int(match.group(1)) if match else None
+
+
+def _unfinished(
+    desc: dict[str, Any] | None, good: int | None, unconfirmed: list[int], serving: int | None, pending: int | None
+) -> list[str]:
+    """What an interrupted (or failed) rollout left on the endpoint, one line each, for `recover` to undo.
+
+    Only scalectl's own revisions count: an Updating endpoint with no pending scalectl config is
+    Application Auto Scaling at work, SystemUpdating is SageMaker's maintenance.
+    """
+    lines: list[str] = []
+    status = desc["EndpointStatus"] if desc else None
+    reason = f" ({str(desc.get('FailureReason')).rstrip('.')})" if desc and desc.get("FailureReason") else ""
+    if status in ("Updating", "RollingBack") and pending in unconfirmed:
+        lines.append(f"endpoint is {status} to revision {pending}, a rollout that never finished")
+    elif status == "Creating" and serving in unconfirmed:
+        lines.append(f"endpoint is Creating on revision {serving}, a first deploy that never finished")
+    elif status == "UpdateRollbackFailed":
+        lines.append(
+            f"the update to revision {pending or serving} failed and so did SageMaker's own rollback{reason}: "
+            "the endpoint serves a mix of revisions"
+        )
+    elif status == "Failed" and good is not None:
+        lines.append(f"endpoint is Failed{reason}; revision {good} served before")
+    elif status == "InService" and serving in unconfirmed:
+        what = f"revision {serving} serves all traffic but its rollout never finished"
+        lines.append(what if good is not None else f"{what} (a first deploy)")
+    named = {pending, serving} if lines else set()
+    lines += [f"revision {n} was created but its rollout never started" for n in unconfirmed if n not in named]
+    return lines
 
 
 def _revision(

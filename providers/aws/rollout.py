@@ -14,6 +14,7 @@ from scalectl.errors import DeployFailed, ProviderError
 from scalectl.events import Events
 from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Live, Plan, Release, Revision
+from scalectl.state import actor
 from scalectl.wait import WaitTimeout
 
 from . import guardrails
@@ -32,6 +33,7 @@ from .api import (
 from .metrics import fleet_of
 from .schema import AwsTarget
 
+NOT_SERVABLE = ("failed", "pending")  # revisions `rollback` never goes back to
 SCALABLE = {"ServiceNamespace": "sagemaker", "ScalableDimension": req.SCALABLE_DIMENSION}
 
 
@@ -69,9 +71,14 @@ def deploy(plan: Plan, events: Events) -> Revision:
     count = bodies.create_endpoint_config["ProductionVariants"][0]["InitialInstanceCount"]
     kept = ", the autoscaler's current count" if current else ""
     events.step(f"creating endpoint config {name} ({target.instance} x {count}{kept})")
-    config = call(
-        c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", **bodies.create_endpoint_config
-    )
+    try:
+        config = call(
+            c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", **bodies.create_endpoint_config
+        )
+    except AwsError:  # no config, no revision: the model alone would be an orphan no history shows
+        with contextlib.suppress(AwsError):
+            call(c.sagemaker.delete_model, f"deleting model {name}", ModelName=name)
+        raise
     config_arn = config["EndpointConfigArn"]
 
     try:
@@ -290,7 +297,20 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
     _require_ours(c, desc)
     _require_ready(desc)
     guardrails.sweep(c, release, events)
-    name = req.revision_name(release, to.number)
+    wanted, current = _switch(c, release, desc, to.number, events)
+    _set_status(c, wanted["EndpointConfigArn"], "active")
+    _set_status(c, current["EndpointConfigArn"], "rolled_back")
+    return Revision(**{**to.to_dict(), "status": "active"})
+
+
+def _switch(
+    c: Clients, release: Release, desc: dict[str, Any], number: int, events: Events
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """UpdateEndpoint to revision `number`'s config all at once, moving autoscaling with it;
+    returns (its config, the config the endpoint named before). Raises DeployFailed when it does not land."""
+    target = _aws(release)
+    endpoint = desc["EndpointName"]
+    name = req.revision_name(release, number)
     wanted = call(c.sagemaker.describe_endpoint_config, f"reading {name}", EndpointConfigName=name)
     current = call(
         c.sagemaker.describe_endpoint_config,
@@ -309,7 +329,7 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
     if not same_variants:  # no guardrails and nothing to retain across a variant rename
         body = {k: v for k, v in body.items() if k != "DeploymentConfig"}
         body["RetainAllVariantProperties"] = False
-    events.step(f"rolling endpoint {endpoint} back to revision {to.number} ({name})")
+    events.step(f"rolling endpoint {endpoint} back to revision {number} ({name})")
     try:
         call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
     except AwsError:
@@ -319,9 +339,7 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
     if final is None or final.get("EndpointConfigName") != name or final["EndpointStatus"] != "InService":
         _restore_scaling(c, detached, events)
         reason = str((final or {}).get("FailureReason") or "the update did not complete").rstrip(".")
-        raise DeployFailed(
-            f"rollback to revision {to.number} failed: {reason}; {desc['EndpointConfigName']} still serves"
-        )
+        raise DeployFailed(f"rollback to revision {number} failed: {reason}; {desc['EndpointConfigName']} still serves")
     # Re-attach scaling to the variant that now serves, on the new instance type.
     serving = next(iter(new_types))
     ours = req.policy_name(endpoint, "")
@@ -332,9 +350,94 @@ def rollback(release: Release, live: Live, to: Revision, events: Events) -> Revi
             for p in saved["policies"]
         ]
     _restore_scaling(c, detached, events)
-    _set_status(c, wanted["EndpointConfigArn"], "active")
-    _set_status(c, current["EndpointConfigArn"], "rolled_back")
-    return Revision(**{**to.to_dict(), "status": "active"})
+    return wanted, current
+
+
+# ---------------------------------------------------------------------- recover
+
+STOPPING = (
+    "SageMaker has no call that stops an update in progress (UpdateEndpoint answers ValidationException "
+    "while the endpoint is {status}); waiting for it to finish or roll back, then switching back"
+)
+
+
+def recover(release: Release, live: Live, events: Events) -> list[str]:
+    """Undo what an interrupted (or failed) rollout left: the last confirmed revision serves 100% again,
+    the unconfirmed ones are tagged failed. Returns what was done, one line each.
+
+    What SageMaker allows decides how: an update in progress cannot be cancelled, so it is waited
+    out (SageMaker itself rolls it back by MaximumExecutionTimeoutInSeconds) and switched back
+    all at once; an UpdateRollbackFailed endpoint takes UpdateEndpoint to the old config; a Failed
+    endpoint takes only DeleteEndpoint, so it is recreated on the last confirmed revision.
+    """
+    from .provider import AwsObserved
+
+    seen = live.observed_as(AwsObserved)
+    target = _aws(release)
+    c = clients(target.region)
+    endpoint = req.endpoint_name(release)
+    good = seen.good
+    done: list[str] = []
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    if desc is not None:
+        _require_ours(c, desc)
+        if desc["EndpointStatus"] in ("Creating", "Updating", "RollingBack"):
+            events.warn(STOPPING.format(status=desc["EndpointStatus"]))
+            limit = req.max_execution(target.rollout.timeout) + 300  # SageMaker has rolled back by then
+            desc = _wait(c, endpoint, events, limit, "update")
+            done.append(f"waited for SageMaker's update to settle ({desc['EndpointStatus'] if desc else 'gone'})")
+    reason = str((desc or {}).get("FailureReason") or "").rstrip(".")
+    if desc is not None and good is None:
+        _delete_endpoint(c, endpoint, events, target.rollout.timeout)
+        done.append(f"deleted endpoint {endpoint}: nothing served before the unfinished first deploy")
+    elif desc is not None and good is not None and desc["EndpointStatus"] == "Failed":
+        _recreate(c, release, good, events)
+        done.append(
+            f"recreated endpoint {endpoint} on revision {good}: SageMaker allows only DeleteEndpoint on a Failed one"
+        )
+    elif desc is not None and good is not None:
+        if desc["EndpointStatus"] == "UpdateRollbackFailed" or desc["EndpointConfigName"] != req.revision_name(
+            release, good
+        ):
+            _switch(c, release, desc, good, events)
+        done.append(f"traffic back on revision {good} (100%)")
+    for number in seen.unconfirmed:
+        name = req.revision_name(release, number)
+        arn = call(c.sagemaker.describe_endpoint_config, f"reading {name}", EndpointConfigName=name)
+        _set_status(c, arn["EndpointConfigArn"], "failed", reason or "interrupted: rolled back by scalectl")
+        done.append(f"removed unfinished revision {number} (no instances left; model and config kept, tagged failed)")
+    return done
+
+
+def _delete_endpoint(c: Clients, endpoint: str, events: Events, timeout: int) -> None:
+    """Delete the endpoint (its autoscaling first) and wait until it is gone."""
+    desc = describe_endpoint(c.sagemaker, endpoint)
+    if desc is None:
+        return
+    for v in desc.get("ProductionVariants", []):
+        _detach_scaling(c, endpoint, v["VariantName"], events)
+    if desc["EndpointStatus"] != "Deleting":
+        events.step(f"deleting endpoint {endpoint}")
+        call(c.sagemaker.delete_endpoint, f"deleting endpoint {endpoint}", EndpointName=endpoint)
+    wait_endpoint(c.sagemaker, endpoint, events, timeout=timeout, done=lambda d: d is None)
+
+
+def _recreate(c: Clients, release: Release, number: int, events: Events) -> None:
+    """A Failed endpoint back in service on revision `number`'s retained config."""
+    target = _aws(release)
+    endpoint = req.endpoint_name(release)
+    _delete_endpoint(c, endpoint, events, target.rollout.timeout)
+    bodies = req.bodies(release, number, actor=actor(), timeout=target.rollout.timeout)
+    events.step(f"creating endpoint {endpoint} on revision {number}")
+    call(c.sagemaker.create_endpoint, f"creating endpoint {endpoint}", **bodies.create_endpoint)
+    final = _wait(c, endpoint, events, target.rollout.timeout, "create")
+    if final is None or final["EndpointStatus"] != "InService":
+        why = str((final or {}).get("FailureReason") or "it did not come up").rstrip(".")
+        raise DeployFailed(f"could not recreate endpoint {endpoint} on revision {number}: {why}")
+    name = req.revision_name(release, number)
+    config = call(c.sagemaker.describe_endpoint_config, f"reading {name}", EndpointConfigName=name)
+    if target.variant in {v["VariantName"] for v in config["ProductionVariants"]}:
+        _attach_scaling(c, bodies, events)
 
 
 # ---------------------------------------------------------------------- destroy
@@ -441,8 +544,12 @@ def _rev_of(config_name: str) -> str:
 def _prune(c: Clients, release: Release, live: Live, new: int, events: Events) -> None:
     """Keep the new revision and `keep_revisions` earlier ones; delete older configs and models."""
     keep = _aws(release).keep_revisions
-    older = sorted((r.number for r in live.revisions if r.number < new), reverse=True)
-    for number in older[keep:]:
+    good = sorted((r.number for r in live.revisions if r.number < new and r.status not in NOT_SERVABLE), reverse=True)
+    kept = good[:keep]
+    oldest = min(kept, default=new)
+    # failed and unfinished revisions never take a slot; they go once older than every kept one
+    older = [r.number for r in live.revisions if r.number < new and r.number not in kept]
+    for number in sorted(n for n in older if n in good or n < oldest):
         name = req.revision_name(release, number)
         events.step(f"pruning revision {number} ({name})")
         for deleter, param in (

@@ -10,7 +10,12 @@ with SageMaker's asynchronous endpoint life cycle.
   ALARM (read from CloudWatch through `alarm_source`). RetainAllVariantProperties keeps the count.
 - Refuses what SageMaker refuses (ValidationException with SageMaker's messages), including an
   instance-type change on a variant Application Auto Scaling manages (`autoscaled`).
-- `throttle(op, n)` / `fail(op, n)` answer the next n calls with ThrottlingException / 500.
+- `throttle(op, n)` / `fail(op, n)` answer the next n calls with ThrottlingException / 500;
+  `hang(op, n, seconds, applied)` holds the next n calls without an answer (the call may take
+  effect or not, as when a response is lost), then drops the connection.
+- Failed updates as SageMaker reports them: an image in `rollback_fails` leaves the endpoint
+  UpdateRollbackFailed (serving a mix; UpdateEndpoint is still accepted, as SageMaker documents),
+  an image in `update_fails` leaves it Failed (only DeleteEndpoint is accepted).
 - `calls` counts every request by operation.
 
 State advances lazily, on each request, from wall-clock time, so there is no background thread.
@@ -86,6 +91,11 @@ class SageMakerSimulator:
         self.delete_seconds = 0.1
         self.time_scale = 0.1  # WaitIntervalInSeconds / TerminationWaitInSeconds are multiplied by this
         self.broken_images: set[str] = set()
+        self.rollback_fails: set[str] = set()  # images whose failed update cannot be rolled back
+        self.update_fails: set[str] = set()  # images whose update leaves the endpoint Failed
+        self._hangs: dict[str, deque[tuple[float, bool]]] = {}
+        self.hung: Counter[str] = Counter()  # calls held without an answer, by operation
+        self._stopping = threading.Event()
         self.alarm_source: Callable[[list[str]], list[str]] | None = None
         self.autoscaled: Callable[[str], bool] | None = None
         self._faults: dict[str, deque[ApiError]] = {}
@@ -107,6 +117,21 @@ class SageMakerSimulator:
         self._faults.setdefault(operation, deque()).extend(
             ApiError("InternalFailure", "An internal error occurred", 500) for _ in range(times)
         )
+
+    def hang(self, operation: str, times: int = 1, seconds: float = 30.0, applied: bool = False) -> None:
+        """The next `times` calls of `operation` get no answer for `seconds`, then the connection drops.
+
+        `applied`: the call takes effect first (the answer is what got lost), so a retry meets its result.
+        """
+        self._hangs.setdefault(operation, deque()).extend((seconds, applied) for _ in range(times))
+
+    def _hung(self, operation: str) -> tuple[float, bool] | None:
+        with self.lock:
+            waiting = self._hangs.get(operation)
+            if not waiting:
+                return None
+            self.hung[operation] += 1
+            return waiting.popleft()
 
     def refuse(self, operation: str, message: str, times: int = 1) -> None:
         """The next `times` calls of `operation` get a ValidationException with `message`."""
@@ -164,6 +189,14 @@ class SageMakerSimulator:
                     self.wfile.write(answer)
                     return
                 target = self.headers.get("X-Amz-Target", "")
+                hung = sim._hung(target.partition(".")[2])
+                if hung is not None:
+                    seconds, applied = hung
+                    if applied:
+                        sim.handle(target, body)
+                    sim._stopping.wait(seconds)
+                    self.close_connection = True  # no answer: the client's read timeout decides
+                    return
                 status, payload = sim.handle(target, body)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -183,6 +216,7 @@ class SageMakerSimulator:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -222,7 +256,7 @@ class SageMakerSimulator:
         with self.lock:
             self._advance_all()
             ep = self.endpoints.get(name)
-            if ep is None or ep.status not in ("InService", "Updating"):
+            if ep is None or ep.status not in ("InService", "Updating", "UpdateRollbackFailed"):
                 why = "not found" if ep is None else f"in status {ep.status}"
                 message = f"Endpoint {name} of account {self.account} {why}."
                 return 400, json.dumps({"ErrorCode": "ValidationError", "Message": message}).encode(), None
@@ -316,11 +350,24 @@ class SageMakerSimulator:
                 {"Status": "Deleting", "StatusMessage": "removing the new fleet", "StartTime": time.time()}
             ]
 
+        stuck = self._images((ep.pending or {}).get("EndpointConfigName")) & self.rollback_fails
+
         def done() -> None:
+            if stuck:  # both fleets keep part of the endpoint: SageMaker's UpdateRollbackFailed
+                ep.failure = f"{reason} Rollback failed: the old fleet could not be restored."
+                self._set_status(ep, "UpdateRollbackFailed")
+                return
             ep.pending = None
             self._set_status(ep, "InService")
 
         ep.steps.append((time.time() + self.rollback_seconds, done))
+
+    def _images(self, config_name: str | None) -> set[str]:
+        config = self.configs.get(config_name or "")
+        if config is None:
+            return set()
+        models = (self.models.get(pv["ModelName"]) for pv in config["ProductionVariants"])
+        return {m["PrimaryContainer"]["Image"] for m in models if m}
 
     def _config(self, name: str) -> dict[str, Any]:
         if name not in self.configs:
@@ -479,7 +526,9 @@ class SageMakerSimulator:
 
     def op_UpdateEndpoint(self, req: dict[str, Any]) -> dict[str, Any]:
         ep = self._endpoint(req["EndpointName"])
-        if ep.status != "InService":
+        if ep.status == "Failed":
+            raise validation(f'Cannot update endpoint "{ep.arn}" in status Failed; delete it and create it again.')
+        if ep.status not in ("InService", "UpdateRollbackFailed"):
             raise validation(f'Cannot update in-progress endpoint "{ep.arn}".')
         new = req["EndpointConfigName"]
         config = self._config(new)
@@ -546,6 +595,12 @@ class SageMakerSimulator:
             return act
 
         def fleet_up() -> None:
+            if self._images(new) & self.update_fails:
+                ep.steps.clear()
+                ep.watch, ep.deadline = [], None
+                ep.failure = "Failed to update endpoint: unable to provision the requested ML compute capacity."
+                self._set_status(ep, "Failed")
+                return
             broken = self._broken(new)
             if broken:
                 self._roll_back(ep, f"Deployment failed: new fleet did not become healthy. {broken}")
