@@ -146,8 +146,16 @@ def unregister(name: str) -> None:
 
 
 def overridden(name: str) -> bool:
-    """True when `register` swapped in another provider: the platform's own lease is not where it lives."""
-    return name in _overrides
+    """True when `register` swapped in another provider: the platform's own lease is not where it lives.
+
+    The platform's own provider class registered afresh (a test's new instance) is not another provider."""
+    factory = _overrides.get(name)
+    if factory is None:
+        return False
+    try:
+        return factory is not load(platform(name).provider)
+    except (ProviderUnavailable, ImportError, AttributeError):
+        return True
 
 
 def get_provider(name: str) -> Provider:

@@ -145,7 +145,9 @@ targets:
     execution_role: {role}
     autoscaling: {{min: 1, max: 2, target: 5}}
     rollout: {rollout}
+    lock: {{store: "s3://{bucket}/conformance"}}  # a lease two machines respect (S3 conditional writes, moto)
 """
+AWS_LOCK_BUCKET = "scalectl-conformance-locks"
 
 
 def aws_harness(folder: Path) -> Iterator[Harness]:
@@ -170,6 +172,7 @@ def aws_harness(folder: Path) -> Iterator[Harness]:
         return bool(found["ScalableTargets"])
 
     sim.alarm_source, sim.autoscaled = firing, registered
+    boto3.client("s3", region_name=REGION, endpoint_url=moto.url, **keys).create_bucket(Bucket=AWS_LOCK_BUCKET)
 
     def broken() -> str:
         sim.broken_images.add("acme/scorer:broken")  # its new fleet fails the ping health check
@@ -186,7 +189,7 @@ def aws_harness(folder: Path) -> Iterator[Harness]:
     yield Harness(
         provider="aws",
         scale=lambda app, image, rollout: AWS_SCALE.format(
-            app=app, image=image, region=REGION, role=ROLE, rollout=rollout
+            app=app, image=image, region=REGION, role=ROLE, rollout=rollout, bucket=AWS_LOCK_BUCKET
         ),
         images=("acme/scorer:1", "acme/scorer:2"),
         broken=broken,

@@ -2,7 +2,8 @@
 
 They are one story, run in this order on one app per platform: deploy revision 1, deploy it
 again (nothing to do), canary revision 2, a broken canary rolled back by itself, a rollback from
-a machine that never deployed, destroy. Each is also an example of driving scalectl from Python:
+a machine that never deployed, destroy, then a second deployer refused while another holds the
+lease. Each is also an example of driving scalectl from Python:
 `load_checked` a scale.yaml, hand it to an `Engine`, and call plan / deploy / rollback / history /
 destroy for a target.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from scalectl.errors import DeployFailed, ExitCode
+from scalectl.errors import DeployFailed, ExitCode, LockedError
 from scalectl.events import Events
+from scalectl.lease import hold, store_for
 from scalectl.provider import Revision
 from tests.conformance.conftest import NOT_APPLICABLE, App
 
@@ -117,3 +119,23 @@ def test_6_destroy_leaves_nothing_behind(app: App) -> None:
     assert removed
     assert engine.observe(app.target).exists is False
     assert app.harness.leftovers(app.name) == []
+
+
+def test_7_a_second_deployer_is_refused_with_exit_5_naming_the_holder(
+    app: App, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    first = app.engine(image=app.harness.images[0])
+    release = first.release(app.target)
+    store, _ = store_for(release)
+    if store is None:
+        pytest.skip(f"the {app.harness.provider} harness has no lease store (`lock:`); tests/locks runs its own")
+    elsewhere = app.engine(state_dir=tmp_path_factory.mktemp("second-runner"))
+
+    with hold(release, "scalectl deploy"), pytest.raises(LockedError) as locked:  # the first runner, mid-rollout
+        elsewhere.deploy(app.target, Events())
+
+    assert locked.value.exit_code == ExitCode.LOCKED  # `scalectl deploy` exits 5
+    assert "is locked by" in locked.value.message and "`scalectl deploy`" in locked.value.message
+    assert store.where in locked.value.message
+    assert app.harness.leftovers(app.name) == []  # the refused runner changed nothing
+    assert store.current() is None  # released when the first runner finished
