@@ -18,6 +18,13 @@ from scalectl.errors import ProviderError
 from scalectl.events import Events
 from scalectl.wait import backoff, poll_until
 
+# A call that never answers must end as an error or a retry, never a hang: botocore gives up on a
+# connection after CONNECT_TIMEOUT and on a silent server after READ_TIMEOUT seconds, and its standard
+# retry mode retries both (and throttling, and 5xx) up to AWS_MAX_ATTEMPTS times with backoff. So
+# the longest a hung SageMaker call holds scalectl is about max_attempts x (READ_TIMEOUT + backoff).
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+
 # SageMaker endpoint states that are still moving.
 MOVING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting")
 
@@ -46,7 +53,8 @@ def clients(region: str) -> Clients:
     Reused within a process while the region and the AWS_* environment stay the same: a deploy
     observes, then applies, and building clients costs ~0.1 s each time.
     """
-    key = (region, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    env = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (region, (*env, ("timeouts", f"{CONNECT_TIMEOUT}/{READ_TIMEOUT}")))
     if key not in _CACHE:
         _CACHE[key] = _new_clients(region)
     return _CACHE[key]
@@ -61,8 +69,8 @@ def _config() -> Any:
             "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS", "8")),
         },
         user_agent_extra=f"scalectl/{__version__}",
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
     )
 
 

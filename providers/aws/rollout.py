@@ -67,13 +67,13 @@ def deploy(plan: Plan, events: Events) -> Revision:
     )
     name = req.revision_name(release, revision.number)
     events.step(f"creating model {name} ({release.model.image})")
-    call(c.sagemaker.create_model, f"creating model {name}", **bodies.create_model)
+    _create_once(c, c.sagemaker.create_model, f"creating model {name}", bodies.create_model)
     count = bodies.create_endpoint_config["ProductionVariants"][0]["InitialInstanceCount"]
     kept = ", the autoscaler's current count" if current else ""
     events.step(f"creating endpoint config {name} ({target.instance} x {count}{kept})")
     try:
-        config = call(
-            c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", **bodies.create_endpoint_config
+        config = _create_once(
+            c, c.sagemaker.create_endpoint_config, f"creating endpoint config {name}", bodies.create_endpoint_config
         )
     except AwsError:  # no config, no revision: the model alone would be an orphan no history shows
         with contextlib.suppress(AwsError):
@@ -101,7 +101,12 @@ def deploy(plan: Plan, events: Events) -> Revision:
 def _create(c: Clients, plan: Plan, bodies: req.Bodies, config_arn: str, events: Events) -> None:
     endpoint = bodies.create_endpoint["EndpointName"]
     events.step(f"creating endpoint {endpoint}")
-    call(c.sagemaker.create_endpoint, f"creating endpoint {endpoint}", **bodies.create_endpoint)
+    try:
+        call(c.sagemaker.create_endpoint, f"creating endpoint {endpoint}", **bodies.create_endpoint)
+    except AwsError as exc:  # a retry of a call that went through (its answer was lost) meets its own endpoint
+        desc = describe_endpoint(c.sagemaker, endpoint) if "already existing" in exc.message else None
+        if desc is None or desc["EndpointConfigName"] != bodies.create_endpoint["EndpointConfigName"]:
+            raise
     final = _wait(c, endpoint, events, plan.timeout, "create")
     assert final is not None
     if final["EndpointStatus"] != "InService":
@@ -157,10 +162,13 @@ def _update(
     events.step(f"updating endpoint {endpoint} to {body['EndpointConfigName']}")
     try:
         call(c.sagemaker.update_endpoint, f"updating endpoint {endpoint}", **body)
-    except AwsError:
-        _restore_scaling(c, detached, events)
-        guardrails.delete(c, guard.names, events)
-        raise
+    except AwsError as exc:
+        # a retry of a call that went through (its answer was lost) finds the endpoint updating to this config
+        now = describe_endpoint(c.sagemaker, endpoint) if "in-progress" in exc.message else None
+        if (now or {}).get("PendingDeploymentSummary", {}).get("EndpointConfigName") != body["EndpointConfigName"]:
+            _restore_scaling(c, detached, events)
+            guardrails.delete(c, guard.names, events)
+            raise
     final = _wait(c, endpoint, events, plan.timeout, "update")  # a timeout keeps the alarms: SageMaker still bakes
     assert final is not None
     new_config = bodies.update_endpoint["EndpointConfigName"]
@@ -184,6 +192,26 @@ def _update(
     _attach_scaling(c, bodies, events)
     _carry_over_policies(c, detached, bodies, events)
     return str(old["EndpointConfigArn"])
+
+
+def _create_once(c: Clients, method: Any, action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """CreateModel / CreateEndpointConfig that a retry cannot break: when a first attempt went through
+    but its answer was lost (a read timeout), the retry's "already existing" is the same revision,
+    recognised by its scalectl tags, and its ARN is returned."""
+    try:
+        return call(method, action, **body)
+    except AwsError as exc:
+        if exc.code != "ValidationException" or "already existing" not in exc.message:
+            raise
+        if "EndpointConfigName" in body:
+            found = call(c.sagemaker.describe_endpoint_config, action, EndpointConfigName=body["EndpointConfigName"])
+            arn = str(found["EndpointConfigArn"])
+        else:
+            arn = str(call(c.sagemaker.describe_model, action, ModelName=body["ModelName"])["ModelArn"])
+        wanted = {t["Key"]: t["Value"] for t in body.get("Tags", [])}
+        if any(tags_of(c.sagemaker, arn).get(k) != v for k, v in wanted.items() if k.startswith(req.TAG)):
+            raise
+        return {"EndpointConfigArn": arn} if "EndpointConfigName" in body else {"ModelArn": arn}
 
 
 def _carry_over_policies(c: Clients, detached: list[dict[str, Any]], bodies: req.Bodies, events: Events) -> None:
