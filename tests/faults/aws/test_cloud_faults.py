@@ -111,7 +111,7 @@ def test_calls_that_always_hang_end_as_a_clear_error_not_a_hang(
     assert deploy(project, "acme/fraud:2")[0] == 0
     sound(sim, project, "acme/fraud:2")
     print(
-        f"\n{sim.hung['UpdateEndpoint']} hung UpdateEndpoint attempts: clear error after {took:.1f}s (read timeout 0.5s)"
+        f"\n{sim.hung['UpdateEndpoint']} hung UpdateEndpoint attempts: clear error after {took:.1f}s (read timeout 0.5)"
     )
 
 
