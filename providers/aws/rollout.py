@@ -489,7 +489,10 @@ def destroy(release: Release, live: Live, events: Events) -> list[str]:
         removed.append(f"endpoint {endpoint}")
     removed += [f"alarm {name}" for name in guardrails.sweep(c, release, events)]
     prefix = f"{req.name_base(release)}-r"
+    # models before configs: a destroy stopped half-way leaves configs, which `observe` sees, so the next
+    # destroy finds the target and finishes (a model with no config left would be seen by nothing)
     for kind, lister, key, deleter, param in (
+        ("model", c.sagemaker.list_models, "Models", c.sagemaker.delete_model, "ModelName"),
         (
             "endpoint config",
             c.sagemaker.list_endpoint_configs,
@@ -497,7 +500,6 @@ def destroy(release: Release, live: Live, events: Events) -> list[str]:
             c.sagemaker.delete_endpoint_config,
             "EndpointConfigName",
         ),
-        ("model", c.sagemaker.list_models, "Models", c.sagemaker.delete_model, "ModelName"),
     ):
         arn_key = "EndpointConfigArn" if kind == "endpoint config" else "ModelArn"
         for item in list_named(lister, key, prefix, f"listing {kind}s"):

@@ -16,7 +16,7 @@ from tests.aws.conftest import Project
 from tests.aws.simulator import SageMakerSimulator
 
 ENDPOINT = "fraud-prod"
-CANARY = "{strategy: canary, percent: 50, bake: 20s}"  # 2 s in the simulator (time_scale 0.1)
+CANARY = "{strategy: canary, percent: 50, bake: 10s}"  # 1 s in the simulator (time_scale 0.1)
 
 
 class Killed(BaseException):
@@ -77,7 +77,7 @@ def test_sigterm_during_the_canary_bake_waits_the_update_out_and_switches_back(
     assert (ep.status, ep.config, ep.pending) == ("InService", "fraud-prod-r1", None)
     assert statuses(project) == {1: "active", 2: "failed"}
     assert sim.calls["UpdateEndpoint"] == 2  # the canary, then back to revision 1 all at once
-    print(f"\nSIGTERM mid-bake on SageMaker: back on revision 1 in {took:.1f}s (bake 2 s simulated)")
+    print(f"\nSIGTERM mid-bake on SageMaker: back on revision 1 in {took:.1f}s (bake 1 s simulated, 2 steps)")
 
 
 def test_a_canary_left_by_sigkill_is_pending_and_the_next_status_rolls_it_back(
