@@ -45,6 +45,10 @@ def default_credential() -> TokenCredential:
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 
+CONNECT_TIMEOUT = 10.0  # seconds to connect to Resource Manager
+READ_TIMEOUT = 60.0  # seconds one answer may take; a silent call is retried (idempotent ones), then an error
+
+
 class Arm:
     """The calls the provider makes, as small functions returning plain dicts."""
 
@@ -62,8 +66,14 @@ class Arm:
         cred = credential or default_credential()
         # azure-core refuses bearer tokens over plain http unless told otherwise per call
         self.opts: dict[str, Any] = {} if base.startswith("https") else {"enforce_https": False}
-        self.ml = MachineLearningServicesMgmtClient(cred, target.subscription, base_url=base)
-        self.monitor = MonitorManagementClient(cred, target.subscription, base_url=base)
+        # azure-core waits 300 s for a connection and 300 s for each read by default, and retries up to
+        # 10 times: a Resource Manager that stops answering would hold scalectl for most of an hour
+        self.ml = MachineLearningServicesMgmtClient(
+            cred, target.subscription, base_url=base, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
+        )
+        self.monitor = MonitorManagementClient(
+            cred, target.subscription, base_url=base, connection_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT
+        )
         self.rg = target.resource_group
         self.ws = target.workspace
 
@@ -79,6 +89,7 @@ class Arm:
             HttpResponseError,
             ResourceNotFoundError,
             ServiceRequestError,
+            ServiceResponseError,
         )
 
         try:
@@ -96,6 +107,11 @@ class Arm:
             raise ProviderError(f"Azure refused to {what}: {_arm_error(exc)}") from None
         except ServiceRequestError as exc:
             raise ProviderError(f"could not reach Azure Resource Manager to {what}: {_short(exc)}") from None
+        except ServiceResponseError as exc:  # a read timeout (retried first) or a dropped answer
+            raise ProviderError(
+                f"Azure Resource Manager did not answer in time to {what} ({_short(exc)}); it may or may not have "
+                "taken effect: run the command again, it reads what is there first"
+            ) from None
 
     def _find(self, what: str, fn: Callable[..., Any], *args: Any) -> dict[str, Any] | None:
         """GET that answers None when the resource is not there (404)."""

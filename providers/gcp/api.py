@@ -24,6 +24,9 @@ from .schema import GcpTarget
 ENV_API_ENDPOINT = "SCALECTL_GCP_API_ENDPOINT"
 ENV_MONITORING_ENDPOINT = "SCALECTL_GCP_MONITORING_ENDPOINT"
 _RETRIES = 6
+# Seconds one call may take before it is given up on (the REST transport's read timeout): a call
+# that never answers is retried twice like a dropped connection, then is a clear error.
+CALL_TIMEOUT = 60.0
 _AUTH_HINT = "; run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS"
 _QUOTA_HINT = "; ask for more quota (IAM & Admin > Quotas) or pick another region or machine"
 
@@ -109,7 +112,7 @@ class Vertex:
         for attempt in range(_RETRIES):
             self.calls[what] += 1
             try:
-                return method(request=request, retry=None, timeout=60.0)
+                return method(request=request, retry=None, timeout=CALL_TIMEOUT)
             except _unreachable_errors() as exc:
                 if attempt < 2:  # a dropped connection gets two more tries; a wrong host fails fast after that
                     self.sleep(delay(attempt))

@@ -117,6 +117,9 @@ class ArmSimulator:
     served: list[tuple[float, str, str, int, float]] = field(default_factory=list)  # wall, endpoint, dep, status, ms
     created_wall: dict[tuple[str, str], float] = field(default_factory=dict)
     _throttle: int = 0
+    _hangs: list[tuple[str, str, float]] = field(default_factory=list)  # (method, path suffix, seconds)
+    hung: int = 0  # requests held without an answer
+    _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _server: ThreadingHTTPServer | None = None
 
@@ -135,6 +138,11 @@ class ArmSimulator:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                seconds = sim._hung(self.command, self.path)
+                if seconds is not None:  # no answer: the client's read timeout decides
+                    sim._stopping.wait(seconds)
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/score/"):  # the endpoint's scoring URI (data plane)
                     status, body, headers = sim.score(self.path.split("/")[2], self.headers.get("Authorization"), raw)
                 else:
@@ -165,6 +173,7 @@ class ArmSimulator:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -172,6 +181,21 @@ class ArmSimulator:
     def throttle(self, n: int) -> None:
         """The next `n` requests get 429 Too Many Requests with Retry-After."""
         self._throttle = n
+
+    def hang(self, method: str, suffix: str, n: int = 1, seconds: float = 30.0) -> None:
+        """The next `n` `method` requests to paths ending in `suffix` get no answer for `seconds`."""
+        with self._lock:
+            self._hangs += [(method, suffix, seconds)] * n
+
+    def _hung(self, method: str, raw_path: str) -> float | None:
+        path = urlsplit(raw_path).path
+        with self._lock:
+            for i, (m, suffix, seconds) in enumerate(self._hangs):
+                if m == method and path.endswith(suffix):
+                    del self._hangs[i]
+                    self.hung += 1
+                    return seconds
+        return None
 
     # -- measurements
 

@@ -113,6 +113,9 @@ class VertexSim:
         self._throttle = 0
         self._throttle_suffix = ""
         self._denied: dict[str, str] = {}
+        self._hangs: list[tuple[str, str, float]] = []  # (method, path suffix, seconds)
+        self.hung = 0  # requests held without an answer
+        self._stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
         self.served: list[tuple[float, str, str, float]] = []  # (wall time, deployed model, code, ms) of :predict
 
@@ -128,6 +131,11 @@ class VertexSim:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                seconds = sim._hung(self.command, self.path)
+                if seconds is not None:  # no answer: the client's timeout decides
+                    sim._stopping.wait(seconds)
+                    self.close_connection = True
+                    return
                 status, payload = sim.handle(self.command, self.path, raw)
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -143,6 +151,7 @@ class VertexSim:
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:
+        self._stopping.set()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -151,6 +160,21 @@ class VertexSim:
         """Answer the next `n` calls (whose path ends with `suffix`) with 429 RATE_LIMIT_EXCEEDED."""
         self._throttle = n
         self._throttle_suffix = suffix
+
+    def hang(self, method: str, suffix: str, n: int = 1, seconds: float = 30.0) -> None:
+        """The next `n` `method` calls to paths ending in `suffix` get no answer for `seconds`."""
+        with self.lock:
+            self._hangs += [(method, suffix, seconds)] * n
+
+    def _hung(self, method: str, url: str) -> float | None:
+        path = urlsplit(url).path
+        with self.lock:
+            for i, (m, suffix, seconds) in enumerate(self._hangs):
+                if m == method and path.endswith(suffix):
+                    del self._hangs[i]
+                    self.hung += 1
+                    return seconds
+        return None
 
     def deny(self, suffix: str, permission: str) -> None:
         """Answer calls whose path ends with `suffix` with 403 PERMISSION_DENIED (a missing IAM role)."""
