@@ -28,7 +28,17 @@ from . import checks
 from . import requests as bodies
 from .api import Vertex
 from .machines import hardware
-from .rollout import Deployed, Rollout, Snapshot, destroy, revision_number, revision_record, rollback, snapshot
+from .rollout import (
+    Deployed,
+    Rollout,
+    Snapshot,
+    _undeploy,
+    destroy,
+    revision_number,
+    revision_record,
+    rollback,
+    snapshot,
+)
 
 
 class GcpProvider:
@@ -132,10 +142,19 @@ class GcpProvider:
         serving = live.active_revision
         if serving is None:
             return []
-        rollback(self._vertex(release, events), release, serving, events)
+        vertex = self._vertex(release, events)
+        done: list[str] = []
+        # an older revision an undeploy that failed left at 0%: undeployed, its history left as it is
+        snap = snapshot(vertex, release)
+        for d in _stale(snap.deployed(), serving.number):
+            _undeploy(vertex, str((snap.endpoint or {})["name"]), d, events, float(release.target.rollout.timeout))
+            done.append(f"undeployed revision {d.revision}, left deployed at 0% by an undeploy that failed")
+        if not [line for line in live.unfinished + live.halted if STALE not in line]:
+            return done
+        rollback(vertex, release, serving, events)
         left = [n for n in live.traffic if n != serving.number]
         left += [r.number for r in live.revisions if r.status == "pending" and r.number not in left]
-        return [f"traffic back on revision {serving.number} (100%)"] + [
+        return [*done, f"traffic back on revision {serving.number} (100%)"] + [
             f"removed unfinished revision {n}" for n in sorted(set(left))
         ]
 
@@ -157,6 +176,14 @@ class GcpProvider:
 # ------------------------------------------------------------ reading
 
 
+STALE = "still deployed at 0% traffic, older than the serving revision"
+
+
+def _stale(deployed: list[Deployed], active: int) -> list[Deployed]:
+    """Older revisions left deployed with no traffic once a rollout has finished."""
+    return [d for d in deployed if d.revision is not None and d.revision < active and d.traffic == 0]
+
+
 def _live(snap: Snapshot, vertex: Vertex) -> Live:
     deployed = snap.deployed()
     traffic = {d.revision: d.traffic for d in deployed if d.revision is not None and d.traffic > 0}
@@ -176,6 +203,11 @@ def _live(snap: Snapshot, vertex: Vertex) -> Live:
             f"revision {d.revision} is deployed at 0% traffic, newer than the serving revision {active}"
             for d in deployed
             if d.revision is not None and d.revision > active and d.traffic == 0
+        ]
+    if active is not None:
+        unfinished += [
+            f"revision {d.revision} is {STALE} (an undeploy that failed): it holds replicas"
+            for d in _stale(deployed, active)
         ]
     pending = {d.revision for d in deployed if d.revision is not None and active is not None and d.revision > active}
     revisions = []

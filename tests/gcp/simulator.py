@@ -114,6 +114,7 @@ class VertexSim:
         self._throttle_suffix = ""
         self._denied: dict[str, str] = {}
         self._hangs: list[tuple[str, str, float]] = []  # (method, path suffix, seconds)
+        self._failing: list[tuple[str, str, str]] = []  # (method, path suffix, canonical status)
         self.hung = 0  # requests held without an answer
         self._stopping = threading.Event()
         self.server: ThreadingHTTPServer | None = None
@@ -160,6 +161,12 @@ class VertexSim:
         """Answer the next `n` calls (whose path ends with `suffix`) with 429 RATE_LIMIT_EXCEEDED."""
         self._throttle = n
         self._throttle_suffix = suffix
+
+    def fail(self, method: str, suffix: str, n: int = 1, status: str = "UNAVAILABLE") -> None:
+        """The next `n` `method` calls to paths ending in `suffix` fail with `status` (503 UNAVAILABLE
+        by default, which clients retry; INTERNAL is a 500 they do not)."""
+        with self.lock:
+            self._failing += [(method, suffix, status)] * n
 
     def hang(self, method: str, suffix: str, n: int = 1, seconds: float = 30.0) -> None:
         """The next `n` `method` calls to paths ending in `suffix` get no answer for `seconds`."""
@@ -209,6 +216,15 @@ class VertexSim:
             self.requests.append(Request(method, parts.path, query, body))
             self._tick()
             try:
+                for i, (m, suffix, status) in enumerate(self._failing):
+                    if m == method and parts.path.endswith(suffix):
+                        del self._failing[i]
+                        raise SimError(
+                            status,
+                            "The service is currently unavailable."
+                            if status == "UNAVAILABLE"
+                            else "Internal error encountered.",
+                        )
                 if self._throttle > 0 and parts.path.endswith(self._throttle_suffix):
                     self._throttle -= 1
                     raise SimError(
