@@ -118,7 +118,7 @@ class ArmSimulator:
     created_wall: dict[tuple[str, str], float] = field(default_factory=dict)
     _throttle: int = 0
     _hangs: list[tuple[str, str, float]] = field(default_factory=list)  # (method, path suffix, seconds)
-    _failing: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path suffix, HTTP status)
+    _failing: list[list[Any]] = field(default_factory=list)  # [method, path suffix, HTTP status, requests let through]
     hung: int = 0  # requests held without an answer
     _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -183,10 +183,11 @@ class ArmSimulator:
         """The next `n` requests get 429 Too Many Requests with Retry-After."""
         self._throttle = n
 
-    def fail(self, method: str, suffix: str, n: int = 1, status: int = 503) -> None:
-        """The next `n` `method` requests to paths ending in `suffix` get `status` (503: retried by azure-core)."""
+    def fail(self, method: str, suffix: str, n: int = 1, status: int = 503, skip: int = 0) -> None:
+        """After `skip` more of them, the next `n` `method` requests to paths ending in `suffix` get
+        `status` (503: retried by azure-core; 500 is not)."""
         with self._lock:
-            self._failing += [(method, suffix, status)] * n
+            self._failing += [[method, suffix, status, skip] for _ in range(n)]
 
     def hang(self, method: str, suffix: str, n: int = 1, seconds: float = 30.0) -> None:
         """The next `n` `method` requests to paths ending in `suffix` get no answer for `seconds`."""
@@ -249,11 +250,14 @@ class ArmSimulator:
         with self._lock:
             self.calls.append(call)
             try:
-                for i, (m, suffix, status) in enumerate(self._failing):
-                    if m == method and path.endswith(suffix):
-                        del self._failing[i]
-                        code = "ServiceUnavailable" if status == 503 else "InternalServerError"
-                        raise ArmError(status, code, "The service is temporarily unable to process the request.")
+                matching = [f for f in self._failing if f[0] == method and path.endswith(f[1])]
+                if matching and matching[0][3] > 0:
+                    for f in matching:
+                        f[3] -= 1
+                elif matching:
+                    self._failing.remove(matching[0])
+                    code = "ServiceUnavailable" if matching[0][2] == 503 else "InternalServerError"
+                    raise ArmError(matching[0][2], code, "The service is temporarily unable to process the request.")
                 if self._throttle > 0:
                     self._throttle -= 1
                     raise ArmError(

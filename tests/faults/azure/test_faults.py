@@ -56,3 +56,42 @@ def test_a_resource_manager_that_never_answers_is_a_clear_error_and_the_next_dep
     traffic = sim.traffic(EP)
     assert list(traffic.values()) == [100], traffic
     print(f"\nAzure ML: {sim.hung} hung PUTs, clear error after {took:.1f}s (read timeout 0.5 s)")
+
+
+DEPLOY_STEPS = [
+    ("GET", f"/onlineEndpoints/{EP}"),
+    ("GET", f"/onlineEndpoints/{EP}/deployments"),
+    ("PUT", "/environments/scalectl-fraud-prod/versions/2"),
+    ("PUT", f"/onlineEndpoints/{EP}/deployments/rev-2"),
+    ("PUT", f"/onlineEndpoints/{EP}"),
+    ("PUT", "/fraud-prod-rev-2-autoscale"),
+]
+
+
+def test_a_5xx_at_every_step_of_a_deploy_is_retried(sim: ArmSimulator, scale_file: Any, cli: Any) -> None:
+    assert run(cli, "deploy", "-f", str(scale_file(image="acr.example.io/fraud:1")), "--yes")[0] == 0
+    for method, suffix in DEPLOY_STEPS:
+        sim.fail(method, suffix)
+    code, doc = run(cli, "deploy", "-f", str(scale_file(image="acr.example.io/fraud:2")), "--yes")
+    assert code == 0, doc
+    assert sim.traffic(EP) == {"rev-2": 100}
+
+
+@pytest.mark.parametrize("skip", [0, 1], ids=["canary-share", "full-share"])
+def test_a_traffic_switch_that_keeps_failing_leaves_the_last_good_revision_serving(
+    sim: ArmSimulator, scale_file: Any, cli: Any, skip: int
+) -> None:
+    path = scale_file(image="acr.example.io/fraud:1")
+    assert run(cli, "deploy", "-f", str(path), "--yes")[0] == 0
+    sim.fail("PUT", f"/onlineEndpoints/{EP}", 50, status=500, skip=skip)
+    code, doc = run(cli, "deploy", "-f", str(scale_file(image="acr.example.io/fraud:2")), "--yes")
+    assert code == 1 and doc["error"], doc
+    traffic = sim.traffic(EP)
+    print(f"\nAzure ML, traffic PUT failing after {skip} passed: exit {code}, traffic {traffic}: {doc['error'][:160]}")
+    sim._failing.clear()
+    code, doc = run(cli, "status", "-f", str(path))
+    assert code == 0, doc["targets"]["prod"]["problems"]
+    assert sim.traffic(EP) == {"rev-1": 100}  # the next command put it right
+    code, doc = run(cli, "deploy", "-f", str(scale_file(image="acr.example.io/fraud:2")), "--yes")
+    assert code == 0, doc
+    assert list(sim.traffic(EP).values()) == [100]
