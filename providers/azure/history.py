@@ -97,6 +97,8 @@ def status_of(obs: Observed, number: int, active: int | None) -> tuple[str, str]
         return "rolled_back", ""
     if dep is None and active is not None and number > active:
         return "failed", "never took traffic (interrupted deploy?)"
+    if dep is not None and active is not None and number > active and not outcome:
+        return "pending", "its rollout never finished (the next command rolls it back)"
     return "superseded", "" if dep else "deployment deleted (can be recreated)"
 
 

@@ -154,6 +154,11 @@ class GcpProvider:
         rollback(vertex, release, serving, events)
         left = [n for n in live.traffic if n != serving.number]
         left += [r.number for r in live.revisions if r.status == "pending" and r.number not in left]
+        models = snapshot(vertex, release).models
+        for number in left:  # never served whole: failed (rollback marks what it leaves rolled_back)
+            model = next((m for m in models if revision_number(m) == number), None)
+            if model is not None:
+                vertex.update_model(bodies.mark_model(model, "failed", "interrupted: rolled back by scalectl"))
         return [*done, f"traffic back on revision {serving.number} (100%)"] + [
             f"removed unfinished revision {n}" for n in sorted(set(left))
         ]

@@ -86,11 +86,19 @@ class KubernetesProvider:
                 for r in seen.revisions
             ],
         }
+        traffic = seen.traffic()
+        left = [
+            f"revision {r.number} was left by an interrupted rollout ({r.replicas} pod(s), "
+            f"{traffic.get(r.number, 0)}% of traffic)"
+            for r in rollout.unfinished(seen)
+        ]
         return Live(
             exists=True,
             revisions=[r.as_revision() for r in seen.revisions],
             active=seen.active(),
-            traffic=seen.traffic(),
+            traffic=traffic,
+            problems=list(left),
+            unfinished=left,
             url=f"http://{prefix(release)}.{t.namespace}.svc.cluster.local",
             details=details,
             observed=seen,
@@ -164,6 +172,10 @@ class KubernetesProvider:
     def rollback(self, release: Release, live: Live, to: Revision, events: Events) -> Revision:
         seen = live.observed_as(rollout.KubeObserved)
         return rollout.rollback(self.cluster(release, events), release, seen, live.active, to, events)
+
+    def recover(self, release: Release, live: Live, events: Events) -> list[str]:
+        seen = live.observed_as(rollout.KubeObserved)
+        return rollout.recover(self.cluster(release, events), release, seen, events)
 
     def destroy(self, release: Release, live: Live, events: Events) -> list[str]:
         seen = live.observed_as(rollout.KubeObserved)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from scalectl.errors import DeployFailed, ScalectlError, UsageError
+from scalectl.errors import DeployFailed, Interrupted, ScalectlError, UsageError
 from scalectl.events import Events
 from scalectl.provider import Plan, Release, Revision
 from scalectl.rollout import bake_after, traffic_steps
@@ -373,6 +373,9 @@ def deploy(cluster: Cluster, plan: Plan, events: Events) -> Revision:
         why = exc.message if isinstance(exc, ScalectlError) else "interrupted"
         _undo(work, seen, number, prev, why)
         serving = f"revision {prev.number} still serves 100% of traffic" if prev else "nothing was serving before"
+        if isinstance(exc, Interrupted):  # rolled back here: the command still exits 130/143, saying so
+            exc.message = f"revision {number} was rolled back and parked at 0 pods, marked failed; {serving}"
+            raise
         raise DeployFailed(f"revision {number} failed and was rolled back ({why}); {serving}") from None
 
     work.mark(number, "active")
@@ -399,6 +402,28 @@ def _undo(work: Rollout, seen: KubeObserved, number: int, prev: RevisionSeen | N
     work.mark(number, "failed", why)
     if seen.routing == "gateway":
         work.cluster.delete("Service", revision_name(work.release, number))
+
+
+def unfinished(seen: KubeObserved) -> list[RevisionSeen]:
+    """Revisions a rollout created and never finished (still pending, newer than the active one):
+    what a SIGKILLed or crashed deploy leaves holding pods or route weight."""
+    active = seen.active()
+    return [r for r in seen.revisions if r.status == "pending" and (active is None or r.number > active)]
+
+
+def recover(cluster: Cluster, release: Release, seen: KubeObserved, events: Events) -> list[str]:
+    """Undo what an interrupted rollout left: the active revision back in front, the unfinished ones
+    parked at 0 pods and marked failed (as a rollout that fails does)."""
+    t = k8s_target(release)
+    work = Rollout(cluster, release, events, float(t.startup_timeout))
+    prev = seen.revision(seen.active())
+    done: list[str] = []
+    for r in unfinished(seen):
+        _undo(work, seen, r.number, prev, "interrupted: rolled back by the next command")
+        done.append(f"removed unfinished revision {r.number} (parked at 0 pods, marked failed)")
+    if prev is not None and done:
+        done.insert(0, f"traffic back on revision {prev.number} (100%)")
+    return done
 
 
 def _prune(work: Rollout, seen: KubeObserved, serving: int) -> None:

@@ -44,9 +44,31 @@ class Harness:
     # with 5xx under the traffic the platform sees; None where this harness has no such setup
     erroring: Callable[[], str] | None = None
     error_share: float = 0.0
+    # make the next rollout's first bake (its new revision holding part of the traffic) raise the exception:
+    # a signal arriving there (`Interrupted`), or the process stopping dead (a stand-in for SIGKILL)
+    interrupt: Callable[[pytest.MonkeyPatch, BaseException], None] | None = None
 
 
 NOT_APPLICABLE = "not applicable on this platform:"  # a scenario skipped with this keeps the story going
+
+
+def raising(module: str, attribute: str) -> Callable[[pytest.MonkeyPatch, BaseException], None]:
+    """An `interrupt` that replaces `module`'s `attribute` ("func" or "Class.method") with one raising."""
+
+    def interrupt(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
+        import importlib
+
+        owner: Any = importlib.import_module(module)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+
+        def stop(*args: Any, **kwargs: Any) -> Any:
+            raise exc
+
+        monkeypatch.setattr(owner, name, stop)
+
+    return interrupt
 
 
 @dataclass
@@ -127,6 +149,7 @@ def docker_harness(client: Any) -> Iterator[Harness]:
         broken=lambda: f"{MODEL_IMAGE}:broken",  # its /ping answers 503
         leftovers=leftovers,
         scrub=lambda app: remove_target(client, app),
+        interrupt=raising("scalectl.providers.docker.rollout", "Session.bake"),
     )
 
 
@@ -154,6 +177,7 @@ def aws_harness(folder: Path) -> Iterator[Harness]:
     import boto3
 
     from tests.aws.conftest import REGION, ROLE, CountingMotoServer
+    from tests.aws.interrupts import in_bake
     from tests.aws.simulator import SageMakerSimulator
 
     moto = CountingMotoServer()
@@ -203,6 +227,7 @@ def aws_harness(folder: Path) -> Iterator[Harness]:
             "AWS_ENDPOINT_URL_SAGEMAKER": sim.url,
         },
         unset=("AWS_",),
+        interrupt=in_bake,  # SageMaker bakes the canary: the signal lands while it does
     )
     sim.stop()
     moto.stop()
@@ -262,6 +287,7 @@ def gcp_harness() -> Iterator[Harness]:
         env={"SCALECTL_GCP_API_ENDPOINT": url, "SCALECTL_GCP_MONITORING_ENDPOINT": url},
         erroring=erroring,
         error_share=0.3,
+        interrupt=raising("scalectl.providers.gcp.rollout", "Rollout._bake"),
     )
     sim.stop()
 
@@ -328,6 +354,7 @@ def azure_harness() -> Iterator[Harness]:
         provider_factory=lambda: provider_class(credential=FakeCredential()),
         erroring=erroring,
         error_share=0.3,
+        interrupt=raising("scalectl.providers.azure.rollout", "_bake"),
     )
     sim.stop()
 
@@ -375,6 +402,7 @@ def kubernetes_harness(folder: Path) -> Iterator[Harness]:
         leftovers=leftovers,
         env={"KUBECONFIG": str(kubeconfig)},
         unset=("KUBERNETES_",),
+        interrupt=raising("scalectl.providers.kubernetes.rollout", "Rollout.bake"),
     )
     sim.stop()
     assert sim.errors == [], "the Kubernetes simulator itself failed"
