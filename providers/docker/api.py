@@ -80,6 +80,45 @@ def labelled(client: DockerClient, app: str, target: str, **extra: str) -> list[
     return sorted(found, key=lambda c: c.attrs.get("Created", ""))
 
 
+def promoted(client: DockerClient, app: str, target: str) -> dict[int, float]:
+    """Revision -> when it was last promoted, from the marker volumes `mark_promoted` leaves."""
+    filters = [f"{LABEL}.app={app}", f"{LABEL}.target={target}", f"{LABEL}.role=promoted"]
+    out: dict[int, float] = {}
+    for volume in client.volumes.list(filters={"label": filters}):
+        labels = volume.attrs.get("Labels") or {}
+        try:
+            out[int(labels[f"{LABEL}.revision"])] = float(labels[f"{LABEL}.promoted_at"])
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+def mark_promoted(client: DockerClient, name: str, labels: dict[str, str]) -> None:
+    """A named volume saying a revision was promoted (labels cannot change: made anew each time).
+
+    It outlives a removed gateway and state holder, and `docker container prune` too, so history
+    rebuilt from labels never takes an unbaked canary for the revision that served."""
+    from docker.errors import APIError
+
+    remove_volume(client, name)
+    try:
+        client.volumes.create(name=name, labels=labels)
+    except APIError as exc:
+        raise ProviderError(f"the engine refused to create volume {name}: {api_error(exc)}") from None
+
+
+def remove_volume(client: DockerClient, name: str) -> bool:
+    from docker.errors import APIError, NotFound
+
+    try:
+        client.volumes.get(name).remove(force=True)
+    except NotFound:
+        return False
+    except APIError as exc:
+        raise ProviderError(f"could not remove volume {name}: {api_error(exc)}") from None
+    return True
+
+
 def create_container(client: DockerClient, name: str, body: dict[str, Any]) -> Container:
     """POST /containers/create with exactly `body` (the rendered template), as the SDK itself does."""
     from docker.errors import APIError

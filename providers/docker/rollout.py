@@ -101,7 +101,11 @@ class Session:
         state = (eng.read_state(holder) if holder is not None else None) or (
             eng.read_state(gateway) if gateway is not None else None
         )
-        session = cls(client, release, state or state_from_labels(replicas), gateway, replicas, holder, sidecar)
+        if state is None:
+            marks = eng.promoted(client, release.app, release.target_name) if replicas else {}
+            session = cls(client, release, state_from_labels(replicas, marks), gateway, replicas, holder, sidecar)
+        else:
+            session = cls(client, release, state, gateway, replicas, holder, sidecar)
         session.rebuilt = state is None and bool(replicas)
         return session
 
@@ -621,6 +625,25 @@ class Session:
             eng.remove(c)
             self.replicas.remove(c)
             events.state(c.name, "removed")
+        eng.remove_volume(self.client, self.marker(number))
+
+    def marker(self, number: int) -> str:
+        return f"{prefix(self.release)}-promoted-r{number}"
+
+    def mark_promoted(self, number: int, events: Events) -> None:
+        """Leave the marker volume that says `number` was promoted (see `state_from_labels`); the
+        traffic has already moved, so a failure here is a warning, not a failed rollout."""
+        labels = {
+            f"{eng.LABEL}.app": self.release.app,
+            f"{eng.LABEL}.target": self.release.target_name,
+            f"{eng.LABEL}.role": "promoted",
+            f"{eng.LABEL}.revision": str(number),
+            f"{eng.LABEL}.promoted_at": f"{time.time():.6f}",
+        }
+        try:
+            eng.mark_promoted(self.client, self.marker(number), labels)
+        except ProviderError as exc:
+            events.warn(f"revision {number} serves, but its promotion marker was not saved: {exc.message}")
 
     def prune(self, keep: int, events: Events) -> None:
         """Keep the active revision and the `keep` newest others warm; remove older containers."""
@@ -671,8 +694,13 @@ class Session:
         return active is not None and traffic != {active: 100}
 
 
-def state_from_labels(replicas: list[Container]) -> dict[str, Any]:
-    """Rebuild history from replica labels when the gateway (and its state.json) is gone."""
+def state_from_labels(replicas: list[Container], promoted: dict[int, float] | None = None) -> dict[str, Any]:
+    """Rebuild history from replica labels when the gateway and the state holder are both gone.
+
+    The active revision is the one promoted last (`promoted`: revision -> when, from the marker
+    volumes); a running revision newer than it that was never promoted is an unbaked canary,
+    pending (the next command removes it), never active. Without any marker (containers from
+    before markers existed) the newest running revision is taken, as a problem says."""
     revisions: dict[int, dict[str, Any]] = {}
     for c in replicas:
         labels = c.labels
@@ -690,6 +718,13 @@ def state_from_labels(replicas: list[Container]) -> dict[str, Any]:
             "message": "recovered from container labels",
         }
     active = max(revisions, default=None)
+    if promoted:
+        known = [n for n in revisions if n in promoted]
+        active = max(known, key=lambda n: promoted[n]) if known else None
+        for number, entry in revisions.items():
+            if number not in promoted and (active is None or number > active):
+                entry["status"] = "pending"
+                entry["message"] = "recovered from container labels: never promoted"
     if active is not None:
         revisions[active]["status"] = "active"
     return {
@@ -805,6 +840,7 @@ def deploy(plan: Plan, events: Events) -> Revision:
 
     session.state["active"] = number
     session.set_status(number, "active", "")
+    session.mark_promoted(number, events)
     if previous is not None:
         session.set_status(previous, "superseded")
     for entry in session.revisions():
@@ -909,6 +945,7 @@ def rollback(release: Release, to: Revision, events: Events) -> Revision:
     session.switch({to.number: 100}, events)
     session.state["active"] = to.number
     session.set_status(to.number, "active", f"rolled back from revision {current}")
+    session.mark_promoted(to.number, events)
     if current is not None and current != to.number:
         session.set_status(current, "rolled_back")
     session.prune(t.keep_revisions, events)
@@ -927,6 +964,9 @@ def destroy(release: Release, events: Events) -> list[str]:
         eng.remove(c)
         removed.append(f"container {c.name}")
     filters = {"label": [f"{eng.LABEL}.app={release.app}", f"{eng.LABEL}.target={release.target_name}"]}
+    for volume in client.volumes.list(filters=filters):  # promotion markers
+        if eng.remove_volume(client, volume.name):
+            removed.append(f"volume {volume.name}")
     for network in client.networks.list(filters=filters):
         events.step(f"removing network {network.name}")
         try:

@@ -201,9 +201,11 @@ def docker_harness(client: Any) -> Iterator[Harness]:
 
     def leftovers(app: str) -> list[str]:
         label = {"label": f"io.scalectl.app={app}"}
-        return [f"container {c.name}" for c in client.containers.list(all=True, filters=label)] + [
-            f"network {n.name}" for n in client.networks.list(filters=label)
-        ]
+        return (
+            [f"container {c.name}" for c in client.containers.list(all=True, filters=label)]
+            + [f"network {n.name}" for n in client.networks.list(filters=label)]
+            + [f"volume {v.name}" for v in client.volumes.list(filters=label)]
+        )
 
     yield Harness(
         provider="docker",

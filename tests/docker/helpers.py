@@ -97,3 +97,5 @@ def remove_target(client: Any, app: str) -> None:
             c.remove(force=True)
     for n in client.networks.list(filters={"label": f"io.scalectl.app={app}"}):
         n.remove()
+    for v in client.volumes.list(filters={"label": f"io.scalectl.app={app}"}):  # promotion markers
+        v.remove(force=True)

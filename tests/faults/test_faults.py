@@ -260,6 +260,30 @@ def test_an_interrupted_crashing_canary_plus_a_lost_gateway_never_serves_the_can
     assert_settled(stack, engine, good)
 
 
+def test_a_crashing_canary_plus_a_lost_gateway_and_state_holder_is_never_taken_for_active(
+    stack: Stack, engine: Any
+) -> None:
+    """Both copies of state.json gone: the promotion markers (labelled volumes) still say which
+    revision was promoted last, so the unbaked canary is pending and the next deploy removes it."""
+    good = stack.gateway_state(engine)["active"]
+    proc = stack.start("deploy", "--yes", TAG="crashy", BAKE="30s")
+    wait_for_split(stack, engine, proc)
+    proc.kill()
+    proc.wait()
+    for role in ("gateway", "state"):
+        stack.containers(engine, role)[0].remove(force=True)
+    code, doc, _ = stack.run("history")
+    statuses = {r["number"]: r["status"] for r in doc["targets"]["local"]}
+    assert [n for n, st in statuses.items() if st == "active"] == [good]  # not the unbaked canary
+    assert statuses[max(statuses)] == "pending"
+    started = time.monotonic()
+    code, doc, err = stack.run("deploy", "--yes")
+    assert code == 0, (doc, err)
+    FIGURES["gateway + state holder removed: time to recover"] = f"{time.monotonic() - started:.1f}s"
+    serves_cleanly(stack, "crashing canary SIGKILLed + gateway and state holder removed, after deploy")
+    assert_settled(stack, engine, good)
+
+
 def test_a_killed_gateway_is_reported_and_repaired_by_deploy(stack: Stack, engine: Any) -> None:
     good = stack.gateway_state(engine)["active"]
     stack.containers(engine, "gateway")[0].kill()
