@@ -385,7 +385,12 @@ def _switch(
 
 STOPPING = (
     "SageMaker has no call that stops an update in progress (UpdateEndpoint answers ValidationException "
-    "while the endpoint is {status}); waiting for it to finish or roll back, then switching back"
+    "while the endpoint is {status}); {how}"
+)
+WAITING = "waiting for it to finish or roll back, then switching back"
+TRIPPING = (
+    "setting its guardrail alarm(s) {names} to ALARM, so SageMaker's own auto-rollback stops it now; "
+    "waiting for that, then switching back if needed"
 )
 
 
@@ -410,10 +415,28 @@ def recover(release: Release, live: Live, events: Events) -> list[str]:
     if desc is not None:
         _require_ours(c, desc)
         if desc["EndpointStatus"] in ("Creating", "Updating", "RollingBack"):
-            events.warn(STOPPING.format(status=desc["EndpointStatus"]))
+            # the interrupted update's own guardrail alarms are in its AutoRollbackConfiguration: an
+            # alarm in ALARM is the one signal SageMaker takes to roll an update back before it ends
+            alarms = guardrails.ours(c, release) if desc["EndpointStatus"] == "Updating" else []
+            how = TRIPPING.format(names=", ".join(alarms)) if alarms else WAITING
+            events.warn(STOPPING.format(status=desc["EndpointStatus"], how=how))
+            for name in alarms:
+                call(
+                    c.cloudwatch.set_alarm_state,
+                    f"setting alarm {name} to ALARM",
+                    AlarmName=name,
+                    StateValue="ALARM",
+                    StateReason="scalectl: the rollout was interrupted; roll the update back",
+                )
             limit = req.max_execution(target.rollout.timeout) + 300  # SageMaker has rolled back by then
             desc = _wait(c, endpoint, events, limit, "update")
-            done.append(f"waited for SageMaker's update to settle ({desc['EndpointStatus'] if desc else 'gone'})")
+            state = desc["EndpointStatus"] if desc else "gone"
+            done.append(
+                f"tripped guardrail alarm(s) {', '.join(alarms)}: SageMaker rolled the update back ({state})"
+                if alarms
+                else f"waited for SageMaker's update to settle ({state})"
+            )
+        guardrails.sweep(c, release, events)  # no update runs now: the interrupted one's alarms go
     reason = str((desc or {}).get("FailureReason") or "").rstrip(".")
     if desc is not None and good is None:
         _delete_endpoint(c, endpoint, events, target.rollout.timeout)

@@ -130,3 +130,28 @@ def test_a_failed_endpoint_is_recreated_on_the_last_good_revision_by_rollback(
     rid = f"endpoint/{ENDPOINT}/variant/AllTraffic"
     assert autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])["ScalableTargets"]
     assert statuses(project) == {1: "active", 2: "failed"}
+
+
+def test_sigterm_with_guardrail_alarms_trips_them_so_sagemaker_rolls_back_at_once(
+    sim: SageMakerSimulator, project: Project, monkeypatch: pytest.MonkeyPatch, cloudwatch: Any
+) -> None:
+    first(project)
+    stop_when(monkeypatch, Interrupted(signal.SIGTERM), baking)
+    project.write(
+        image="acme/fraud:2",
+        rollout="{strategy: canary, percent: 50, bake: 60s, max_error_rate: 0.05}",
+        extra="instance_count: 2\n",
+    )
+    started = time.monotonic()
+    code, doc = project.json("deploy", "--yes")
+    took = time.monotonic() - started
+    assert code == 143, doc
+    ep = sim.endpoints[ENDPOINT]
+    assert (ep.status, ep.config, ep.pending) == ("InService", "fraud-prod-r1", None)
+    assert "CloudWatch alarm(s)" in (ep.failure or "") and "in ALARM state" in (ep.failure or "")
+    assert sim.calls["UpdateEndpoint"] == 1  # SageMaker rolled its own update back: no switch needed
+    assert ep.shares == [50]  # stopped in the canary's bake, never at 100%
+    assert cloudwatch.describe_alarms(AlarmNamePrefix="scalectl")["MetricAlarms"] == []  # swept
+    assert statuses(project) == {1: "active", 2: "failed"}
+    assert took < 6  # the 60 s bake (6 s simulated) x 2 steps was not waited out
+    print(f"\nSIGTERM mid-bake with guardrail alarms: SageMaker rolled back in {took:.1f}s (bake 6 s simulated)")
