@@ -248,7 +248,7 @@ def test_destroy_after_a_failed_first_deploy_removes_the_retained_revision(
     code, status = project.json("status")
     assert status["targets"]["prod"]["details"]["status"] == "absent"
     code, doc = project.json("destroy", "--yes")
-    assert code == 0 and doc["targets"]["prod"] == ["endpoint config fraud-prod-r1", "model fraud-prod-r1"]
+    assert code == 0 and doc["targets"]["prod"] == ["model fraud-prod-r1", "endpoint config fraud-prod-r1"]
     assert sim.configs == {} and sim.models == {}
 
 
