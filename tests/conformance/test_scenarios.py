@@ -180,7 +180,7 @@ def test_9_a_second_deployer_is_refused_with_exit_5_naming_the_holder(
     release = first.release(app.target)
     store, _ = store_for(release)
     if store is None:
-        pytest.skip(f"the {app.harness.provider} harness has no lease store (`lock:`); tests/locks runs its own")
+        pytest.skip(f"{NOT_APPLICABLE} the {app.harness.provider} harness has no lease store (`lock:`)")
     elsewhere = app.engine(state_dir=tmp_path_factory.mktemp("second-runner"))
     before = sorted(app.harness.leftovers(app.name))
 
