@@ -20,7 +20,7 @@ from typing import ClassVar, NoReturn
 from scalectl.config import Config, digest, effective_model
 from scalectl.errors import Interrupted, LockedError, ProviderError, ScalectlError, StateError, UsageError
 from scalectl.events import Events
-from scalectl.lease import hold
+from scalectl.lease import hold, store_for
 from scalectl.metrics import RevisionMetrics
 from scalectl.provider import Live, Plan, Provider, Release, Revision
 from scalectl.redact import redact, secret_values
@@ -331,6 +331,10 @@ class Engine:
                 return plan, None
             confirm(plan)
             applied: Revision | None = None
+            # a crash from here on leaves this row last: the next `status` here knows the rollout is its own
+            self._bookkeep(
+                events, lambda: self.journal.audit(release.app, target, "deploy", plan.revision.number, "started")
+            )
             try:
                 with interruptible(self._left(plan)):
                     try:
@@ -369,6 +373,15 @@ class Engine:
         live = provider.observe(release)
         if not live.unfinished:
             return live, []  # nothing to finish: status takes no lease and changes nothing
+        if store_for(release)[0] is None and not self.journal.last_deploy_unfinished(release.app, target):
+            # no shared lease says whether a deploy elsewhere is still running this rollout: a read
+            # command must not undo a rollout another runner may be in the middle of
+            live.problems.append(
+                f"an unfinished rollout ({'; '.join(live.unfinished)}) not started from this state directory: "
+                f"status leaves it, since another machine may still be deploying it (target {target} has no "
+                f"`lock: {{store: ...}}`); if nothing is deploying it, `scalectl rollback -t {target}` finishes it"
+            )
+            return live, []
         try:
             with hold(release, "scalectl status", events), self.journal.lock(release.app, target):
                 try:

@@ -155,6 +155,23 @@ class Journal:
             ).fetchall()
         return [dict(r) for r in rows]
 
+    def last_deploy_unfinished(self, app: str, target: str) -> bool:
+        """Did this journal's last action on the target leave a rollout behind (a crash, a failed rollback)?
+
+        `deploy` writes a `started` audit row before `apply` and `ok` or `failed` after; recovery
+        writes `recover`. A last row of `started` (it never ended) or `failed` (its own rollback may
+        have failed) means what is unfinished on the platform is this journal's own.
+        """
+        try:
+            with self._db() as db:
+                row = db.execute(
+                    "SELECT action, result FROM audit WHERE app=? AND target=? ORDER BY id DESC LIMIT 1",
+                    (app, target),
+                ).fetchone()
+        except StateError:
+            return False
+        return row is not None and tuple(row) in (("deploy", "started"), ("deploy", "failed"))
+
     @contextmanager
     def lock(self, app: str, target: str) -> Iterator[None]:
         """Hold the target for one operation; a live holder elsewhere means LockedError (exit 5)."""

@@ -71,4 +71,46 @@ def test_a_provider_without_recover_refuses_to_deploy_over_an_unfinished_rollout
     assert memory.calls.count("apply") == 1  # only the first deploy applied anything
     code, doc = run(cli, path, "status")
     assert code == 6
-    assert any("could not be rolled back" in p for p in doc["targets"]["local"]["problems"])
+    assert any("not started from this state directory" in p for p in doc["targets"]["local"]["problems"])
+
+
+def test_status_leaves_an_unfinished_rollout_it_did_not_start_when_no_lease_is_shared(
+    scale_file: Callable[[str], Path], memory: MemoryProvider, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another runner (another state directory, no `lock:` store) may be mid-canary: a read must not undo it."""
+    path = scale_file(MINIMAL)
+    assert run(cli, path, "deploy", "--yes")[0] == 0
+    recovered: list[str] = []
+    monkeypatch.setattr(memory, "recover", lambda *a: recovered.append("x") or ["rolled back"], raising=False)
+    leave_unfinished(memory, monkeypatch, "revision 2 takes 20% mid-canary")
+    code, doc = run(cli, path, "status")
+    assert code == 6 and recovered == []
+    problem = " ".join(doc["targets"]["local"]["problems"])
+    assert "not started from this state directory" in problem and "scalectl rollback -t local" in problem
+
+
+def test_status_finishes_a_rollout_this_state_directory_started_and_lost(
+    scale_file: Callable[[str], Path], memory: MemoryProvider, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash (here: an exception nothing handles) leaves the `started` row last: status knows it is its own."""
+    path = scale_file(MINIMAL)
+    assert run(cli, path, "deploy", "--yes")[0] == 0
+
+    def crash(plan: Any, events: Any) -> Any:
+        raise KeyboardInterrupt  # not a ScalectlError: nothing records an outcome, as after SIGKILL
+
+    monkeypatch.setattr(memory, "apply", crash)
+    run(cli, path, "deploy", "--yes", sha="v2")
+    recovered: list[str] = []
+
+    def recover(release: Any, live: Any, events: Any) -> list[str]:
+        recovered.append(live.unfinished[0])
+        memory.leftover = False  # type: ignore[attr-defined]
+        return ["removed revision 2"]
+
+    memory.leftover = True  # type: ignore[attr-defined]
+    leave_unfinished(memory, monkeypatch, "revision 2 was left pending")
+    monkeypatch.setattr(memory, "recover", recover, raising=False)
+    code, doc = run(cli, path, "status")
+    assert recovered == ["revision 2 was left pending"], doc
+    assert code == 0, doc
