@@ -28,8 +28,11 @@ targets:
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in list(os.environ):
-        if var.startswith("SCALECTL_") or var in ("GITHUB_ACTIONS", "NO_COLOR"):
+        if var.startswith("SCALECTL_") or var in ("GITHUB_ACTIONS", "NO_COLOR", "LINES"):
             monkeypatch.delenv(var, raising=False)
+    # output off a terminal is 160 columns unless $COLUMNS says otherwise; pytest-xdist workers set
+    # COLUMNS=80, so pin what a CI log gets (tests of narrow output set their own COLUMNS)
+    monkeypatch.setenv("COLUMNS", "160")
 
 
 @pytest.fixture

@@ -29,7 +29,13 @@ def metrics_table(title: str, figures: list[RevisionMetrics]) -> Table:
 
     window = window_text(figures[0].window) if figures else ""
     table = Table(title=f"{escape(title)} (last {window})", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for name in ("rev", "req/s", "requests", "p50", "p95", "p99", "4xx", "5xx", "ready", "cpu", "mem", "gpu"):
+    # resource columns no revision reports are left out (the notes say why), so the table fits 80 columns
+    resources = [
+        (name, attr)
+        for name, attr in (("cpu", "cpu_percent"), ("mem", "memory_percent"), ("gpu", "gpu_percent"))
+        if any(getattr(m, attr) is not None for m in figures)
+    ]
+    for name in ("rev", "req/s", "requests", "p50", "p95", "p99", "4xx", "5xx", "ready", *(n for n, _ in resources)):
         table.add_column(name, justify="left" if name == "rev" else "right", no_wrap=True)
     for m in figures:
         ready = "-" if m.replicas_ready is None else f"{m.replicas_ready}/{m.replicas_desired or '-'}"
@@ -43,9 +49,7 @@ def metrics_table(title: str, figures: list[RevisionMetrics]) -> Table:
             _pct(m.rate_4xx),
             _pct(m.rate_5xx),
             ready,
-            _share(m.cpu_percent),
-            _share(m.memory_percent),
-            _share(m.gpu_percent),
+            *(_share(getattr(m, attr)) for _, attr in resources),
         )
     return table
 
