@@ -74,11 +74,11 @@ def error_ceiling(rollout: Rollout) -> float:
     return rollout.max_error_rate if rollout.max_error_rate is not None else DEFAULT_MAX_ERROR_RATE
 
 
-def _ms(value: float | None) -> str:
+def ms_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
 
 
-def _pct(value: float | None) -> str:
+def percent_text(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
@@ -86,7 +86,7 @@ def figures_line(new: RevisionMetrics, previous: RevisionMetrics | None) -> str:
     """`rev 5: 312 req, p99 48 ms, 5xx 0.0% | rev 4: 1,204 req, p99 41 ms, 5xx 0.0%`."""
 
     def one(m: RevisionMetrics) -> str:
-        return f"rev {m.revision}: {m.requests:,} req, p99 {_ms(m.p99_ms)}, 5xx {_pct(m.rate_5xx)}"
+        return f"rev {m.revision}: {m.requests:,} req, p99 {ms_text(m.p99_ms)}, 5xx {percent_text(m.rate_5xx)}"
 
     return one(new) if previous is None else f"{one(new)} | {one(previous)}"
 
@@ -104,7 +104,11 @@ def judge(rollout: Rollout, new: RevisionMetrics, previous: RevisionMetrics | No
     judged_prev = previous if previous is not None and previous.requests >= max(rollout.min_requests, 1) else None
     ceiling = error_ceiling(rollout)
     if new.rate_5xx is not None and new.rate_5xx > ceiling:
-        than = f"; revision {judged_prev.revision} it replaces: {_pct(judged_prev.rate_5xx)}" if judged_prev else ""
+        than = (
+            f"; revision {judged_prev.revision} it replaces: {percent_text(judged_prev.rate_5xx)}"
+            if judged_prev
+            else ""
+        )
         return Verdict(
             False,
             f"5xx rate {new.rate_5xx:.1%} of revision {new.revision} ({new.requests:,} requests) is over "
@@ -112,11 +116,11 @@ def judge(rollout: Rollout, new: RevisionMetrics, previous: RevisionMetrics | No
             line,
         )
     if rollout.max_p99 is not None and new.p99_ms is not None and new.p99_ms > rollout.max_p99:
-        than = f"; revision {judged_prev.revision} it replaces: {_ms(judged_prev.p99_ms)}" if judged_prev else ""
+        than = f"; revision {judged_prev.revision} it replaces: {ms_text(judged_prev.p99_ms)}" if judged_prev else ""
         return Verdict(
             False,
-            f"P99 {_ms(new.p99_ms)} of revision {new.revision} is over rollout.max_p99 {_ms(rollout.max_p99)} "
-            f"by {_ms(new.p99_ms - rollout.max_p99)} ({new.p99_ms / rollout.max_p99 - 1:.0%}){than}",
+            f"P99 {ms_text(new.p99_ms)} of revision {new.revision} is over rollout.max_p99 {ms_text(rollout.max_p99)} "
+            f"by {ms_text(new.p99_ms - rollout.max_p99)} ({new.p99_ms / rollout.max_p99 - 1:.0%}){than}",
             line,
         )
     if (
@@ -129,8 +133,9 @@ def judge(rollout: Rollout, new: RevisionMetrics, previous: RevisionMetrics | No
         ratio = new.p99_ms / judged_prev.p99_ms
         return Verdict(
             False,
-            f"P99 {_ms(new.p99_ms)} of revision {new.revision} is {ratio:.1f}x the {_ms(judged_prev.p99_ms)} of "
-            f"revision {judged_prev.revision} it replaces, over rollout.max_p99_ratio {rollout.max_p99_ratio:g}x",
+            f"P99 {ms_text(new.p99_ms)} of revision {new.revision} is {ratio:.1f}x the "
+            f"{ms_text(judged_prev.p99_ms)} of revision {judged_prev.revision} it replaces, "
+            f"over rollout.max_p99_ratio {rollout.max_p99_ratio:g}x",
             line,
         )
     return Verdict(True, "", line)

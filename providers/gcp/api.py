@@ -54,7 +54,7 @@ def monitoring_endpoint() -> str:
     return (os.environ.get(ENV_MONITORING_ENDPOINT) or "https://monitoring.googleapis.com").rstrip("/")
 
 
-def _credentials(endpoint: str) -> Any:
+def credentials_for(endpoint: str) -> Any:
     """Standard Google auth (ADC); anonymous only for a plain-http local emulator, so a real
     token is never sent over plain http."""
     if endpoint.startswith("http://"):
@@ -89,7 +89,7 @@ class Vertex:
         self.sleep = sleep
         self.host = api_endpoint(target)
         options = ClientOptions(api_endpoint=self.host)
-        credentials = _credentials(self.host)
+        credentials = credentials_for(self.host)
         self.credentials = credentials
         self.models = ModelServiceClient(transport="rest", client_options=options, credentials=credentials)
         self.endpoints = EndpointServiceClient(transport="rest", client_options=options, credentials=credentials)
@@ -113,7 +113,7 @@ class Vertex:
             self.calls[what] += 1
             try:
                 return method(request=request, retry=None, timeout=CALL_TIMEOUT)
-            except _unreachable_errors() as exc:
+            except unreachable_errors() as exc:
                 if attempt < 2:  # a dropped connection gets two more tries; a wrong host fails fast after that
                     self.sleep(delay(attempt))
                     continue
@@ -123,7 +123,7 @@ class Vertex:
                     f"cannot reach Vertex AI at {self.base_url()} for {what}: {exc}", "UNAVAILABLE"
                 ) from None
             except gexc.GoogleAPICallError as exc:
-                status, message = _google_error(exc)
+                status, message = google_error(exc)
                 reason = getattr(exc, "reason", None) or ""
                 if _retryable(status, message, reason) and attempt < _RETRIES - 1:
                     wait = delay(attempt)
@@ -167,7 +167,7 @@ class Vertex:
         from google.auth.transport.requests import AuthorizedSession
 
         base = monitoring_endpoint()
-        credentials = self.credentials if base.startswith("https://") else _credentials(base)
+        credentials = self.credentials if base.startswith("https://") else credentials_for(base)
         session = AuthorizedSession(credentials)
         params: dict[str, str] = {"filter": metric_filter, "interval.startTime": since, "interval.endTime": until}
         series: list[dict[str, Any]] = []
@@ -179,10 +179,10 @@ class Vertex:
                 response = session.get(
                     f"{base}/v3/projects/{self.target.project}/timeSeries", params=params, timeout=30
                 )
-            except _unreachable_errors() as exc:
+            except unreachable_errors() as exc:
                 raise VertexError(f"cannot reach Cloud Monitoring at {base}: {exc}", "UNAVAILABLE") from None
             if response.status_code != 200:
-                status, message = _google_error(_HttpFailure(response))
+                status, message = google_error(HttpFailure(response))
                 if _retryable(status, message, "") and attempt < _RETRIES - 1:
                     self.sleep(delay(attempt))
                     attempt += 1
@@ -295,7 +295,7 @@ class Vertex:
             request.page_token = page.next_page_token
 
 
-def _unreachable_errors() -> tuple[type[Exception], ...]:
+def unreachable_errors() -> tuple[type[Exception], ...]:
     """Network and token-refresh failures: they are not Google API errors, but the user must see them."""
     import requests
     from google.auth.exceptions import RefreshError, TransportError
@@ -303,8 +303,8 @@ def _unreachable_errors() -> tuple[type[Exception], ...]:
     return (requests.exceptions.ConnectionError, requests.exceptions.Timeout, TransportError, RefreshError)
 
 
-class _HttpFailure:
-    """Just enough of an api_core exception for `_google_error` to read a plain HTTP error."""
+class HttpFailure:
+    """Just enough of an api_core exception for `google_error` to read a plain HTTP error."""
 
     def __init__(self, response: Any) -> None:
         self.response = response
@@ -333,7 +333,7 @@ def _to_dict(message: Any) -> dict[str, Any]:
     return json_format.MessageToDict(pb)
 
 
-def _google_error(exc: Any) -> tuple[str, str]:
+def google_error(exc: Any) -> tuple[str, str]:
     """(status, message) from Google's error JSON, without the SDK's "POST <url>:" prefix."""
     response = getattr(exc, "response", None)
     try:

@@ -24,7 +24,7 @@ from typing import Any
 from scalectl.errors import ProviderError, UsageError
 from scalectl.wait import backoff, pause
 
-from .api import _credentials, _google_error, _HttpFailure, _unreachable_errors
+from .api import HttpFailure, credentials_for, google_error, unreachable_errors
 from .checks import BIGQUERY_TABLE
 
 ENV_BIGQUERY_ENDPOINT = "SCALECTL_GCP_BIGQUERY_ENDPOINT"
@@ -91,7 +91,7 @@ class LogTable:
         self.calls: dict[str, int] = {}
         from google.auth.transport.requests import AuthorizedSession
 
-        self.session = AuthorizedSession(_credentials(self.base))
+        self.session = AuthorizedSession(credentials_for(self.base))
 
     def rows(self, since: datetime | None = None, until: datetime | None = None) -> list[dict[str, Any]]:
         """Every logged row with since <= logging_time < until, decoded (oldest first)."""
@@ -126,7 +126,7 @@ class LogTable:
             self.calls[what] = self.calls.get(what, 0) + 1
             try:
                 response = self.session.request(method, self.base + path, timeout=60, **kwargs)
-            except _unreachable_errors() as exc:
+            except unreachable_errors() as exc:
                 if attempt < 2:
                     self.sleep(delay(attempt))
                     continue
@@ -136,7 +136,7 @@ class LogTable:
             if response.status_code == 200:
                 doc: dict[str, Any] = response.json()
                 return doc
-            status, message = _google_error(_HttpFailure(response))
+            status, message = google_error(HttpFailure(response))
             reason = _reason(response)
             transient = response.status_code >= 500 or response.status_code == 429
             if (transient or reason in ("rateLimitExceeded", "backendError")) and attempt < _RETRIES - 1:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from scalectl.errors import ProviderError
 from scalectl.lease import CasStore
 
-from .api import _credentials
+from .api import credentials_for
 
 if TYPE_CHECKING:
     from scalectl.schema import TargetBase
@@ -44,7 +44,7 @@ class GcsLease(CasStore):
                     "a gs:// lock store needs google-cloud-storage: pip install 'scalectl[gcp]'"
                 ) from None
             endpoint = os.environ.get("STORAGE_EMULATOR_HOST", "https://storage.googleapis.com")
-            client = storage.Client(project=self.project or "scalectl", credentials=_credentials(endpoint))
+            client = storage.Client(project=self.project or "scalectl", credentials=credentials_for(endpoint))
             self._bucket = client.bucket(self.bucket_name)
         return self._bucket
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from scalectl.metrics import RevisionMetrics, _ms, _pct
+from scalectl.metrics import RevisionMetrics, ms_text, percent_text
 from scalectl.ui import escape
 
 if TYPE_CHECKING:
@@ -43,11 +43,11 @@ def metrics_table(title: str, figures: list[RevisionMetrics]) -> Table:
             str(m.revision),
             f"{m.rps:.1f}",
             f"{m.requests:,}",
-            _ms(m.p50_ms),
-            _ms(m.p95_ms),
-            _ms(m.p99_ms),
-            _pct(m.rate_4xx),
-            _pct(m.rate_5xx),
+            ms_text(m.p50_ms),
+            ms_text(m.p95_ms),
+            ms_text(m.p99_ms),
+            percent_text(m.rate_4xx),
+            percent_text(m.rate_5xx),
             ready,
             *(_share(getattr(m, attr)) for _, attr in resources),
         )
